@@ -1,0 +1,11 @@
+"""The `clinicmail` command: a thin click group. Each command opens what it needs, calls one
+library function and turns library errors into a one-line message with exit code 1."""
+
+from __future__ import annotations
+
+from pipeline.cli.base import main
+from pipeline.cli.core import register as _register_core
+
+_register_core(main)
+
+__all__ = ["main"]

@@ -1,0 +1,86 @@
+"""The command group, its shared context and the translation of errors into messages."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from functools import cached_property
+from typing import Any
+
+import click
+from sqlalchemy import Engine
+
+from pipeline.config import Settings, load_settings
+from pipeline.errors import ClinicmailError
+from pipeline.store import open_engine
+
+
+class AppContext:
+    """What a command needs, opened on first use so that `--help` touches nothing."""
+
+    def __init__(self, workspace: str | None):
+        self.workspace = workspace
+
+    @cached_property
+    def settings(self) -> Settings:
+        return load_settings(self.workspace)
+
+    @cached_property
+    def engine(self) -> Engine:
+        return open_engine(self.settings.database_url)
+
+
+class ClinicmailGroup(click.Group):
+    """A group whose commands report a ClinicmailError as one line on stderr, exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ClinicmailError as error:
+            raise click.ClickException(str(error)) from None
+
+
+@click.group(cls=ClinicmailGroup)
+@click.option(
+    "--workspace",
+    type=click.Path(file_okay=False),
+    envvar="CLINICMAIL_WORKSPACE",
+    help="The clinic's workspace (the folder with clinic.toml). Default: found from here up.",
+)
+@click.version_option(package_name="clinicmail")
+@click.pass_context
+def main(ctx: click.Context, workspace: str | None) -> None:
+    """clinicmail: a clinic's articles into segmented, tracked email campaigns.
+
+    Example:
+
+        clinicmail content sync
+    """
+    ctx.obj = AppContext(workspace)
+
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+def print_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+def print_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """A plain aligned text table: readable in a terminal and in a log."""
+    cells = [[str(cell) for cell in row] for row in rows]
+    widths = [len(header) for header in headers]
+    for row in cells:
+        widths = [max(width, len(cell)) for width, cell in zip(widths, row, strict=True)]
+    line = "  ".join(header.ljust(width) for header, width in zip(headers, widths, strict=True))
+    click.echo(line.rstrip())
+    click.echo("  ".join("-" * width for width in widths))
+    for row in cells:
+        click.echo(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+
+
+def is_terminal() -> bool:
+    return sys.stdout.isatty()

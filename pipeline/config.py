@@ -1,0 +1,251 @@
+"""Settings: clinic.toml validated once at load, with environment overrides for secrets and
+deployment values. Errors name the file, the key and its line."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import tomllib
+from datetime import date, time
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+
+from pipeline.errors import ConfigError
+from pipeline.workspace import CONFIG_FILE, find_workspace
+
+# Environment variable -> (section, key) it overrides.
+ENV_OVERRIDES: dict[str, tuple[str, str]] = {
+    "CLINICMAIL_DELIVERY_BACKEND": ("delivery", "backend"),
+    "SENDGRID_API_HOST": ("delivery", "api_host"),
+    "CLINICMAIL_SMTP_URL": ("delivery", "smtp_url"),
+    "CLINICMAIL_RECONCILE_AFTER": ("delivery", "reconcile_after_seconds"),
+    "CLINICMAIL_PUBLIC_URL": ("web", "public_url"),
+}
+# Environment variables read directly (never from a file in the repo).
+ENV_SECRETS = ("CLINICMAIL_DATABASE_URL", "CLINICMAIL_SECRET_KEY", "SENDGRID_API_KEY")
+ENV_WEBHOOK_KEY = "SENDGRID_WEBHOOK_PUBLIC_KEY"
+
+_HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+_QUIET_HOURS = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _https_url(value: str) -> str:
+    if not re.match(r"^https://[^\s/]+", value):
+        raise ValueError("must be an absolute https:// address")
+    return value.rstrip("/")
+
+
+class ClinicSection(_Section):
+    name: str = Field(min_length=1)
+    postal_address: str = Field(min_length=5)
+    timezone: str = "Europe/London"
+    website: str
+    booking_url: str
+    logo_url: str | None = None
+    brand_colour: str = "#1d6b66"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown timezone {value!r} (use an IANA name such as Europe/London)"
+            ) from None
+        return value
+
+    @field_validator("website", "booking_url", "logo_url")
+    @classmethod
+    def _https(cls, value: str | None) -> str | None:
+        return None if value is None else _https_url(value)
+
+    @field_validator("brand_colour")
+    @classmethod
+    def _colour(cls, value: str) -> str:
+        if not _HEX_COLOUR.match(value):
+            raise ValueError("must be a colour such as #1d6b66")
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class SenderSection(_Section):
+    name: str = Field(min_length=1)
+    email: EmailStr
+    reply_to: EmailStr | None = None
+    unsubscribe_mailbox: EmailStr | None = None
+
+
+class WebSection(_Section):
+    public_url: str = "http://127.0.0.1:8000"
+
+    @field_validator("public_url")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("must be an absolute http:// or https:// address")
+        return value.rstrip("/")
+
+
+class DeliverySection(_Section):
+    backend: Literal["sendgrid", "smtp", "file", "local"] = "local"
+    api_host: str = "https://api.sendgrid.com"
+    smtp_url: str | None = None
+    concurrency: int = Field(default=4, ge=1, le=64)
+    rate_limit_per_second: float = Field(default=0, ge=0)
+    timeout_seconds: float = Field(default=30, gt=0, le=600)
+    reconcile_after_seconds: int = Field(default=3600, ge=0)
+    batch_size: int = Field(default=1000, ge=1, le=1000)
+
+
+class SendingSection(_Section):
+    quiet_hours: str = "21:00-08:00"
+    closure_dates: tuple[date, ...] = ()
+    weekly_cap: int = Field(default=2, ge=0)
+    grace_minutes: int = Field(default=60, ge=0)
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, value: str) -> str:
+        if value == "":
+            return value
+        match = _QUIET_HOURS.match(value)
+        if not match or int(match[1]) > 23 or int(match[3]) > 23 or int(match[2]) > 59:
+            raise ValueError('must look like "21:00-08:00", or "" for none')
+        return value
+
+    @property
+    def quiet_window(self) -> tuple[time, time] | None:
+        """(start, end) in local time, or None when there are no quiet hours."""
+        if not self.quiet_hours:
+            return None
+        match = _QUIET_HOURS.match(self.quiet_hours)
+        assert match is not None
+        return time(int(match[1]), int(match[2])), time(int(match[3]), int(match[4]))
+
+
+class ReportSection(_Section):
+    cron: str = "0 8 * * mon"
+
+
+class FeedsSection(_Section):
+    urls: tuple[str, ...] = ()
+    poll_minutes: int = Field(default=60, ge=5)
+
+
+class Settings(BaseModel):
+    """Everything clinicmail is configured with. Secrets are SecretStr, hidden in repr."""
+
+    model_config = ConfigDict(frozen=True)
+
+    workspace: Path
+    clinic: ClinicSection
+    sender: SenderSection
+    web: WebSection = WebSection()
+    delivery: DeliverySection = DeliverySection()
+    sending: SendingSection = SendingSection()
+    report: ReportSection = ReportSection()
+    feeds: FeedsSection = FeedsSection()
+    database_url: str
+    secret_key: SecretStr
+    sendgrid_api_key: SecretStr | None = None
+    webhook_public_key: str | None = None
+
+    @property
+    def var_dir(self) -> Path:
+        return self.workspace / "var"
+
+    def path(self, *parts: str) -> Path:
+        return self.workspace.joinpath(*parts)
+
+
+_FILE_SECTIONS = ("clinic", "sender", "web", "delivery", "sending", "report", "feeds")
+
+
+def load_settings(workspace: str | os.PathLike[str] | None = None) -> Settings:
+    """Read clinic.toml from the workspace and apply the environment on top."""
+    root = find_workspace(workspace)
+    config_path = root / CONFIG_FILE
+    text = config_path.read_text(encoding="utf-8")
+    try:
+        data: dict[str, Any] = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{config_path}: not valid TOML: {error}") from None
+    unknown = sorted(set(data) - set(_FILE_SECTIONS))
+    if unknown:
+        raise ConfigError(
+            f"{config_path}:{_line_of(text, unknown[0], None)}: unknown section [{unknown[0]}] "
+            f"(known: {', '.join(_FILE_SECTIONS)})"
+        )
+    for variable, (section, key) in ENV_OVERRIDES.items():
+        if os.environ.get(variable):
+            data.setdefault(section, {})[key] = os.environ[variable]
+    values: dict[str, Any] = {name: data[name] for name in _FILE_SECTIONS if name in data}
+    values["workspace"] = root
+    values["database_url"] = os.environ.get("CLINICMAIL_DATABASE_URL") or (
+        f"sqlite:///{root / 'var' / 'clinicmail.db'}"
+    )
+    values["secret_key"] = os.environ.get("CLINICMAIL_SECRET_KEY") or _local_secret(root)
+    values["sendgrid_api_key"] = os.environ.get("SENDGRID_API_KEY") or None
+    values["webhook_public_key"] = os.environ.get(ENV_WEBHOOK_KEY) or None
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as error:
+        first = error.errors()[0]
+        location = [str(part) for part in first["loc"]]
+        section = location[0] if location else ""
+        key = location[1] if len(location) > 1 else None
+        line = _line_of(text, section, key)
+        where = f"{config_path}:{line}" if line else str(config_path)
+        name = f"[{section}] {key}" if key else f"[{section}]"
+        message = first["msg"].removeprefix("Value error, ")
+        if first["type"] == "missing":
+            message = "is required"
+        raise ConfigError(f"{where}: {name} {message}") from None
+
+
+def _line_of(text: str, section: str, key: str | None) -> int | None:
+    """The line of `key` in `[section]` (or of the section header when key is None)."""
+    current = None
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        header = re.match(r"^\[([^\]]+)\]$", line)
+        if header:
+            current = header[1].strip()
+            if key is None and current == section:
+                return number
+            continue
+        if current == section and key and re.match(rf"^{re.escape(key)}\s*=", line):
+            return number
+    return None
+
+
+def _local_secret(root: Path) -> str:
+    """A per-installation secret kept in var/ (git-ignored) when the environment sets none."""
+    secret_file = root / "var" / "secret_key"
+    if secret_file.is_file():
+        return secret_file.read_text(encoding="utf-8").strip()
+    secret_file.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    secret_file.write_text(value, encoding="utf-8")
+    secret_file.chmod(0o600)
+    return value

@@ -1,0 +1,71 @@
+"""The exceptions clinicmail raises for problems a person can act on.
+
+The CLI turns them into a one-line message and exit code 1; the web app into a page or a 4xx.
+
+    ClinicmailError
+    ├── WorkspaceError      no clinic.toml found, or a workspace path that is not one
+    ├── ConfigError         clinic.toml or the environment holds a bad value
+    ├── InputError          a file or value a person supplied cannot be used
+    │   ├── ContentError    an article file that cannot be parsed
+    │   ├── CsvError        a contacts file that cannot be read at all
+    │   ├── SpecError       a segments or campaign file that does not validate
+    │   └── TemplateError   an email template that does not render or compile
+    ├── NotFoundError       a named thing (article, campaign, contact) does not exist
+    ├── StateError          an action that the current state does not allow
+    └── DeliveryError       a delivery backend cannot be used as configured
+"""
+
+from __future__ import annotations
+
+
+class ClinicmailError(Exception):
+    """Base class: its message is shown to the person as it is."""
+
+
+class WorkspaceError(ClinicmailError):
+    pass
+
+
+class ConfigError(ClinicmailError):
+    pass
+
+
+class InputError(ClinicmailError):
+    """A problem with something a person supplied; says where when it can."""
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None):
+        self.path = path
+        self.line = line
+        self.detail = message
+        where = ""
+        if path is not None:
+            where = f"{path}:{line}: " if line is not None else f"{path}: "
+        super().__init__(f"{where}{message}")
+
+
+class ContentError(InputError):
+    pass
+
+
+class CsvError(InputError):
+    pass
+
+
+class SpecError(InputError):
+    pass
+
+
+class TemplateError(InputError):
+    pass
+
+
+class NotFoundError(ClinicmailError):
+    pass
+
+
+class StateError(ClinicmailError):
+    pass
+
+
+class DeliveryError(ClinicmailError):
+    pass

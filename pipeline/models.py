@@ -1,0 +1,216 @@
+"""Plain, frozen dataclasses passed between the pipeline's stages.
+
+No I/O here: loaders build these, pure stages transform them, the store and backends persist them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Literal
+
+BlockType = Literal["heading", "paragraph", "list", "quote", "image"]
+CtaKind = Literal["booking", "read_more", "article_ref", "link"]
+ConsentStatus = Literal["subscribed", "unsubscribed", "none"]
+SendStatus = Literal["queued", "sending", "sent", "failed", "skipped", "unknown"]
+SuppressionReason = Literal["bounce", "complaint", "unsubscribe", "manual", "erased", "invalid"]
+
+GENERAL_SEGMENT = "general"
+
+
+@dataclass(frozen=True)
+class Block:
+    """One block of article content. A list's items are in `items`; `text` joins them."""
+
+    type: BlockType
+    text: str
+    alt: str | None = None
+    src: str | None = None
+    level: int | None = None
+    items: tuple[str, ...] = ()
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class CallToAction:
+    kind: CtaKind
+    text: str
+    url: str
+
+
+@dataclass(frozen=True)
+class ParseWarning:
+    line: int | None
+    message: str
+
+
+@dataclass(frozen=True)
+class Article:
+    slug: str
+    title: str
+    summary: str
+    published: date | None
+    tags: tuple[str, ...]
+    canonical_url: str | None
+    hero_image: str | None
+    blocks: tuple[Block, ...]
+    ctas: tuple[CallToAction, ...]
+    word_count: int
+    warnings: tuple[ParseWarning, ...] = ()
+    source_path: str | None = None
+    source_kind: Literal["markdown", "text", "html", "feed"] = "markdown"
+    content_hash: str = ""
+
+    @property
+    def paragraphs(self) -> tuple[str, ...]:
+        """The paragraph texts in article order: what relevance scores and excerpts use."""
+        return tuple(block.text for block in self.blocks if block.type == "paragraph")
+
+
+@dataclass(frozen=True)
+class Contact:
+    email: str
+    first_name: str = ""
+    last_name: str = ""
+    tags: frozenset[str] = frozenset()
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    consent_status: ConsentStatus = "none"
+    consent_source: str | None = None
+    consent_at: datetime | None = None
+    consent_wording: str | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One test of a contact field: `field` is `tags` or `attributes.<name>`."""
+
+    field: str
+    op: Literal["equals", "in", "contains", "present", "within"]
+    value: Any = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A declarative segment rule: all / any / not over conditions and nested rules."""
+
+    mode: Literal["all", "any", "not"]
+    terms: tuple[Condition | Rule, ...]
+
+
+@dataclass(frozen=True)
+class Topic:
+    phrase: str
+    weight: float
+
+
+@dataclass(frozen=True)
+class Segment:
+    name: str
+    label: str
+    code: str
+    sensitive: bool
+    priority: int
+    rule: Rule | None
+    topics: tuple[Topic, ...] = ()
+
+
+@dataclass(frozen=True)
+class Relevance:
+    """How well an article fits one segment, with the evidence."""
+
+    segment: str
+    score: float
+    matches: Mapping[str, int]
+    paragraphs: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class SegmentOverride:
+    subject: str | None = None
+    preheader: str | None = None
+    intro: str | None = None
+    excerpt: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Utm:
+    source: str = "clinicmail"
+    medium: str = "email"
+    campaign: str | None = None
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class CampaignSpec:
+    slug: str
+    name: str
+    template: str
+    article: str | None = None
+    digest_latest: int | None = None
+    segments: tuple[str, ...] | Literal["all"] = "all"
+    overrides: Mapping[str, SegmentOverride] = field(default_factory=dict)
+    send_at: datetime | None = None
+    cron: str | None = None
+    utm: Utm = Utm()
+    threshold: float | None = None
+    source_path: str | None = None
+
+
+@dataclass(frozen=True)
+class Variant:
+    """What one segment receives for one campaign, before per-recipient tokens are filled."""
+
+    campaign: str
+    segment: str
+    segment_code: str
+    subject: str
+    preheader: str
+    intro: str
+    excerpt: tuple[str, ...]
+    score: float
+    matches: Mapping[str, int]
+    audience: int = 0
+
+
+@dataclass(frozen=True)
+class Recipient:
+    send_id: int
+    email: str
+    first_name: str
+    campaign: str
+    segment_code: str
+    unsubscribe_token: str
+
+
+@dataclass(frozen=True)
+class Message:
+    send_id: int
+    to: str
+    subject: str
+    html: str
+    text: str
+    headers: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class SendResult:
+    send_id: int
+    outcome: Literal["sent", "failed", "retry", "unknown"]
+    provider_message_id: str | None = None
+    reason: str | None = None
+    retry_after: float | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    sg_event_id: str
+    event: str
+    occurred_at: datetime
+    send_id: int | None
+    email: str | None = None
+    url: str | None = None
+    reason: str | None = None
+    machine_open: bool = False
+    simulated: bool = False

@@ -1,0 +1,7 @@
+"""The database: the only package that imports SQLAlchemy."""
+
+from pipeline.store.engine import open_engine
+from pipeline.store.migrate import current_revision, upgrade
+from pipeline.store.types import utcnow
+
+__all__ = ["current_revision", "open_engine", "upgrade", "utcnow"]

@@ -1,0 +1,113 @@
+"""sends and events
+
+Revision ID: 0004
+Revises: 0003
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+import pipeline.store.types
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "sends",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("campaign_id", sa.Integer(), nullable=False),
+        sa.Column("contact_id", sa.Integer(), nullable=True),
+        sa.Column("variant_id", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("lease_owner", sa.String(length=80), nullable=True),
+        sa.Column(
+            "lease_expires_at", pipeline.store.types.UtcDateTime(timezone=True), nullable=True
+        ),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column(
+            "next_attempt_at", pipeline.store.types.UtcDateTime(timezone=True), nullable=True
+        ),
+        sa.Column("provider_message_id", sa.Text(), nullable=True),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("queued_at", pipeline.store.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", pipeline.store.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("updated_at", pipeline.store.types.UtcDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"],
+            ["campaigns.id"],
+            name=op.f("fk_sends_campaign_id_campaigns"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["contact_id"],
+            ["contacts.id"],
+            name=op.f("fk_sends_contact_id_contacts"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["variant_id"],
+            ["variants.id"],
+            name=op.f("fk_sends_variant_id_variants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sends")),
+        sa.UniqueConstraint(
+            "campaign_id", "contact_id", name=op.f("uq_sends_campaign_id_contact_id")
+        ),
+    )
+    with op.batch_alter_table("sends", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_sends_claim", ["campaign_id", "status", "variant_id"], unique=False
+        )
+
+    op.create_table(
+        "events",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("sg_event_id", sa.String(length=100), nullable=False),
+        sa.Column("send_id", sa.Integer(), nullable=True),
+        sa.Column("campaign_id", sa.Integer(), nullable=True),
+        sa.Column("variant_id", sa.Integer(), nullable=True),
+        sa.Column("event", sa.String(length=30), nullable=False),
+        sa.Column("occurred_at", pipeline.store.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("url", sa.Text(), nullable=True),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("machine_open", sa.Boolean(), nullable=False),
+        sa.Column("simulated", sa.Boolean(), nullable=False),
+        sa.Column("received_at", pipeline.store.types.UtcDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"],
+            ["campaigns.id"],
+            name=op.f("fk_events_campaign_id_campaigns"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["send_id"], ["sends.id"], name=op.f("fk_events_send_id_sends"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["variant_id"],
+            ["variants.id"],
+            name=op.f("fk_events_variant_id_variants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_events")),
+        sa.UniqueConstraint("sg_event_id", name=op.f("uq_events_sg_event_id")),
+    )
+    with op.batch_alter_table("events", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_events_campaign", ["campaign_id", "event", "variant_id"], unique=False
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("events", schema=None) as batch_op:
+        batch_op.drop_index("ix_events_campaign")
+
+    op.drop_table("events")
+    with op.batch_alter_table("sends", schema=None) as batch_op:
+        batch_op.drop_index("ix_sends_claim")
+
+    op.drop_table("sends")

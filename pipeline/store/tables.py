@@ -1,0 +1,202 @@
+"""The database tables, as SQLAlchemy Core metadata. Migrations are the source of truth for the
+schema a database has; these definitions must match them (a test compares the two)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from pipeline.store.types import UtcDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _timestamps() -> list[Column]:
+    return [
+        Column("created_at", UtcDateTime(), nullable=False),
+        Column("updated_at", UtcDateTime(), nullable=False),
+    ]
+
+
+articles = Table(
+    "articles",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("slug", String(200), nullable=False, unique=True),
+    Column("title", Text, nullable=False),
+    Column("summary", Text, nullable=False, default=""),
+    Column("published", Date),
+    Column("tags", JSON, nullable=False),
+    Column("canonical_url", Text),
+    Column("hero_image", Text),
+    Column("source_path", Text),
+    Column("source_kind", String(20), nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    # The whole parsed article (blocks, calls to action, warnings) as the JSON that
+    # `content parse --json` prints, so an article is rebuilt without re-reading its file.
+    Column("document", JSON, nullable=False),
+    Column("word_count", Integer, nullable=False),
+    Column("warning_count", Integer, nullable=False, default=0),
+    *_timestamps(),
+)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("email", String(320), nullable=False),
+    # Lower-cased address: the unique key, so case never makes a second contact.
+    Column("email_key", String(320), nullable=False, unique=True),
+    # sha256 of email_key: what suppressions are matched on, so an erased address stays blocked.
+    Column("email_hash", String(64), nullable=False, index=True),
+    Column("first_name", Text, nullable=False, default=""),
+    Column("last_name", Text, nullable=False, default=""),
+    # Tags as ",tag1,tag2," so a tag test is a portable LIKE '%,tag,%' on SQLite and PostgreSQL.
+    Column("tags", Text, nullable=False, default=","),
+    Column("attributes", JSON, nullable=False),
+    Column("consent_status", String(20), nullable=False, default="none"),
+    Column("consent_source", Text),
+    Column("consent_at", UtcDateTime()),
+    Column("consent_wording", Text),
+    # Preference-centre choices: topics the client wants (empty: all) and a pause.
+    Column("topics", JSON, nullable=False),
+    Column("paused_until", UtcDateTime()),
+    *_timestamps(),
+)
+
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("email_hash", String(64), nullable=False, index=True),
+    Column("reason", String(20), nullable=False),
+    Column("detail", Text),
+    Column("source", String(40), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("email_hash", "reason"),
+)
+
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("slug", String(200), nullable=False, unique=True),
+    Column("name", Text, nullable=False),
+    Column("origin", String(10), nullable=False),  # "file" or "web"
+    Column("spec", JSON, nullable=False),
+    Column("spec_hash", String(64), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("scheduled_for", UtcDateTime()),
+    Column("approved_at", UtcDateTime()),
+    Column("approved_by", Text),
+    Column("started_at", UtcDateTime()),
+    Column("finished_at", UtcDateTime()),
+    Column("state_reason", Text),
+    *_timestamps(),
+)
+
+variants = Table(
+    "variants",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("campaign_id", ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False),
+    Column("segment", String(60), nullable=False),
+    Column("segment_code", String(40), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("preheader", Text, nullable=False),
+    Column("score", Float, nullable=False),
+    Column("matches", JSON, nullable=False),
+    Column("excerpt", JSON, nullable=False),
+    # The compiled HTML and text with per-recipient tokens still in them.
+    Column("html", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("campaign_id", "segment"),
+)
+
+sends = Table(
+    "sends",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("campaign_id", ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False),
+    Column("contact_id", ForeignKey("contacts.id", ondelete="SET NULL")),
+    Column("variant_id", ForeignKey("variants.id", ondelete="CASCADE"), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("lease_owner", String(80)),
+    Column("lease_expires_at", UtcDateTime()),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UtcDateTime()),
+    Column("provider_message_id", Text),
+    Column("reason", Text),
+    Column("queued_at", UtcDateTime(), nullable=False),
+    Column("sent_at", UtcDateTime()),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("campaign_id", "contact_id"),
+    Index("ix_sends_claim", "campaign_id", "status", "variant_id"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sg_event_id", String(100), nullable=False, unique=True),
+    Column("send_id", ForeignKey("sends.id", ondelete="SET NULL")),
+    Column("campaign_id", ForeignKey("campaigns.id", ondelete="CASCADE")),
+    Column("variant_id", ForeignKey("variants.id", ondelete="CASCADE")),
+    Column("event", String(30), nullable=False),
+    Column("occurred_at", UtcDateTime(), nullable=False),
+    Column("url", Text),
+    Column("reason", Text),
+    Column("machine_open", Boolean, nullable=False, default=False),
+    Column("simulated", Boolean, nullable=False, default=False),
+    Column("received_at", UtcDateTime(), nullable=False),
+    Index("ix_events_campaign", "campaign_id", "event", "variant_id"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("role", String(20), nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("must_change_password", Boolean, nullable=False, default=False),
+    Column("failed_logins", Integer, nullable=False, default=0),
+    Column("locked_until", UtcDateTime()),
+    Column("last_login_at", UtcDateTime()),
+    *_timestamps(),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("last_used_at", UtcDateTime()),
+)
+
+# APScheduler creates and owns this table in the same database; migrations leave it alone.
+SCHEDULER_JOBS_TABLE = "apscheduler_jobs"
