@@ -175,17 +175,38 @@ class Variant:
 
 
 @dataclass(frozen=True)
+class RenderedVariant:
+    """A variant compiled once (Jinja2, then mrml): subject, HTML and text with per-recipient
+    placeholders still in them. `html_tokens` and `text_tokens` map a token name (first_name,
+    unsubscribe_url, preferences_url, view_url) to the placeholder that stands for it in that part;
+    placeholders carry a nonce made at render time, so article text can never produce one."""
+
+    campaign: str
+    segment: str
+    segment_code: str
+    subject: str
+    preheader: str
+    html: str
+    text: str
+    html_tokens: Mapping[str, str]
+    text_tokens: Mapping[str, str]
+    campaign_id: int | None = None
+    variant_id: int | None = None
+
+
+@dataclass(frozen=True)
 class Recipient:
+    """One person a rendered variant goes to, with the raw (unescaped) values of its tokens."""
+
     send_id: int
     email: str
-    first_name: str
-    campaign: str
-    segment_code: str
-    unsubscribe_token: str
+    values: Mapping[str, str]
 
 
 @dataclass(frozen=True)
 class Message:
+    """One complete email for one recipient: what SMTP and file delivery write out."""
+
     send_id: int
     to: str
     subject: str
