@@ -181,10 +181,20 @@ users = Table(
     Column("role", String(20), nullable=False),
     Column("password_hash", Text, nullable=False),
     Column("must_change_password", Boolean, nullable=False, default=False),
-    Column("failed_logins", Integer, nullable=False, default=0),
-    Column("locked_until", UtcDateTime()),
     Column("last_login_at", UtcDateTime()),
     *_timestamps(),
+)
+
+# Failed sign-ins per account ("account:<email>") and per address ("ip:<address>"), kept in the
+# database so a restart does not reset a lockout; one row per key, counted in a sliding window.
+login_throttles = Table(
+    "login_throttles",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", String(400), nullable=False, unique=True),
+    Column("failures", Integer, nullable=False),
+    Column("window_started_at", UtcDateTime(), nullable=False),
+    Column("locked_until", UtcDateTime()),
 )
 
 api_tokens = Table(

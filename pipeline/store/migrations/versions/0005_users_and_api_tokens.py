@@ -23,8 +23,6 @@ def upgrade() -> None:
         sa.Column("role", sa.String(length=20), nullable=False),
         sa.Column("password_hash", sa.Text(), nullable=False),
         sa.Column("must_change_password", sa.Boolean(), nullable=False),
-        sa.Column("failed_logins", sa.Integer(), nullable=False),
-        sa.Column("locked_until", pipeline.store.types.UtcDateTime(timezone=True), nullable=True),
         sa.Column("last_login_at", pipeline.store.types.UtcDateTime(timezone=True), nullable=True),
         sa.Column("created_at", pipeline.store.types.UtcDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", pipeline.store.types.UtcDateTime(timezone=True), nullable=False),
@@ -45,8 +43,21 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_tokens")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_api_tokens_token_hash")),
     )
+    op.create_table(
+        "login_throttles",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("key", sa.String(length=400), nullable=False),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column(
+            "window_started_at", pipeline.store.types.UtcDateTime(timezone=True), nullable=False
+        ),
+        sa.Column("locked_until", pipeline.store.types.UtcDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_login_throttles")),
+        sa.UniqueConstraint("key", name=op.f("uq_login_throttles_key")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("login_throttles")
     op.drop_table("api_tokens")
     op.drop_table("users")
