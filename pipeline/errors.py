@@ -9,7 +9,8 @@ The CLI turns them into a one-line message and exit code 1; the web app into a p
     │   ├── ContentError    an article file that cannot be parsed
     │   ├── CsvError        a contacts file that cannot be read at all
     │   ├── SpecError       a segments or campaign file that does not validate
-    │   └── TemplateError   an email template that does not render or compile
+    │   ├── TemplateError   an email template that does not render or compile
+    │   └── BadToken        an unsubscribe/preferences/view link that was altered or is not ours
     ├── NotFoundError       a named thing (article, campaign, contact) does not exist
     ├── StateError          an action that the current state does not allow
     └── DeliveryError       a delivery backend cannot be used as configured
@@ -56,6 +57,10 @@ class SpecError(InputError):
 
 
 class TemplateError(InputError):
+    pass
+
+
+class BadToken(InputError):
     pass
 
 

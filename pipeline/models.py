@@ -235,3 +235,8 @@ class Event:
     reason: str | None = None
     machine_open: bool = False
     simulated: bool = False
+    # A bounce's SendGrid `type` ("bounce": the address is bad; "blocked": the receiving server
+    # refused this message) and `bounce_classification`; only hard bounces should suppress.
+    bounce_type: str | None = None
+    bounce_classification: str | None = None
+    message_id: str | None = None

@@ -1,0 +1,209 @@
+"""Tracking primitives: signed tokens for unsubscribe, preferences and view-online links, and the
+SendGrid Event Webhook's signature check and event parsing. Pure functions, no I/O."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from sendgrid.helpers.eventwebhook import EventWebhook
+
+from pipeline.errors import BadToken, ConfigError, InputError
+from pipeline.models import Event
+
+TokenPurpose = Literal["unsubscribe", "preferences", "view"]
+TOKEN_PURPOSES: tuple[str, ...] = ("unsubscribe", "preferences", "view")
+
+SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
+TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
+# The local SendGrid-compatible server sets this field on every event it makes up, so simulated
+# opens and clicks never pass for real ones in the owner's figures.
+SIMULATED_FIELD = "clinicmail_simulated"
+# Where the send id travels: in custom_args, which SendGrid flattens into each event.
+SEND_ID_FIELD = "send_id"
+
+# Timestamps past this are milliseconds (Single Sends report them so), not seconds.
+_MILLISECONDS_THRESHOLD = 100_000_000_000
+
+
+def _serializer(secret: str, purpose: str) -> URLSafeSerializer:
+    if purpose not in TOKEN_PURPOSES:
+        raise ValueError(f"unknown token purpose {purpose!r} (one of {', '.join(TOKEN_PURPOSES)})")
+    # A salt per purpose: an unsubscribe token can never be replayed as a preferences token.
+    return URLSafeSerializer(
+        secret,
+        salt=f"clinicmail.{purpose}",
+        signer_kwargs={"digest_method": hashlib.sha256},
+    )
+
+
+def link_payload(contact_id: int, send_id: int | None, email_hash: str) -> dict[str, Any]:
+    """The payload clinicmail puts in a recipient's links: ids and 12 hex digits of the address's
+    hash (so a token for a re-used contact id cannot act on a different address); never the
+    address or a segment name."""
+    payload: dict[str, Any] = {"c": contact_id, "h": email_hash[:12]}
+    if send_id is not None:
+        payload["s"] = send_id
+    return payload
+
+
+def make_token(secret: str, purpose: TokenPurpose, payload: Mapping[str, Any]) -> str:
+    """A URL-safe, signed, never-expiring token carrying `payload` (JSON-able, kept small)."""
+    token = _serializer(secret, purpose).dumps(dict(payload))
+    assert isinstance(token, str)
+    return token
+
+
+def read_token(secret: str, purpose: TokenPurpose, token: str) -> dict[str, Any]:
+    """The payload of a token made by make_token with the same secret and purpose.
+
+    Raises BadToken when the token was altered, cut short, made for another purpose or signed
+    with another key."""
+    try:
+        payload = _serializer(secret, purpose).loads(token)
+    except BadSignature:
+        raise BadToken(
+            f"this {purpose} link is not valid: it was changed or cut short; "
+            "open the link from your most recent email again"
+        ) from None
+    if not isinstance(payload, dict):
+        raise BadToken(f"this {purpose} link is not valid: it carries no recipient")
+    return payload
+
+
+def verify_webhook(
+    public_key_b64: str,
+    signature: str,
+    timestamp: str,
+    body: bytes,
+    tolerance_s: int,
+    *,
+    now: float | None = None,
+) -> bool:
+    """True when `body` was signed by the holder of the Event Webhook key and its timestamp is
+    within `tolerance_s` seconds of now (a replayed old batch fails).
+
+    Raises ConfigError when the public key itself cannot be read: that is a setting to fix, not a
+    forged request."""
+    try:
+        stamp = int(timestamp)
+    except (TypeError, ValueError):
+        return False
+    current = time.time() if now is None else now
+    if abs(current - stamp) > tolerance_s:
+        return False
+    try:
+        verifier = EventWebhook(public_key_b64)
+    except ValueError:
+        raise ConfigError(
+            "the Event Webhook public key is not a base64 ECDSA public key; copy it again from "
+            "SendGrid (Settings > Mail Settings > Signed Event Webhook) into "
+            "SENDGRID_WEBHOOK_PUBLIC_KEY"
+        ) from None
+    try:
+        payload = body.decode("utf-8")
+        base64.b64decode(signature, validate=True)
+    except (UnicodeDecodeError, binascii.Error, ValueError):
+        return False
+    try:
+        return bool(verifier.verify_signature(payload, signature, timestamp))
+    except ValueError:
+        # A signature that decodes but is not DER-encoded ECDSA.
+        return False
+
+
+def parse_events(body: bytes) -> list[Event]:
+    """The events in an Event Webhook POST body (a JSON array of event objects).
+
+    Raises InputError saying what is wrong (and which event) when the body cannot be used."""
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, ValueError) as error:
+        raise InputError(f"webhook body is not JSON: {error}") from None
+    if isinstance(document, dict):
+        document = [document]
+    if not isinstance(document, list):
+        raise InputError("webhook body must be a JSON array of event objects")
+    return [_event(item, index) for index, item in enumerate(document)]
+
+
+def _event(item: Any, index: int) -> Event:
+    where = f"webhook event {index}"
+    if not isinstance(item, dict):
+        raise InputError(f"{where}: must be a JSON object, not {type(item).__name__}")
+    name = item.get("event")
+    if not isinstance(name, str) or not name:
+        raise InputError(f"{where}: has no 'event' name")
+    occurred_at = _occurred_at(item.get("timestamp"), where)
+    event_id = item.get("sg_event_id")
+    if not isinstance(event_id, str) or not event_id:
+        # Older and Single Send payloads may lack an id; derive a stable one from the content so
+        # that SendGrid re-posting the same batch is still recognised as a duplicate.
+        canonical = json.dumps(item, sort_keys=True, separators=(",", ":"), default=str)
+        event_id = "derived-" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
+    reason = item.get("reason") or (item.get("response") if name == "deferred" else None)
+    return Event(
+        sg_event_id=event_id,
+        event=name,
+        occurred_at=occurred_at,
+        send_id=_send_id(item),
+        email=_text(item.get("email")),
+        url=_text(item.get("url")),
+        reason=_text(reason),
+        machine_open=name == "open" and _truthy(item.get("sg_machine_open")),
+        simulated=_truthy(item.get(SIMULATED_FIELD)),
+        bounce_type=_text(item.get("type")) if name == "bounce" else None,
+        bounce_classification=_text(item.get("bounce_classification")),
+        message_id=_text(item.get("sg_message_id")),
+    )
+
+
+def _occurred_at(value: Any, where: str) -> datetime:
+    try:
+        stamp = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{where}: 'timestamp' must be a Unix time, not {value!r}") from None
+    if stamp > _MILLISECONDS_THRESHOLD:
+        stamp /= 1000
+    try:
+        return datetime.fromtimestamp(stamp, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise InputError(f"{where}: 'timestamp' {value!r} is out of range") from None
+
+
+def _send_id(item: Mapping[str, Any]) -> int | None:
+    """custom_args arrive flattened into the event; older unique_args may come nested."""
+    value = item.get(SEND_ID_FIELD)
+    if value is None:
+        for nested in ("custom_args", "unique_args"):
+            args = item.get(nested)
+            if isinstance(args, dict) and SEND_ID_FIELD in args:
+                value = args[SEND_ID_FIELD]
+                break
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    # Mail sent by something else on the same SendGrid account: not one of ours.
+    return None
+
+
+def _text(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    return str(value)
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in {"1", "true", "yes"}
+    return bool(value)

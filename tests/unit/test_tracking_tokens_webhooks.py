@@ -1,0 +1,183 @@
+"""Unit tests for pipeline.tracking: link tokens, the Signed Event Webhook check (the shared
+SendGrid test vector) and parsing every documented Event Webhook example."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from pipeline.errors import BadToken, ConfigError, InputError
+from pipeline.tracking import link_payload, make_token, parse_events, read_token, verify_webhook
+
+SENDGRID_DATA = Path(__file__).resolve().parent.parent / "fixtures" / "sendgrid"
+VECTOR = json.loads((SENDGRID_DATA / "event_webhook_signature_vector.json").read_text())
+EXAMPLES = json.loads((SENDGRID_DATA / "event_examples.json").read_text())
+SECRET = "unit-test-secret"
+
+
+def test_token_round_trip_and_url_safe() -> None:
+    payload = link_payload(42, 9001, "ab" * 32)
+    token = make_token(SECRET, "unsubscribe", payload)
+    assert read_token(SECRET, "unsubscribe", token) == {"c": 42, "s": 9001, "h": "abababababab"}
+    assert all(character.isalnum() or character in "-_." for character in token)
+    assert len(token) < 120
+
+
+def test_token_carries_no_address_in_clear() -> None:
+    token = make_token(SECRET, "view", link_payload(7, None, "0123456789abcdef" * 4))
+    assert "@" not in token
+    assert read_token(SECRET, "view", token) == {"c": 7, "h": "0123456789ab"}
+
+
+@pytest.mark.parametrize(
+    ("secret", "purpose"),
+    [("another-secret", "unsubscribe"), (SECRET, "preferences"), (SECRET, "view")],
+)
+def test_token_from_another_key_or_purpose_is_refused(secret: str, purpose: str) -> None:
+    token = make_token(SECRET, "unsubscribe", {"c": 1})
+    with pytest.raises(BadToken, match="not valid"):
+        read_token(secret, purpose, token)  # type: ignore[arg-type]
+
+
+def test_tampered_and_truncated_tokens_are_refused() -> None:
+    token = make_token(SECRET, "unsubscribe", {"c": 1, "s": 2})
+    forged = make_token("guess", "unsubscribe", {"c": 2, "s": 2})
+    tampered = forged.split(".")[0] + "." + token.split(".")[1]
+    for bad in (tampered, token[:-3], "", "not-a-token"):
+        with pytest.raises(BadToken):
+            read_token(SECRET, "unsubscribe", bad)
+
+
+def test_unknown_purpose_is_a_programming_error() -> None:
+    with pytest.raises(ValueError, match="unknown token purpose"):
+        make_token(SECRET, "login", {"c": 1})  # type: ignore[arg-type]
+
+
+def _vector_args(case: dict) -> tuple[str, str, str, bytes]:
+    valid = VECTOR["valid"]
+    return (
+        case.get("public_key_base64_der_spki", VECTOR["public_key_base64_der_spki"]),
+        case.get("signature", valid["signature"]),
+        case.get("timestamp", valid["timestamp"]),
+        case.get("payload", valid["payload"]).encode("utf-8"),
+    )
+
+
+def test_shared_vector_verifies() -> None:
+    key, signature, timestamp, body = _vector_args({})
+    assert verify_webhook(key, signature, timestamp, body, 300, now=int(timestamp) + 10)
+
+
+@pytest.mark.parametrize("case", VECTOR["invalid_cases"], ids=lambda case: case["why"])
+def test_shared_vector_negative_cases_fail(case: dict) -> None:
+    key, signature, timestamp, body = _vector_args(case)
+    now = int(VECTOR["valid"]["timestamp"]) + 10
+    assert verify_webhook(key, signature, timestamp, body, 300, now=now) is case["expected"]
+
+
+@pytest.mark.parametrize("offset", [301, -301, 86_400])
+def test_stale_or_future_timestamps_fail(offset: int) -> None:
+    key, signature, timestamp, body = _vector_args({})
+    assert not verify_webhook(key, signature, timestamp, body, 300, now=int(timestamp) + offset)
+
+
+def test_garbage_signature_fails_without_raising() -> None:
+    key, _, timestamp, body = _vector_args({})
+    now = int(timestamp)
+    assert not verify_webhook(key, "%%%not base64", timestamp, body, 300, now=now)
+    assert not verify_webhook(key, "bm90IGRlcg==", timestamp, body, 300, now=now)
+
+
+def test_unreadable_public_key_is_a_config_error() -> None:
+    _, signature, timestamp, body = _vector_args({})
+    with pytest.raises(ConfigError, match="SENDGRID_WEBHOOK_PUBLIC_KEY"):
+        verify_webhook("not-a-key", signature, timestamp, body, 300, now=int(timestamp))
+
+
+def _all_examples() -> list[dict]:
+    events = list(EXAMPLES["all_event_types_example_post"])
+    events += EXAMPLES["per_event_examples"].values()
+    for key, value in EXAMPLES.items():
+        if key.endswith("_example") or key.endswith("_resulting_event"):
+            events += value
+    return events
+
+
+@pytest.mark.parametrize("example", _all_examples(), ids=lambda item: item.get("event", "?"))
+def test_every_documented_example_parses(example: dict) -> None:
+    [event] = parse_events(json.dumps([example]).encode())
+    assert event.event == example["event"]
+    assert event.email == example["email"]
+    assert event.occurred_at.tzinfo is UTC
+    assert event.sg_event_id
+    assert not event.simulated
+
+
+def test_every_documented_event_type_is_covered() -> None:
+    names = {event.event for event in parse_events(json.dumps(_all_examples()).encode())}
+    assert names == set(EXAMPLES["event_types_documented"])
+
+
+def test_bounce_fields_and_blocked_type() -> None:
+    bounce = dict(EXAMPLES["per_event_examples"]["bounce:blocked"])
+    bounce["bounce_classification"] = "Reputation"
+    [event] = parse_events(json.dumps([bounce]).encode())
+    assert (event.bounce_type, event.bounce_classification) == ("blocked", "Reputation")
+    assert event.reason == "500 unknown recipient"
+    [hard] = parse_events(json.dumps([EXAMPLES["per_event_examples"]["bounce:bounce"]]).encode())
+    assert hard.bounce_type == "bounce"
+
+
+def test_deferred_reason_is_the_response() -> None:
+    [event] = parse_events(json.dumps([EXAMPLES["per_event_examples"]["deferred"]]).encode())
+    assert event.reason == "400 try again later"
+
+
+def test_open_click_and_send_id_from_custom_args() -> None:
+    base = EXAMPLES["per_event_examples"]
+    body = [
+        {**base["open"], "send_id": "123", "sg_machine_open": True},
+        {**base["click"], "send_id": 124, "url": "https://clinic.example/book"},
+        {**base["delivered"], "custom_args": {"send_id": "125"}},
+        {**base["processed"], "send_id": "not-ours"},
+        {**base["processed"]},
+    ]
+    opened, clicked, delivered, foreign, bare = parse_events(json.dumps(body).encode())
+    assert (opened.send_id, opened.machine_open) == (123, True)
+    assert (clicked.send_id, clicked.url) == (124, "https://clinic.example/book")
+    assert delivered.send_id == 125
+    assert foreign.send_id is None and bare.send_id is None
+    assert delivered.message_id == base["delivered"]["sg_message_id"]
+
+
+def test_simulated_mark_and_millisecond_timestamps() -> None:
+    [event] = parse_events(json.dumps(EXAMPLES["single_send_open_example"]).encode())
+    assert event.occurred_at == datetime.fromtimestamp(1591726752.372, tz=UTC)
+    body = [{**EXAMPLES["per_event_examples"]["open"], "clinicmail_simulated": True}]
+    assert parse_events(json.dumps(body).encode())[0].simulated
+
+
+def test_derived_event_ids_are_stable() -> None:
+    body = json.dumps(EXAMPLES["category_as_array_example"]).encode()
+    first = [event.sg_event_id for event in parse_events(body)]
+    assert first == [event.sg_event_id for event in parse_events(body)]
+    assert len(set(first)) == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"[{", "not JSON"),
+        (b"\xff\xfe", "not JSON"),
+        (b'"hello"', "JSON array"),
+        (b"[1]", "event 0: must be a JSON object"),
+        (b'[{"timestamp": 1}]', "event 0: has no 'event'"),
+        (b'[{"event": "open", "timestamp": "soon"}]', "'timestamp' must be a Unix time"),
+    ],
+)
+def test_malformed_bodies_raise_input_errors(body: bytes, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        parse_events(body)
