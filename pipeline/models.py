@@ -240,3 +240,23 @@ class Event:
     bounce_type: str | None = None
     bounce_classification: str | None = None
     message_id: str | None = None
+
+
+StaffRole = Literal["owner", "marketing"]
+
+
+@dataclass(frozen=True)
+class StaffUser:
+    """A person who signs in to the web app. Owners can do everything; marketing staff can do
+    everything except manage users."""
+
+    id: int
+    email: str
+    role: StaffRole
+    password_hash: str
+    must_change_password: bool = False
+    last_login_at: datetime | None = None
+
+    @property
+    def is_owner(self) -> bool:
+        return self.role == "owner"
