@@ -171,6 +171,32 @@ events = Table(
     Column("simulated", Boolean, nullable=False, default=False),
     Column("received_at", UtcDateTime(), nullable=False),
     Index("ix_events_campaign", "campaign_id", "event", "variant_id"),
+    # Reconciliation and a send's history look events up by send.
+    Index("ix_events_send_id", "send_id"),
+)
+
+# One row per send and kind of engagement (delivered, opens, clicks, ...) the first time it is
+# seen: the primary key makes "unique opens per send" an insert that either happens or not, so
+# ingestion knows which events are firsts without counting over the events table.
+send_engagements = Table(
+    "send_engagements",
+    metadata,
+    Column("send_id", ForeignKey("sends.id", ondelete="CASCADE"), primary_key=True),
+    Column("kind", String(20), primary_key=True),
+)
+
+# Per campaign, variant and local day (the clinic's timezone), how many sends had each kind of
+# engagement for the first time: what campaign metrics sum, so they cost a few hundred rows to
+# read whatever the number of events. `simulated` keeps made-up events (local server) apart.
+event_counts = Table(
+    "event_counts",
+    metadata,
+    Column("campaign_id", ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True),
+    Column("variant_id", ForeignKey("variants.id", ondelete="CASCADE"), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("kind", String(20), primary_key=True),
+    Column("simulated", Boolean, primary_key=True),
+    Column("count", Integer, nullable=False),
 )
 
 users = Table(

@@ -100,10 +100,51 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_events_campaign", ["campaign_id", "event", "variant_id"], unique=False
         )
+        batch_op.create_index("ix_events_send_id", ["send_id"], unique=False)
+
+    op.create_table(
+        "send_engagements",
+        sa.Column("send_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["send_id"],
+            ["sends.id"],
+            name=op.f("fk_send_engagements_send_id_sends"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("send_id", "kind", name=op.f("pk_send_engagements")),
+    )
+    op.create_table(
+        "event_counts",
+        sa.Column("campaign_id", sa.Integer(), nullable=False),
+        sa.Column("variant_id", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("simulated", sa.Boolean(), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"],
+            ["campaigns.id"],
+            name=op.f("fk_event_counts_campaign_id_campaigns"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["variant_id"],
+            ["variants.id"],
+            name=op.f("fk_event_counts_variant_id_variants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint(
+            "campaign_id", "variant_id", "day", "kind", "simulated", name=op.f("pk_event_counts")
+        ),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("event_counts")
+    op.drop_table("send_engagements")
     with op.batch_alter_table("events", schema=None) as batch_op:
+        batch_op.drop_index("ix_events_send_id")
         batch_op.drop_index("ix_events_campaign")
 
     op.drop_table("events")
