@@ -112,6 +112,8 @@ campaigns = Table(
     Column("started_at", UtcDateTime()),
     Column("finished_at", UtcDateTime()),
     Column("state_reason", Text),
+    # Set while a campaign is paused by quiet hours or a closure date: when it resumes by itself.
+    Column("resume_at", UtcDateTime()),
     *_timestamps(),
 )
 
@@ -232,6 +234,22 @@ api_tokens = Table(
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("last_used_at", UtcDateTime()),
+)
+
+# One row per occurrence of a recurring (digest) campaign, whatever became of it, so "the
+# articles since the previous digest" is exact and a skipped or missed occurrence is on record.
+digest_runs = Table(
+    "digest_runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("campaign_id", ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False),
+    Column("occurrence_at", UtcDateTime(), nullable=False),
+    Column("outcome", String(20), nullable=False),  # started | skipped | missed | failed
+    Column("reason", Text),
+    Column("articles", JSON, nullable=False),
+    Column("occurrence_campaign_id", ForeignKey("campaigns.id", ondelete="SET NULL")),
+    Column("created_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("campaign_id", "occurrence_at"),
 )
 
 # APScheduler creates and owns this table in the same database; migrations leave it alone.
