@@ -132,6 +132,8 @@ variants = Table(
     # The compiled HTML and text with per-recipient tokens still in them.
     Column("html", Text, nullable=False),
     Column("text", Text, nullable=False),
+    # The placeholders standing for each per-recipient token: {"html": {...}, "text": {...}}.
+    Column("tokens", JSON, nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
     UniqueConstraint("campaign_id", "segment"),
 )
@@ -155,6 +157,8 @@ sends = Table(
     Column("updated_at", UtcDateTime(), nullable=False),
     UniqueConstraint("campaign_id", "contact_id"),
     Index("ix_sends_claim", "campaign_id", "status", "variant_id"),
+    # A contact's sends across campaigns: the weekly cap counts them for every contact.
+    Index("ix_sends_contact_id", "contact_id"),
 )
 
 events = Table(

@@ -49,6 +49,7 @@ def upgrade() -> None:
         sa.Column("excerpt", sa.JSON(), nullable=False),
         sa.Column("html", sa.Text(), nullable=False),
         sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("tokens", sa.JSON(), nullable=False),
         sa.Column("created_at", pipeline.store.types.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["campaign_id"],

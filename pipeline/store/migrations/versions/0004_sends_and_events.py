@@ -63,6 +63,7 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_sends_claim", ["campaign_id", "status", "variant_id"], unique=False
         )
+        batch_op.create_index("ix_sends_contact_id", ["contact_id"], unique=False)
 
     op.create_table(
         "events",
@@ -149,6 +150,7 @@ def downgrade() -> None:
 
     op.drop_table("events")
     with op.batch_alter_table("sends", schema=None) as batch_op:
+        batch_op.drop_index("ix_sends_contact_id")
         batch_op.drop_index("ix_sends_claim")
 
     op.drop_table("sends")
