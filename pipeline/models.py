@@ -61,6 +61,8 @@ class Article:
     source_path: str | None = None
     source_kind: Literal["markdown", "text", "html", "feed"] = "markdown"
     content_hash: str = ""
+    # The hero image's text alternative (front matter `hero_alt`); not part of the document.
+    hero_alt: str | None = None
 
     @property
     def paragraphs(self) -> tuple[str, ...]:
@@ -172,6 +174,8 @@ class Variant:
     score: float
     matches: Mapping[str, int]
     audience: int = 0
+    # The articles this variant shows, by slug, most relevant to its segment first (a digest).
+    articles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -260,3 +264,62 @@ class StaffUser:
     @property
     def is_owner(self) -> bool:
         return self.role == "owner"
+
+
+CampaignState = Literal[
+    "draft", "approved", "scheduled", "sending", "sent", "paused", "cancelled", "missed", "failed"
+]
+
+
+@dataclass(frozen=True)
+class CampaignLifecycle:
+    """Where a campaign stands: its state, when it is due, who approved it and why it is where
+    it is (`state_reason`, shown to staff). `resume_at` is set while quiet hours or a closure
+    date hold it back; `cron` is set for a recurring (digest) campaign."""
+
+    id: int
+    slug: str
+    name: str
+    origin: str
+    state: CampaignState
+    spec_hash: str
+    scheduled_for: datetime | None = None
+    approved_at: datetime | None = None
+    approved_by: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    state_reason: str | None = None
+    resume_at: datetime | None = None
+    cron: str | None = None
+    send_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SkippedSegment:
+    """A targeted segment that gets no variant, and why (shown in the plan)."""
+
+    segment: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a campaign would send: one variant per segment that fits, in assignment order (a
+    contact in several segments gets the first variant whose segment it belongs to; `general`,
+    when targeted, comes last and takes everyone else)."""
+
+    campaign: CampaignSpec
+    variants: tuple[Variant, ...]
+    skipped: tuple[SkippedSegment, ...]
+    articles: tuple[Article, ...]
+    threshold: float
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One result of checking a rendered variant: an error blocks sending, a warning does not."""
+
+    segment: str
+    level: Literal["error", "warning"]
+    check: str
+    message: str
