@@ -1,0 +1,146 @@
+"""How contact values are normalised: addresses, their hash, tags, dates and consent answers.
+
+Pure functions shared by the CSV import, the store and the demo data, so every path agrees.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+
+from email_validator import EmailNotValidError, validate_email
+
+from pipeline.models import ConsentStatus
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_TAG_SEPARATORS = re.compile(r"[,;|]")
+_TAG_SPACES = re.compile(r"[\s_]+")
+_ATTRIBUTE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+# Answers booking systems put in a consent column, lower-cased. Anything else is reported.
+CONSENT_ANSWERS: dict[str, ConsentStatus] = {
+    **dict.fromkeys(
+        ("yes", "y", "true", "t", "1", "subscribed", "opted in", "opt in", "opt-in", "opted-in",
+         "consented", "granted", "agreed", "accepted", "on", "x"),
+        "subscribed",
+    ),
+    **dict.fromkeys(
+        ("no", "n", "false", "f", "0", "unsubscribed", "opted out", "opt out", "opt-out",
+         "opted-out", "declined", "refused", "withdrawn", "off"),
+        "unsubscribed",
+    ),
+    **dict.fromkeys(("none", "unknown", "not asked", "n/a", "na", "-"), "none"),
+}  # fmt: skip
+
+
+class InvalidValue(ValueError):
+    """A single cell that cannot be used; its message is the reason shown for the row."""
+
+
+def email_hash(email: str) -> str:
+    """sha256 of the lower-cased, trimmed address: how suppressions recognise a person even after
+    their contact record is erased."""
+    return hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()
+
+
+def is_email_hash(value: str) -> bool:
+    return bool(_HEX64.match(value))
+
+
+def normalise_email(raw: str) -> str:
+    """The address trimmed, checked for syntax (no network) and with its domain lower-cased.
+
+    Raises InvalidValue with email-validator's reason."""
+    value = raw.strip()
+    if not value:
+        raise InvalidValue("no email address")
+    try:
+        result = validate_email(value, check_deliverability=False)
+    except EmailNotValidError as error:
+        raise InvalidValue(f"{value!r} is not a valid email address: {error}") from None
+    return result.normalized
+
+
+def email_key(email: str) -> str:
+    """The unique key of a contact: its address lower-cased, so case never makes a second one."""
+    return email.strip().lower()
+
+
+def normalise_tag(raw: str) -> str:
+    """A tag as rules compare it: lower-case, trimmed, inner spaces as hyphens ("Post Op" is
+    "post-op")."""
+    return _TAG_SPACES.sub("-", raw.strip().lower()).strip("-")
+
+
+def split_tags(cell: str) -> frozenset[str]:
+    """The tags in one cell; booking systems separate them with commas, semicolons or bars."""
+    return frozenset(tag for tag in map(normalise_tag, _TAG_SEPARATORS.split(cell)) if tag)
+
+
+def tags_to_column(tags: Iterable[str]) -> str:
+    """Tags as stored: ",a,b," so that one tag is a portable LIKE '%,a,%' in SQL."""
+    return "," + "".join(f"{tag}," for tag in sorted(tags))
+
+
+def tags_from_column(stored: str) -> frozenset[str]:
+    return frozenset(tag for tag in stored.split(",") if tag)
+
+
+def attribute_name(raw: str) -> str:
+    """A heading or mapping target as an attribute name: snake_case ("Last Visit" is
+    "last_visit")."""
+    name = re.sub(r"[^a-z0-9]+", "_", raw.strip().lower()).strip("_")
+    if not _ATTRIBUTE_NAME.match(name):
+        raise InvalidValue(f"{raw!r} cannot be an attribute name (use letters, digits and _)")
+    return name
+
+
+def consent_answer(raw: str) -> ConsentStatus | None:
+    """A consent cell as a status; None for an empty cell (nothing said)."""
+    value = raw.strip().lower()
+    if not value:
+        return None
+    if value in CONSENT_ANSWERS:
+        return CONSENT_ANSWERS[value]
+    raise InvalidValue(
+        f"{raw.strip()!r} is not a consent answer (use yes/no, true/false, 1/0, "
+        "subscribed/unsubscribed, or leave it empty)"
+    )
+
+
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ].*)?$")
+_SLASHED_DATE = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{2}|\d{4})(?:[T ,].*)?$")
+
+
+def parse_date(raw: str, *, day_first: bool = True) -> date:
+    """A date cell as a date: ISO (2025-03-21, with or without a time), or 21/03/2025 (day first,
+    as UK booking systems write it; month first when the mapping says so). Two-digit years are
+    20xx when that is not in the future, else 19xx."""
+    value = raw.strip()
+    try:
+        iso = _ISO_DATE.match(value)
+        if iso:
+            return date(int(iso[1]), int(iso[2]), int(iso[3]))
+        slashed = _SLASHED_DATE.match(value)
+        if slashed:
+            first, second, year = int(slashed[1]), int(slashed[2]), int(slashed[3])
+            if year < 100:
+                year += 2000 if 2000 + year <= date.today().year else 1900
+            day, month = (first, second) if day_first else (second, first)
+            return date(year, month, day)
+    except ValueError as error:
+        raise InvalidValue(f"{value!r} is not a real date: {error}") from None
+    raise InvalidValue(f"{value!r} is not a date (use 2025-03-21 or 21/03/2025)")
+
+
+def parse_datetime(raw: str, *, day_first: bool = True) -> datetime:
+    """A timestamp cell (ISO 8601, or a date alone) as an aware datetime; no zone means UTC."""
+    value = raw.strip()
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        day = parse_date(value, day_first=day_first)
+        parsed = datetime(day.year, day.month, day.day)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
