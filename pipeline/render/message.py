@@ -1,0 +1,161 @@
+"""One recipient's message: token values, personalisation, and the MIME message itself.
+
+`mime_bytes` is the one place a message's wire form is built; `mime_message` is its parsed view.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.policy
+import secrets
+from collections.abc import Mapping
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.utils import formataddr, formatdate, make_msgid
+from functools import lru_cache
+from urllib.parse import quote
+
+from pipeline.config import Settings
+from pipeline.contacts import email_hash
+from pipeline.models import Message, Recipient, RenderedVariant
+from pipeline.render.tokens import fill_html, fill_tokens
+from pipeline.tracking import link_payload, make_token
+
+CAMPAIGN_HEADER = "X-Clinicmail-Campaign"
+SEND_HEADER = "X-Clinicmail-Send-Id"
+# Greeting used when a contact has no first name: "Hello there,".
+NAMELESS_GREETING = "there"
+
+_SMTP = email.policy.SMTP
+_BASE64_LINE = 76
+
+
+def recipient_values(
+    settings: Settings, contact_id: int, email: str, first_name: str, send_id: int | None
+) -> dict[str, str]:
+    """The raw values of one recipient's tokens: first_name and the signed unsubscribe,
+    preferences and view-online links ({public_url}/u/, /p/, /v/ + token). Also
+    `unsubscribe_token`, which the mailto form of List-Unsubscribe carries."""
+    secret = settings.secret_key.get_secret_value()
+    payload = link_payload(contact_id, send_id, email_hash(email))
+    base = settings.web.public_url
+    unsubscribe = make_token(secret, "unsubscribe", payload)
+    return {
+        "first_name": first_name.strip() or NAMELESS_GREETING,
+        "unsubscribe_url": f"{base}/u/{unsubscribe}",
+        "preferences_url": f"{base}/p/{make_token(secret, 'preferences', payload)}",
+        "view_url": f"{base}/v/{make_token(secret, 'view', payload)}",
+        "unsubscribe_token": unsubscribe,
+    }
+
+
+def list_unsubscribe_headers(settings: Settings, values: Mapping[str, str]) -> dict[str, str]:
+    """List-Unsubscribe (the https link, and a mailto when clinic.toml names an unsubscribe
+    mailbox; the mailto's subject carries the signed token) and the RFC 8058 one-click header."""
+    addresses = [f"<{values['unsubscribe_url']}>"]
+    mailbox = settings.sender.unsubscribe_mailbox
+    token = values.get("unsubscribe_token")
+    if mailbox and token:
+        addresses.append(f"<mailto:{mailbox}?subject={quote('unsubscribe-' + token)}>")
+    return {
+        "List-Unsubscribe": ", ".join(addresses),
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+
+
+def personalise(rendered: RenderedVariant, recipient: Recipient, settings: Settings) -> Message:
+    """The variant filled in for one recipient: tokens replaced (HTML-escaped in the HTML part),
+    and the headers that belong to this recipient."""
+    values = recipient.values
+    headers = list_unsubscribe_headers(settings, values)
+    headers[CAMPAIGN_HEADER] = rendered.campaign
+    headers[SEND_HEADER] = str(recipient.send_id)
+    return Message(
+        send_id=recipient.send_id,
+        to=recipient.email,
+        subject=rendered.subject,
+        html=fill_html(rendered.html, rendered.html_tokens, values),
+        text=fill_tokens(rendered.text, rendered.text_tokens, values),
+        headers=headers,
+    )
+
+
+@lru_cache(maxsize=64)
+def _sender_block(name: str, address: str, reply_to: str | None) -> bytes:
+    lines = [_fold("From", formataddr((name, address), charset="utf-8"))]
+    if reply_to:
+        lines.append(_fold("Reply-To", reply_to))
+    lines.append(b"MIME-Version: 1.0\r\n")
+    return b"".join(lines)
+
+
+@lru_cache(maxsize=1024)
+def _fold(name: str, value: str) -> bytes:
+    """One header line, RFC 5322-folded and RFC 2047-encoded where it needs to be."""
+    if "\r" in value or "\n" in value:
+        raise ValueError(f"the {name} header may not contain a line break")
+    if value.isascii() and len(name) + len(value) < 76:
+        return f"{name}: {value}\r\n".encode("ascii")
+    if value.isascii() and name == "List-Unsubscribe":
+        # Two long addresses: one per line, folded at the comma between them.
+        return f"{name}: {value.replace(', <', ',' + chr(13) + chr(10) + ' <')}\r\n".encode()
+    return _SMTP.header_factory(name, value).fold(policy=_SMTP).encode("ascii")
+
+
+def _body_part(content_type: str, body: str) -> bytes:
+    if body.isascii() and max(map(len, body.splitlines() or [""])) <= 900:
+        lines = "\r\n".join(body.splitlines())
+        return (
+            f'Content-Type: {content_type}; charset="utf-8"\r\n'
+            f"Content-Transfer-Encoding: 7bit\r\n\r\n{lines}\r\n"
+        ).encode("ascii")
+    encoded = base64.b64encode(body.encode("utf-8"))
+    wrapped = b"\r\n".join(
+        encoded[start : start + _BASE64_LINE] for start in range(0, len(encoded), _BASE64_LINE)
+    )
+    return (
+        (
+            f'Content-Type: {content_type}; charset="utf-8"\r\n'
+            "Content-Transfer-Encoding: base64\r\n\r\n"
+        ).encode("ascii")
+        + wrapped
+        + b"\r\n"
+    )
+
+
+def mime_bytes(message: Message, settings: Settings) -> bytes:
+    """The message as it goes on the wire (CRLF line ends): multipart/alternative with the text
+    part, then the HTML part, both UTF-8; From and Reply-To from clinic.toml, Subject, Date,
+    Message-ID and the message's own headers (List-Unsubscribe, campaign and send ids)."""
+    sender = settings.sender
+    domain = sender.email.rpartition("@")[2]
+    boundary = f"cm-{secrets.token_hex(12)}"
+    head = [
+        _sender_block(sender.name, sender.email, sender.reply_to),
+        _fold("To", message.to),
+        _fold("Subject", message.subject),
+        f"Date: {formatdate(usegmt=True)}\r\n".encode("ascii"),
+        f"Message-ID: {make_msgid(idstring=str(message.send_id), domain=domain)}\r\n".encode(),
+    ]
+    head.extend(_fold(name, value) for name, value in message.headers.items())
+    head.append(
+        f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'.encode("ascii")
+    )
+    delimiter = f"--{boundary}\r\n".encode("ascii")
+    return b"".join(
+        [
+            *head,
+            delimiter,
+            _body_part("text/plain", message.text),
+            delimiter,
+            _body_part("text/html", message.html),
+            f"--{boundary}--\r\n".encode("ascii"),
+        ]
+    )
+
+
+def mime_message(message: Message, settings: Settings) -> EmailMessage:
+    """The complete message as an email.message.EmailMessage (for SMTP, files and previews)."""
+    parsed = BytesParser(policy=email.policy.default).parsebytes(mime_bytes(message, settings))
+    assert isinstance(parsed, EmailMessage)
+    return parsed
