@@ -1,0 +1,405 @@
+"""The outbox in the database: materialising a campaign's audience into `sends`, claiming batches
+under a lease, recording what the provider said, and reconciling ambiguous outcomes.
+
+Every statement here is set-based: one INSERT … SELECT for the audience, one UPDATE per claim,
+one UPDATE per outcome group. Rows move queued → sending → sent | failed | skipped | unknown,
+and unknown → sent | queued on reconciliation.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import (
+    Connection,
+    and_,
+    case,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.types import Integer, String
+
+from pipeline.models import Segment, SendResult
+from pipeline.store.contacts import mailable_condition, segment_condition
+from pipeline.store.lifecycle import weekly_cap_condition
+from pipeline.store.tables import campaigns, contacts, events, sends
+from pipeline.store.types import UtcDateTime
+
+# Rows still owed an outcome: the campaign is not finished while any exist.
+OPEN_STATUSES = ("queued", "sending", "unknown")
+WEEKLY_CAP_REASON = "weekly cap"
+SKIPPED_REASON = "no longer mailable at send time (unsubscribed, suppressed, paused or erased)"
+
+
+@dataclass(frozen=True)
+class ClaimedSend:
+    send_id: int
+    contact_id: int
+    email: str
+    first_name: str
+
+
+@dataclass(frozen=True)
+class ClaimedBatch:
+    """Rows of one variant leased to one claim; `skipped` were dropped at claim time."""
+
+    lease_owner: str
+    variant_id: int
+    sends: tuple[ClaimedSend, ...]
+    skipped: int
+    attempts: int
+
+
+@dataclass(frozen=True)
+class OutboxState:
+    """What is left of a campaign's outbox, and when the next piece of it becomes due."""
+
+    counts: Mapping[str, int]
+    next_due_at: datetime | None
+
+    @property
+    def open(self) -> int:
+        return sum(self.counts.get(status, 0) for status in OPEN_STATUSES)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def count_sends(conn: Connection, campaign_id: int) -> int:
+    return conn.execute(
+        select(func.count()).select_from(sends).where(sends.c.campaign_id == campaign_id)
+    ).scalar_one()
+
+
+def materialise_sends(
+    conn: Connection,
+    campaign_id: int,
+    segment_variants: Sequence[tuple[Segment, int]],
+    general_variant_id: int | None,
+    now: datetime,
+    today: date,
+    weekly_cap: int,
+) -> int:
+    """Snapshot the audience into `sends` with one INSERT … SELECT; returns the rows written.
+
+    `segment_variants` is in assignment order (best-fitting segment first): the CASE gives a
+    contact in several segments the first variant whose segment it is in. Contacts in none of
+    them get `general_variant_id` when general is targeted, and no row otherwise. Only mailable
+    contacts get a row; those over the weekly cap get a `skipped` one, so staff see them counted.
+    The caller guarantees this runs once per campaign."""
+    branches = [
+        (segment_condition(segment, today), variant_id) for segment, variant_id in segment_variants
+    ]
+    if general_variant_id is None and not branches:
+        return 0
+    default = literal(general_variant_id, Integer) if general_variant_id is not None else None
+    variant = case(*branches, else_=default) if branches else default
+    in_audience = true() if general_variant_id is not None else or_(*(cond for cond, _ in branches))
+    within_cap = weekly_cap_condition(now, weekly_cap, campaign_id)
+    audience = select(
+        literal(campaign_id, Integer),
+        contacts.c.id,
+        variant,
+        case((within_cap, literal("queued", String)), else_=literal("skipped", String)),
+        case((within_cap, None), else_=literal(WEEKLY_CAP_REASON, String)),
+        literal(0, Integer),
+        literal(now, UtcDateTime()),
+        literal(now, UtcDateTime()),
+    ).where(mailable_condition(now), in_audience)
+    columns = [
+        "campaign_id",
+        "contact_id",
+        "variant_id",
+        "status",
+        "reason",
+        "attempts",
+        "queued_at",
+        "updated_at",
+    ]
+    conn.execute(insert(sends).from_select(columns, audience))
+    # Counted rather than taken from rowcount, which psycopg reports as -1 for INSERT … SELECT.
+    return count_sends(conn, campaign_id)
+
+
+def claim_batch(
+    conn: Connection,
+    campaign_id: int,
+    lease_owner: str,
+    lease_expires_at: datetime,
+    now: datetime,
+    limit: int,
+) -> ClaimedBatch | None:
+    """Lease up to `limit` due rows of one variant to `lease_owner`, re-check each contact's
+    mailability, and return the rows still to send (None when nothing is due).
+
+    Run inside one transaction: on PostgreSQL the row locks (FOR UPDATE SKIP LOCKED) let several
+    workers claim side by side without waiting for or taking each other's rows; on SQLite the
+    transaction is BEGIN IMMEDIATE (see store.engine) and the single UPDATE … RETURNING is the
+    whole claim, so two claims never overlap."""
+    skip_locked = conn.dialect.name == "postgresql"
+    # Pausing, cancelling or quiet hours move the campaign out of `sending`: claims stop at once.
+    campaign_is_sending = exists().where(
+        campaigns.c.id == campaign_id, campaigns.c.state == "sending"
+    )
+    due = and_(
+        campaign_is_sending,
+        sends.c.campaign_id == campaign_id,
+        sends.c.status == "queued",
+        or_(sends.c.next_attempt_at.is_(None), sends.c.next_attempt_at <= now),
+    )
+    # Ordering by variant (not id) lets both lookups walk ix_sends_claim
+    # (campaign_id, status, variant_id[, id]) without sorting a million rows.
+    pick_variant = select(sends.c.variant_id).where(due).order_by(sends.c.variant_id).limit(1)
+    if skip_locked:
+        pick_variant = pick_variant.with_for_update(skip_locked=True)
+    batch = (
+        select(sends.c.id)
+        .where(due, sends.c.variant_id == pick_variant.scalar_subquery())
+        .order_by(sends.c.id)
+        .limit(limit)
+    )
+    if skip_locked:
+        batch = batch.with_for_update(skip_locked=True)
+    claimed = conn.execute(
+        update(sends)
+        .where(sends.c.id.in_(batch.scalar_subquery()))
+        .values(
+            status="sending",
+            lease_owner=lease_owner,
+            lease_expires_at=lease_expires_at,
+            attempts=sends.c.attempts + 1,
+            updated_at=now,
+        )
+        .returning(sends.c.id, sends.c.variant_id, sends.c.attempts)
+    ).all()
+    if not claimed:
+        return None
+    ids = [row.id for row in claimed]
+    # The claim's rows lie between its smallest and largest id and carry its lease: a primary-key
+    # range scan finds them again without a thousand bound parameters or an index on the lease.
+    mine = and_(
+        sends.c.id.between(min(ids), max(ids)),
+        sends.c.lease_owner == lease_owner,
+        sends.c.status == "sending",
+    )
+    still_mailable = exists().where(contacts.c.id == sends.c.contact_id, mailable_condition(now))
+    skipped = conn.execute(
+        update(sends)
+        .where(mine, ~still_mailable)
+        .values(
+            status="skipped",
+            reason=SKIPPED_REASON,
+            lease_owner=None,
+            lease_expires_at=None,
+            updated_at=now,
+        )
+    ).rowcount
+    rows = conn.execute(
+        select(sends.c.id, sends.c.contact_id, contacts.c.email, contacts.c.first_name)
+        .join(contacts, contacts.c.id == sends.c.contact_id)
+        .where(mine)
+        .order_by(sends.c.id)
+    ).all()
+    return ClaimedBatch(
+        lease_owner=lease_owner,
+        variant_id=claimed[0].variant_id,
+        sends=tuple(ClaimedSend(row.id, row.contact_id, row.email, row.first_name) for row in rows),
+        skipped=skipped,
+        attempts=max(row.attempts for row in claimed),
+    )
+
+
+def record_results(
+    conn: Connection,
+    lease_owner: str,
+    results: Iterable[SendResult],
+    now: datetime,
+    *,
+    retry_delay: timedelta,
+    reconcile_after: timedelta,
+    max_attempts: int,
+) -> dict[str, int]:
+    """Write a batch's outcomes: one UPDATE per group of rows sharing an outcome and its details.
+
+    Only rows this claim still leases are touched. A `sent` result also lands on a row that an
+    expired lease already turned `unknown` (the send went out; that is what reconciliation would
+    find), but never on one re-queued or claimed again since. `retry` rows wait `retry_delay`,
+    or fail for good once they have had `max_attempts`; `unknown` rows wait `reconcile_after` for
+    the provider's events before reconciliation may re-queue them."""
+    groups: dict[tuple[str, str | None, str | None], list[int]] = defaultdict(list)
+    for result in results:
+        groups[(result.outcome, result.provider_message_id, result.reason)].append(result.send_id)
+    written: dict[str, int] = defaultdict(int)
+    for (outcome, message_id, reason), ids in groups.items():
+        leased = _leased(lease_owner, ids)
+        if outcome == "sent":
+            statement = (
+                update(sends)
+                .where(leased, sends.c.status.in_(("sending", "unknown")))
+                .values(
+                    status="sent",
+                    sent_at=now,
+                    provider_message_id=message_id,
+                    reason=None,
+                    lease_expires_at=None,
+                    next_attempt_at=None,
+                    updated_at=now,
+                )
+            )
+        elif outcome == "failed":
+            statement = (
+                update(sends)
+                .where(leased, sends.c.status == "sending")
+                .values(
+                    status="failed",
+                    reason=reason or "rejected by the provider",
+                    lease_expires_at=None,
+                    updated_at=now,
+                )
+            )
+        elif outcome == "retry":
+            gave_up = sends.c.attempts >= max_attempts
+            statement = (
+                update(sends)
+                .where(leased, sends.c.status == "sending")
+                .values(
+                    status=case((gave_up, "failed"), else_="queued"),
+                    reason=case(
+                        (
+                            gave_up,
+                            f"gave up after {max_attempts} attempts: {reason or 'retryable error'}",
+                        ),
+                        else_=reason,
+                    ),
+                    next_attempt_at=case(
+                        (gave_up, None), else_=literal(now + retry_delay, UtcDateTime())
+                    ),
+                    lease_owner=case((gave_up, sends.c.lease_owner), else_=None),
+                    lease_expires_at=None,
+                    updated_at=now,
+                )
+            )
+        else:
+            statement = (
+                update(sends)
+                .where(leased, sends.c.status == "sending")
+                .values(
+                    status="unknown",
+                    reason=reason or "outcome unknown",
+                    next_attempt_at=now + reconcile_after,
+                    lease_expires_at=None,
+                    updated_at=now,
+                )
+            )
+        written[outcome] += conn.execute(statement).rowcount
+    return dict(written)
+
+
+def expire_leases(
+    conn: Connection, campaign_id: int, now: datetime, reconcile_after: timedelta
+) -> int:
+    """Rows whose worker vanished (lease expired while `sending`) become `unknown`: the request
+    may or may not have reached the provider. The lease owner stays, so that worker's late
+    `sent` can still land."""
+    return conn.execute(
+        update(sends)
+        .where(
+            sends.c.campaign_id == campaign_id,
+            sends.c.status == "sending",
+            sends.c.lease_expires_at < now,
+        )
+        .values(
+            status="unknown",
+            reason="worker lease expired before an outcome was recorded",
+            next_attempt_at=now + reconcile_after,
+            lease_expires_at=None,
+            updated_at=now,
+        )
+    ).rowcount
+
+
+def reconcile_unknown(conn: Connection, campaign_id: int, now: datetime) -> tuple[int, int]:
+    """Settle `unknown` rows: any provider event for a send (it carries the send id in
+    custom_args) proves the provider accepted it, so it is `sent`; rows with no event once their
+    reconciliation window has passed are re-queued. Returns (marked sent, re-queued)."""
+    unknown = and_(sends.c.campaign_id == campaign_id, sends.c.status == "unknown")
+    provider_saw_it = exists().where(events.c.send_id == sends.c.id)
+    first_event = (
+        select(func.min(events.c.occurred_at))
+        .where(events.c.send_id == sends.c.id)
+        .scalar_subquery()
+    )
+    confirmed = conn.execute(
+        update(sends)
+        .where(unknown, provider_saw_it)
+        .values(
+            status="sent",
+            sent_at=func.coalesce(sends.c.sent_at, first_event),
+            reason=None,
+            next_attempt_at=None,
+            updated_at=now,
+        )
+    ).rowcount
+    requeued = conn.execute(
+        update(sends)
+        .where(unknown, sends.c.next_attempt_at <= now, ~provider_saw_it)
+        .values(
+            status="queued",
+            lease_owner=None,
+            next_attempt_at=None,
+            reason="re-queued: no provider event within the reconciliation window",
+            updated_at=now,
+        )
+    ).rowcount
+    return confirmed, requeued
+
+
+def outbox_state(conn: Connection, campaign_id: int) -> OutboxState:
+    """Counts by status, and the earliest time a waiting row (backing off, or unknown awaiting
+    its reconciliation window) becomes due again."""
+    counts = dict(
+        conn.execute(
+            select(sends.c.status, func.count())
+            .where(sends.c.campaign_id == campaign_id)
+            .group_by(sends.c.status)
+        ).all()
+    )
+    next_due_at = conn.execute(
+        select(func.min(sends.c.next_attempt_at)).where(
+            sends.c.campaign_id == campaign_id, sends.c.status.in_(("queued", "unknown"))
+        )
+    ).scalar_one()
+    return OutboxState(counts=counts, next_due_at=next_due_at)
+
+
+def finish_campaign_if_drained(conn: Connection, campaign_id: int, now: datetime) -> bool:
+    """Move a `sending` campaign to `sent` once no send is still owed an outcome."""
+    still_open = exists().where(
+        sends.c.campaign_id == campaign_id, sends.c.status.in_(OPEN_STATUSES)
+    )
+    return (
+        conn.execute(
+            update(campaigns)
+            .where(campaigns.c.id == campaign_id, campaigns.c.state == "sending", ~still_open)
+            .values(state="sent", finished_at=now, updated_at=now)
+        ).rowcount
+        == 1
+    )
+
+
+def _leased(lease_owner: str, send_ids: Sequence[int]):
+    return and_(
+        sends.c.id.between(min(send_ids), max(send_ids)),
+        sends.c.id.in_(send_ids),
+        sends.c.lease_owner == lease_owner,
+    )
