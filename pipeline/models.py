@@ -176,8 +176,6 @@ class Variant:
     audience: int = 0
     # The articles this variant shows, by slug, most relevant to its segment first (a digest).
     articles: tuple[str, ...] = ()
-    # The articles this variant shows, by slug, most relevant to its segment first (a digest).
-    articles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -295,36 +293,6 @@ class CampaignLifecycle:
     cron: str | None = None
     send_at: datetime | None = None
 
-
-@dataclass(frozen=True)
-class SkippedSegment:
-    """A targeted segment that gets no variant, and why (shown in the plan)."""
-
-    segment: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What a campaign would send: one variant per segment that fits, in assignment order (a
-    contact in several segments gets the first variant whose segment it belongs to; `general`,
-    when targeted, comes last and takes everyone else)."""
-
-    campaign: CampaignSpec
-    variants: tuple[Variant, ...]
-    skipped: tuple[SkippedSegment, ...]
-    articles: tuple[Article, ...]
-    threshold: float
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One result of checking a rendered variant: an error blocks sending, a warning does not."""
-
-    segment: str
-    level: Literal["error", "warning"]
-    check: str
-    message: str
 
 @dataclass(frozen=True)
 class SkippedSegment:
