@@ -98,3 +98,79 @@ def workspace_db(workspace: Path, database_url: str, monkeypatch: pytest.MonkeyP
     """The sample workspace pointed at a migrated database (SQLite, then PostgreSQL)."""
     monkeypatch.setenv("CLINICMAIL_DATABASE_URL", database_url)
     return workspace
+
+
+@pytest.fixture
+def web_app(workspace_db: Path):
+    """The web app over the sample workspace and a migrated database (SQLite, then PostgreSQL)."""
+    from pipeline.config import load_settings
+    from pipeline.web.app import create_app
+
+    app = create_app(load_settings(workspace_db))
+    yield app
+    app.state.engine.dispose()
+
+
+@pytest.fixture
+def staff_password() -> str:
+    return "correct horse battery"
+
+
+@pytest.fixture
+def signed_in(web_app, staff_password: str):
+    """A TestClient signed in as an owner (owner@clinic.example); `.csrf` is its form token."""
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from pipeline.web.auth import add_user
+
+    add_user(web_app.state.engine, "owner@clinic.example", "owner", staff_password)
+    with TestClient(web_app, base_url="http://127.0.0.1:8000") as client:
+        page = client.get("/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)[1]
+        response = client.post(
+            "/login",
+            data={"email": "owner@clinic.example", "password": staff_password, "csrf_token": token},
+            follow_redirects=False,
+        )
+        assert response.status_code == 303, response.text
+        client.csrf = re.search(
+            r'name="csrf_token" value="([^"]+)"', client.get("/account/password").text
+        )[1]
+        yield client
+
+
+@pytest.fixture
+def webhook_signer():
+    """A Signed Event Webhook key pair that signs request bodies the way SendGrid does."""
+    from tests.tracking_support import WebhookSigner
+
+    return WebhookSigner()
+
+
+@pytest.fixture
+def tracking_app(workspace_db: Path, webhook_signer, monkeypatch: pytest.MonkeyPatch):
+    """A bare FastAPI app with only the public and webhook routers, over the sample workspace
+    and a migrated database (SQLite, then PostgreSQL); the webhook key is `webhook_signer`'s."""
+    from fastapi import FastAPI
+
+    from pipeline.config import load_settings
+    from pipeline.web import public, webhooks
+
+    monkeypatch.setenv("SENDGRID_WEBHOOK_PUBLIC_KEY", webhook_signer.public_key_b64)
+    app = FastAPI()
+    app.state.settings = load_settings(workspace_db)
+    app.state.engine = open_engine(app.state.settings.database_url)
+    app.include_router(public.router)
+    app.include_router(webhooks.router)
+    yield app
+    app.state.engine.dispose()
+
+
+@pytest.fixture
+def tracking_client(tracking_app):
+    from fastapi.testclient import TestClient
+
+    with TestClient(tracking_app, base_url="http://127.0.0.1:8000") as client:
+        yield client

@@ -1,0 +1,317 @@
+"""The event store: SendGrid events (and our own unsubscribes) recorded once each, what they
+change on sends, contacts and suppressions, and the first-engagement counters metrics read.
+
+Ingestion is set-based per webhook batch: one lookup of the batch's sends, one INSERT … ON
+CONFLICT DO NOTHING for the events, one for first engagements, one upsert of the counters.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from urllib.parse import parse_qsl, urlsplit
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, Table, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from pipeline.models import Event
+from pipeline.store.contacts import suppress, unsubscribe_contact
+from pipeline.store.tables import contacts, event_counts, events, send_engagements, sends
+
+# The metric (and engagement kind) each SendGrid event counts towards; open and click are
+# handled apart (machine opens, booking clicks).
+_KIND_OF_EVENT = {
+    "processed": "processed",
+    "delivered": "delivered",
+    "bounce": "bounced",
+    "dropped": "dropped",
+    "spamreport": "complaints",
+    "unsubscribe": "unsubscribes",
+    "group_unsubscribe": "unsubscribes",
+}
+
+# Status a send moves to on an event, and the statuses it may move from. Rows still queued or
+# being sent belong to the outbox; a bounce may follow a delivery, nothing else goes backwards.
+_STATUS_MOVES = (
+    ("delivered", "delivered", ("sent", "unknown")),
+    ("dropped", "dropped", ("sent", "unknown")),
+    ("bounce", "bounced", ("sent", "unknown", "delivered")),
+)
+
+# SendGrid's reasons for dropping a message that mean the address must not be mailed again.
+_DROP_SUPPRESSIONS = {
+    "bounced address": "bounce",
+    "invalid": "invalid",
+    "unsubscribed address": "unsubscribe",
+    "spam reporting address": "complaint",
+    "invalid smtpapi header": None,
+}
+
+UNSUBSCRIBED_REASON = "unsubscribed"
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    received: int
+    stored: int
+    duplicates: int
+    suppressed: int
+
+
+@dataclass(frozen=True)
+class _SendRef:
+    campaign_id: int
+    variant_id: int
+    contact_id: int | None
+
+
+def _insert(conn: Connection, table: Table):
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+def booking_click(url: str | None, booking_url: str) -> bool:
+    """Whether a clicked `url` is the clinic's booking page: same address, with or without the
+    campaign's UTM parameters (any other query must match the booking URL's own)."""
+    if not url:
+        return False
+    clicked, booking = urlsplit(url), urlsplit(booking_url)
+
+    def key(parts) -> tuple:
+        query = sorted((k, v) for k, v in parse_qsl(parts.query) if not k.startswith("utm_"))
+        return (parts.netloc.lower(), parts.path.rstrip("/") or "/", query)
+
+    return key(clicked) == key(booking)
+
+
+def engagement_kinds(event: Event, booking_url: str) -> tuple[str, ...]:
+    """The metric kinds an event counts towards (first per send only)."""
+    if event.event == "open":
+        return ("machine_opens",) if event.machine_open else ("opens",)
+    if event.event == "click":
+        return (
+            ("clicks", "booking_clicks") if booking_click(event.url, booking_url) else ("clicks",)
+        )
+    kind = _KIND_OF_EVENT.get(event.event)
+    return (kind,) if kind else ()
+
+
+def _send_refs(conn: Connection, send_ids: Iterable[int]) -> dict[int, _SendRef]:
+    ids = sorted(set(send_ids))
+    if not ids:
+        return {}
+    rows = conn.execute(
+        select(sends.c.id, sends.c.campaign_id, sends.c.variant_id, sends.c.contact_id).where(
+            sends.c.id.in_(ids)
+        )
+    )
+    return {row.id: _SendRef(row.campaign_id, row.variant_id, row.contact_id) for row in rows}
+
+
+def record_events(
+    conn: Connection,
+    batch: Sequence[Event],
+    *,
+    zone: ZoneInfo,
+    booking_url: str,
+    received_at: datetime,
+    source: str = "sendgrid",
+) -> IngestReport:
+    """Store each event whose sg_event_id is new, and apply only those: SendGrid retries a batch
+    for 24 hours, so a re-posted event must change nothing. Run inside one transaction."""
+    unique: dict[str, Event] = {}
+    for event in batch:
+        unique.setdefault(event.sg_event_id, event)
+    refs = _send_refs(conn, (e.send_id for e in unique.values() if e.send_id is not None))
+    rows = []
+    for event in unique.values():
+        ref = refs.get(event.send_id) if event.send_id is not None else None
+        rows.append(
+            {
+                "sg_event_id": event.sg_event_id,
+                # Events for sends we do not know (another app on the account, a deleted
+                # campaign) are kept for the record but tied to nothing.
+                "send_id": event.send_id if ref else None,
+                "campaign_id": ref.campaign_id if ref else None,
+                "variant_id": ref.variant_id if ref else None,
+                "event": event.event[:30],
+                "occurred_at": event.occurred_at,
+                "url": event.url,
+                "reason": event.reason,
+                "machine_open": event.machine_open,
+                "simulated": event.simulated,
+                "received_at": received_at,
+            }
+        )
+    if not rows:
+        return IngestReport(len(batch), 0, len(batch), 0)
+    stored_ids = {
+        row.sg_event_id
+        for row in conn.execute(
+            _insert(conn, events)
+            .on_conflict_do_nothing(index_elements=["sg_event_id"])
+            .returning(events.c.sg_event_id),
+            rows,
+        )
+    }
+    new_events = [unique[event_id] for event_id in unique if event_id in stored_ids]
+    _count_first_engagements(conn, new_events, refs, zone, booking_url)
+    _move_send_statuses(conn, new_events, refs, received_at)
+    suppressed = _apply_suppressions(conn, new_events, refs, received_at, source)
+    return IngestReport(len(batch), len(new_events), len(batch) - len(new_events), suppressed)
+
+
+def _count_first_engagements(
+    conn: Connection,
+    new_events: Sequence[Event],
+    refs: dict[int, _SendRef],
+    zone: ZoneInfo,
+    booking_url: str,
+) -> None:
+    # The earliest event of each (send, kind) in this batch stands for it.
+    firsts: dict[tuple[int, str], Event] = {}
+    for event in sorted(new_events, key=lambda e: e.occurred_at):
+        if event.send_id is None or event.send_id not in refs:
+            continue
+        for kind in engagement_kinds(event, booking_url):
+            firsts.setdefault((event.send_id, kind), event)
+    if not firsts:
+        return
+    inserted = conn.execute(
+        _insert(conn, send_engagements)
+        .on_conflict_do_nothing(index_elements=["send_id", "kind"])
+        .returning(send_engagements.c.send_id, send_engagements.c.kind),
+        [{"send_id": send_id, "kind": kind} for send_id, kind in sorted(firsts)],
+    )
+    counts: Counter[tuple[int, int, date, str, bool]] = Counter()
+    for send_id, kind in inserted:
+        event = firsts[(send_id, kind)]
+        ref = refs[send_id]
+        day = event.occurred_at.astimezone(zone).date()
+        counts[(ref.campaign_id, ref.variant_id, day, kind, event.simulated)] += 1
+    if not counts:
+        return
+    upsert = _insert(conn, event_counts)
+    upsert = upsert.on_conflict_do_update(
+        index_elements=["campaign_id", "variant_id", "day", "kind", "simulated"],
+        set_={"count": event_counts.c.count + upsert.excluded.count},
+    )
+    # Sorted keys: two concurrent batches take the counter rows' locks in the same order.
+    conn.execute(
+        upsert,
+        [
+            {
+                "campaign_id": campaign_id,
+                "variant_id": variant_id,
+                "day": day,
+                "kind": kind,
+                "simulated": simulated,
+                "count": count,
+            }
+            for (campaign_id, variant_id, day, kind, simulated), count in sorted(counts.items())
+        ],
+    )
+
+
+def _move_send_statuses(
+    conn: Connection, new_events: Sequence[Event], refs: dict[int, _SendRef], now: datetime
+) -> None:
+    by_event: dict[str, set[int]] = defaultdict(set)
+    for event in new_events:
+        if event.send_id is not None and event.send_id in refs:
+            by_event[event.event].add(event.send_id)
+    for event_name, status, from_statuses in _STATUS_MOVES:
+        ids = sorted(by_event.get(event_name, ()))
+        if ids:
+            conn.execute(
+                update(sends)
+                .where(sends.c.id.in_(ids), sends.c.status.in_(from_statuses))
+                .values(status=status, updated_at=now)
+            )
+
+
+def _suppression_reason(event: Event) -> str | None:
+    if event.event == "bounce":
+        # "blocked" is the receiving server refusing this one message, not a bad address.
+        return None if event.bounce_type == "blocked" else "bounce"
+    if event.event == "dropped":
+        return _DROP_SUPPRESSIONS.get((event.reason or "").strip().lower())
+    if event.event == "spamreport":
+        return "complaint"
+    if event.event in ("unsubscribe", "group_unsubscribe"):
+        return "unsubscribe"
+    return None
+
+
+def _apply_suppressions(
+    conn: Connection,
+    new_events: Sequence[Event],
+    refs: dict[int, _SendRef],
+    now: datetime,
+    source: str,
+) -> int:
+    suppressed = 0
+    for event in new_events:
+        reason = _suppression_reason(event)
+        if reason is None:
+            continue
+        ref = refs.get(event.send_id) if event.send_id is not None else None
+        contact_id = ref.contact_id if ref else None
+        address = event.email or _contact_email(conn, contact_id)
+        if address is None:
+            continue
+        suppress(conn, address, reason, source, detail=event.reason)
+        suppressed += 1
+        if reason == "unsubscribe" and contact_id is not None:
+            unsubscribe_contact(conn, contact_id, source, now)
+            skip_queued_sends(conn, contact_id, now)
+    return suppressed
+
+
+def record_unsubscribe(
+    conn: Connection,
+    contact_id: int,
+    send_id: int | None,
+    *,
+    source: str,
+    now: datetime,
+    zone: ZoneInfo,
+) -> bool:
+    """Unsubscribe a contact at once from a link, one-click POST or mailto: consent withdrawn,
+    the address suppressed, queued sends skipped; True when they were not unsubscribed before.
+    When the link came from a send of this contact, an `unsubscribe` event is recorded for it
+    too, so the campaign's figures count it (once: its id is fixed per send)."""
+    changed = unsubscribe_contact(conn, contact_id, source, now)
+    skip_queued_sends(conn, contact_id, now)
+    ref = _send_refs(conn, [send_id]).get(send_id) if send_id is not None else None
+    if ref is not None and ref.contact_id == contact_id:
+        own_event = Event(
+            sg_event_id=f"clinicmail-unsubscribe-{send_id}",
+            event="unsubscribe",
+            occurred_at=now,
+            send_id=send_id,
+            reason=f"unsubscribed by {source}",
+        )
+        record_events(conn, [own_event], zone=zone, booking_url="", received_at=now, source=source)
+    return changed
+
+
+def _contact_email(conn: Connection, contact_id: int | None) -> str | None:
+    if contact_id is None:
+        return None
+    return conn.execute(
+        select(contacts.c.email).where(contacts.c.id == contact_id)
+    ).scalar_one_or_none()
+
+
+def skip_queued_sends(conn: Connection, contact_id: int, now: datetime) -> int:
+    """Mark a contact's sends still waiting in the outbox as skipped (they unsubscribed): rows a
+    worker has already claimed are left to its own mailability re-check."""
+    return conn.execute(
+        update(sends)
+        .where(sends.c.contact_id == contact_id, sends.c.status == "queued")
+        .values(status="skipped", reason=UNSUBSCRIBED_REASON, updated_at=now)
+    ).rowcount

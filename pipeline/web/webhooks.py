@@ -1,0 +1,222 @@
+"""Endpoints SendGrid calls: the Signed Event Webhook (delivery, engagement and complaint events)
+and Inbound Parse for the unsubscribe mailbox named in every email's List-Unsubscribe header."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from email.utils import getaddresses
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from pipeline.config import Settings
+from pipeline.errors import BadToken, ConfigError, InputError
+from pipeline.models import Event
+from pipeline.store import utcnow
+from pipeline.store.events import IngestReport, record_events, record_unsubscribe
+from pipeline.tracking import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    parse_events,
+    read_token,
+    verify_webhook,
+)
+from pipeline.web.public import resolve_link
+
+log = logging.getLogger(__name__)
+router = APIRouter(include_in_schema=False)
+
+# SendGrid posts at most about 768 KB; anything far past that is not SendGrid.
+MAX_WEBHOOK_BYTES = 2 * 1024 * 1024
+# Inbound Parse posts the whole message (attachments too); an unsubscribe request is tiny.
+MAX_INBOUND_BYTES = 5 * 1024 * 1024
+# A signed batch older (or newer) than this is refused, so a captured request cannot be replayed.
+SIGNATURE_TOLERANCE_SECONDS = 600
+
+# An itsdangerous token: base64url payload, a dot, base64url signature.
+_TOKEN_CANDIDATE = re.compile(r"[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{20,}")
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def read_body_limited(request: Request, limit: int) -> bytes:
+    """The request body, refused as soon as it passes `limit` bytes (a declared length over the
+    limit is refused before anything is read)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def webhook_public_key(settings: Settings) -> str | None:
+    """The key SendGrid signs events with: SENDGRID_WEBHOOK_PUBLIC_KEY."""
+    return settings.webhook_public_key
+
+
+def _problem(status: int, detail: str) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status)
+
+
+def parse_batch(body: bytes) -> tuple[list[Event], int]:
+    """The usable events of a batch and how many items were not events. A batch that is not
+    JSON raises InputError; one odd item does not sink the rest, because SendGrid would retry
+    the whole batch for a day."""
+    try:
+        return parse_events(body), 0
+    except InputError:
+        try:
+            document = json.loads(body)
+        except ValueError:
+            raise InputError("webhook body is not JSON") from None
+        if isinstance(document, dict):
+            document = [document]
+        if not isinstance(document, list):
+            raise InputError("webhook body must be a JSON array of event objects") from None
+    usable: list[Event] = []
+    for item in document:
+        try:
+            usable.extend(parse_events(json.dumps(item).encode("utf-8")))
+        except InputError:
+            continue
+    return usable, len(document) - len(usable)
+
+
+@router.post("/webhooks/sendgrid")
+async def sendgrid_events(request: Request) -> Response:
+    """Store a signed batch of SendGrid events, each once, and act on it."""
+    settings: Settings = request.app.state.settings
+    signature = request.headers.get(SIGNATURE_HEADER)
+    timestamp = request.headers.get(TIMESTAMP_HEADER)
+    if not signature or not timestamp:
+        return _problem(403, "missing Event Webhook signature headers")
+    try:
+        body = await read_body_limited(request, MAX_WEBHOOK_BYTES)
+    except BodyTooLarge:
+        return _problem(413, f"event batch larger than {MAX_WEBHOOK_BYTES} bytes")
+    key = webhook_public_key(settings)
+    if key is None:
+        log.error("Event Webhook call refused: SENDGRID_WEBHOOK_PUBLIC_KEY is not set")
+        return _problem(403, "this server has no Event Webhook verification key configured")
+    try:
+        verified = verify_webhook(key, signature, timestamp, body, SIGNATURE_TOLERANCE_SECONDS)
+    except ConfigError as error:
+        log.error("Event Webhook call refused: %s", error)
+        return _problem(503, "the Event Webhook verification key is misconfigured")
+    if not verified:
+        return _problem(403, "signature does not verify or timestamp is stale")
+    try:
+        batch, ignored = parse_batch(body)
+    except InputError as error:
+        return _problem(400, str(error))
+    report = await run_in_threadpool(_store_batch, request, batch)
+    if ignored:
+        log.warning("Event Webhook batch: %d item(s) were not usable events", ignored)
+    return JSONResponse(
+        {
+            "received": report.received + ignored,
+            "stored": report.stored,
+            "duplicates": report.duplicates,
+            "ignored": ignored,
+        }
+    )
+
+
+def _store_batch(request: Request, batch: list[Event]) -> IngestReport:
+    settings: Settings = request.app.state.settings
+    with request.app.state.engine.begin() as conn:
+        return record_events(
+            conn,
+            batch,
+            zone=settings.clinic.zone,
+            booking_url=settings.clinic.booking_url,
+            received_at=utcnow(),
+        )
+
+
+def _addresses(value: str) -> list[str]:
+    return [address.lower() for _, address in getaddresses([value]) if address]
+
+
+def find_unsubscribe_token(settings: Settings, to: str, subject: str) -> str | None:
+    """The first valid unsubscribe token in a message to the unsubscribe mailbox: after a `+`
+    in the address, or anywhere in the subject. None when the message is not one of ours."""
+    mailbox = settings.sender.unsubscribe_mailbox
+    if mailbox is None:
+        return None
+    local, _, domain = str(mailbox).lower().partition("@")
+    candidates: list[str] = []
+    addressed = False
+    for address in _addresses(to):
+        address_local, _, address_domain = address.partition("@")
+        base, _, tag = address_local.partition("+")
+        if base == local and address_domain == domain:
+            addressed = True
+            candidates.extend(_TOKEN_CANDIDATE.findall(tag))
+    if not addressed:
+        return None
+    candidates.extend(_TOKEN_CANDIDATE.findall(subject))
+    secret = settings.secret_key.get_secret_value()
+    for candidate in candidates:
+        # The subject reads "unsubscribe-<token>", and a token may itself contain "-": try the
+        # text after each dash of the payload part too.
+        payload_part = candidate.partition(".")[0]
+        starts = [0] + [index + 1 for index, char in enumerate(payload_part) if char == "-"]
+        for start in starts:
+            try:
+                read_token(secret, "unsubscribe", candidate[start:])
+            except BadToken:
+                continue
+            return candidate[start:]
+    return None
+
+
+@router.post("/webhooks/inbound")
+async def inbound_unsubscribe(request: Request) -> Response:
+    """SendGrid Inbound Parse: a message to the unsubscribe mailbox carrying a signed token
+    unsubscribes that contact. Anything else is ignored and nothing of it is kept. Always 200
+    for a readable post, so SendGrid does not retry mail we chose to ignore."""
+    settings: Settings = request.app.state.settings
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_INBOUND_BYTES:
+        return _problem(413, f"inbound message larger than {MAX_INBOUND_BYTES} bytes")
+    try:
+        form = await request.form(max_files=50, max_fields=100)
+    except Exception:
+        return _problem(400, "expected an Inbound Parse multipart form")
+    to = str(form.get("to") or "")
+    subject = str(form.get("subject") or "")
+    await form.close()
+    token = find_unsubscribe_token(settings, to, subject)
+    if token is None:
+        return JSONResponse({"unsubscribed": False})
+    done = await run_in_threadpool(_unsubscribe_by_token, request, token)
+    return JSONResponse({"unsubscribed": done})
+
+
+def _unsubscribe_by_token(request: Request, token: str) -> bool:
+    settings: Settings = request.app.state.settings
+    with request.app.state.engine.begin() as conn:
+        recipient = resolve_link(conn, settings, "unsubscribe", token)
+        if recipient is None:
+            return False
+        record_unsubscribe(
+            conn,
+            recipient.contact_id,
+            recipient.send_id,
+            source="mailto",
+            now=utcnow(),
+            zone=settings.clinic.zone,
+        )
+        return True
