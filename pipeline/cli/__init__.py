@@ -4,8 +4,10 @@ library function and turns library errors into a one-line message with exit code
 from __future__ import annotations
 
 from pipeline.cli.base import main
+from pipeline.cli.content import register as _register_content
 from pipeline.cli.core import register as _register_core
 
 _register_core(main)
+_register_content(main)
 
 __all__ = ["main"]

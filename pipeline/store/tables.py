@@ -49,6 +49,7 @@ articles = Table(
     Column("tags", JSON, nullable=False),
     Column("canonical_url", Text),
     Column("hero_image", Text),
+    Column("hero_alt", Text),
     Column("source_path", Text),
     Column("source_kind", String(20), nullable=False),
     Column("content_hash", String(64), nullable=False),

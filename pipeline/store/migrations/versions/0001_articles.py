@@ -26,6 +26,7 @@ def upgrade() -> None:
         sa.Column("tags", sa.JSON(), nullable=False),
         sa.Column("canonical_url", sa.Text(), nullable=True),
         sa.Column("hero_image", sa.Text(), nullable=True),
+        sa.Column("hero_alt", sa.Text(), nullable=True),
         sa.Column("source_path", sa.Text(), nullable=True),
         sa.Column("source_kind", sa.String(length=20), nullable=False),
         sa.Column("content_hash", sa.String(length=64), nullable=False),

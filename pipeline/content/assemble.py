@@ -1,0 +1,244 @@
+"""Turning parsed pieces into an Article: calls to action out of paragraphs, warnings for
+pictures the text mentions but does not have, and the JSON document stored and printed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field, replace
+from datetime import date
+from typing import Any
+
+from pipeline.errors import ContentError
+from pipeline.models import Article, Block, CallToAction, ParseWarning
+
+from .links import (
+    ClinicLinks,
+    LinkSpan,
+    is_safe,
+    link_call_to_action,
+    sentence_call_to_action,
+)
+from .text import count_words, sentences, summarise
+
+DOCUMENT_KEYS = (
+    "slug",
+    "title",
+    "summary",
+    "published",
+    "tags",
+    "canonical_url",
+    "hero_image",
+    "blocks",
+    "ctas",
+    "word_count",
+    "warnings",
+)
+_MISSING_PICTURE = re.compile(
+    r"\b(?:picture|photo(?:graph)?|image|diagram|illustration|figure|drawing|video)s?\s+"
+    r"(?:above|below)\b"
+    r"|\b(?:above|below|following|attached)\s+(?:picture|photo(?:graph)?|image|diagram|"
+    r"illustration|figure|drawing|video)s?\b"
+    r"|\b(?:in|see)\s+(?:the|this)\s+(?:picture|photo(?:graph)?|image|diagram|illustration)\b"
+    r"|\bpictured\s+(?:above|below|here)\b",
+    re.I,
+)
+
+
+@dataclass
+class Paragraph:
+    """A paragraph as read from the source, before its calls to action come out. A line break
+    in `text` ends a sentence; `breaks` are offsets where a new source line starts without one
+    (a wrapped Markdown line), so a sentence's line can be told either way."""
+
+    text: str
+    line: int | None = None
+    links: list[LinkSpan] = field(default_factory=list)
+    breaks: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Parts:
+    """What a parser collects; `build_article` makes the Article from it."""
+
+    slug: str
+    title: str
+    source_path: str | None
+    source_kind: str
+    summary: str = ""
+    published: date | None = None
+    tags: tuple[str, ...] = ()
+    canonical_url: str | None = None
+    hero_image: str | None = None
+    hero_alt: str | None = None
+    blocks: list[Block | Paragraph] = field(default_factory=list)
+    ctas: list[CallToAction] = field(default_factory=list)
+    warnings: list[ParseWarning] = field(default_factory=list)
+
+
+def build_article(parts: Parts, links: ClinicLinks) -> Article:
+    """The article: paragraphs split into prose and calls to action, every check applied."""
+    has_images = bool(parts.hero_image) or any(
+        isinstance(block, Block) and block.type == "image" for block in parts.blocks
+    )
+    blocks: list[Block] = []
+    ctas = list(parts.ctas)
+    warnings = list(parts.warnings)
+    for block in parts.blocks:
+        if isinstance(block, Paragraph):
+            prose = _split_paragraph(block, parts, links, has_images, ctas, warnings)
+            if prose:
+                blocks.append(prose)
+        else:
+            blocks.append(block)
+    if not any(block.type != "image" for block in blocks):
+        raise ContentError(
+            "the article has no text: write at least one paragraph", path=parts.source_path
+        )
+    if parts.hero_image and not parts.hero_alt:
+        warnings.append(
+            ParseWarning(None, "the hero image has no hero_alt: describe it for screen readers")
+        )
+    for block in blocks:
+        if block.type == "image" and not block.alt:
+            warnings.append(ParseWarning(block.line, f"image {block.src} has no alt text"))
+    paragraphs = [block.text for block in blocks if block.type == "paragraph"]
+    article = Article(
+        slug=parts.slug,
+        title=parts.title,
+        summary=parts.summary or summarise(paragraphs),
+        published=parts.published,
+        tags=parts.tags,
+        canonical_url=parts.canonical_url,
+        hero_image=parts.hero_image,
+        blocks=tuple(blocks),
+        ctas=tuple(dict.fromkeys(ctas)),
+        word_count=sum(count_words(block.text) for block in blocks if block.type != "image"),
+        warnings=tuple(sorted(dict.fromkeys(warnings), key=lambda w: w.line or 0)),
+        source_path=parts.source_path,
+        source_kind=parts.source_kind,  # type: ignore[arg-type]
+        hero_alt=parts.hero_alt,
+    )
+    return replace(article, content_hash=content_hash(article))
+
+
+def _split_paragraph(
+    paragraph: Paragraph,
+    parts: Parts,
+    links: ClinicLinks,
+    has_images: bool,
+    ctas: list[CallToAction],
+    warnings: list[ParseWarning],
+) -> Block | None:
+    """The paragraph's prose; sentences that are calls to action move to `ctas`."""
+    kept: list[str] = []
+    for offset, sentence in sentences(paragraph.text):
+        line = _line_at(paragraph, offset)
+        inside = [
+            span for span in paragraph.links if offset <= span.start < offset + len(sentence) + 1
+        ]
+        for span in inside:
+            if not is_safe(span.href):
+                warnings.append(ParseWarning(line, f"the link {span.href!r} was left out: unsafe"))
+        hrefs = [span.href for span in inside]
+        cta, cta_warnings = sentence_call_to_action(sentence, hrefs, links, parts.slug, line)
+        warnings.extend(cta_warnings)
+        if cta:
+            ctas.append(cta)
+            continue
+        for span in inside:
+            if is_safe(span.href):
+                link_text = paragraph.text[span.start : span.end]
+                ctas.append(link_call_to_action(" ".join(link_text.split()), span.href, links))
+        if not has_images and _MISSING_PICTURE.search(sentence):
+            warnings.append(
+                ParseWarning(
+                    line,
+                    f'"{_shorten(sentence)}" refers to a picture that is not in the article: '
+                    "add the image or reword the sentence",
+                )
+            )
+        kept.append(" ".join(sentence.split()))
+    if not kept:
+        return None
+    return Block("paragraph", " ".join(kept), line=paragraph.line)
+
+
+def _line_at(paragraph: Paragraph, offset: int) -> int | None:
+    if paragraph.line is None:
+        return None
+    wrapped = sum(1 for start in paragraph.breaks if start <= offset)
+    return paragraph.line + paragraph.text.count("\n", 0, offset) + wrapped
+
+
+def _shorten(sentence: str, limit: int = 60) -> str:
+    return sentence if len(sentence) <= limit else sentence[:limit].rsplit(" ", 1)[0] + " ..."
+
+
+def article_document(article: Article) -> dict[str, Any]:
+    """The article as the JSON object `content parse --json` prints and the store keeps."""
+    return {
+        "slug": article.slug,
+        "title": article.title,
+        "summary": article.summary,
+        "published": article.published.isoformat() if article.published else None,
+        "tags": list(article.tags),
+        "canonical_url": article.canonical_url,
+        "hero_image": article.hero_image,
+        "blocks": [_block_document(block) for block in article.blocks],
+        "ctas": [{"kind": cta.kind, "text": cta.text, "url": cta.url} for cta in article.ctas],
+        "word_count": article.word_count,
+        "warnings": [{"line": w.line, "message": w.message} for w in article.warnings],
+    }
+
+
+def _block_document(block: Block) -> dict[str, Any]:
+    document: dict[str, Any] = {"type": block.type, "text": block.text}
+    if block.type == "image":
+        document.update(alt=block.alt, src=block.src)
+    elif block.type == "heading":
+        document["level"] = block.level
+    elif block.type == "list":
+        document["items"] = list(block.items)
+    return document
+
+
+def article_from_document(document: dict[str, Any]) -> Article:
+    """The Article a document describes (the inverse of `article_document`)."""
+    missing = [key for key in DOCUMENT_KEYS if key not in document]
+    if missing:
+        raise ContentError(f"an article document lacks {', '.join(missing)}")
+    published = document["published"]
+    article = Article(
+        slug=document["slug"],
+        title=document["title"],
+        summary=document["summary"],
+        published=date.fromisoformat(published) if published else None,
+        tags=tuple(document["tags"]),
+        canonical_url=document["canonical_url"],
+        hero_image=document["hero_image"],
+        blocks=tuple(
+            Block(
+                type=block["type"],
+                text=block["text"],
+                alt=block.get("alt"),
+                src=block.get("src"),
+                level=block.get("level"),
+                items=tuple(block.get("items", ())),
+            )
+            for block in document["blocks"]
+        ),
+        ctas=tuple(CallToAction(cta["kind"], cta["text"], cta["url"]) for cta in document["ctas"]),
+        word_count=document["word_count"],
+        warnings=tuple(ParseWarning(w["line"], w["message"]) for w in document["warnings"]),
+    )
+    return replace(article, content_hash=content_hash(article))
+
+
+def content_hash(article: Article) -> str:
+    """sha256 of what the article says: its document and hero image text, not where it was read
+    from, so re-importing unchanged copy is recognised as unchanged."""
+    payload = {"document": article_document(article), "hero_alt": article.hero_alt}
+    encoded = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    return hashlib.sha256(encoded).hexdigest()

@@ -1,0 +1,228 @@
+"""Calls to action: the clinic's links, recognising booking, read-more and article-reference
+sentences in copy that carries no URL, and classifying the links that copy does carry."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from urllib.parse import urljoin, urlsplit
+
+from pipeline.models import CallToAction, CtaKind, ParseWarning
+
+from .text import words
+
+# Words that say nothing about which article a reference means.
+_STOPWORDS = frozenset(
+    {
+        "a",
+        "an",
+        "and",
+        "are",
+        "about",
+        "at",
+        "be",
+        "can",
+        "do",
+        "does",
+        "for",
+        "from",
+        "how",
+        "i",
+        "in",
+        "is",
+        "it",
+        "me",
+        "my",
+        "of",
+        "on",
+        "or",
+        "our",
+        "the",
+        "this",
+        "to",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "with",
+        "you",
+        "your",
+    }
+)
+_ARTICLE_REF = re.compile(
+    r"^(?:please\s+|do\s+|you\s+can\s+|you\s+(?:might|may)\s+(?:also\s+)?(?:like\s+to\s+)?)?"
+    r"(?:check\s+out|read|see|have\s+a\s+look\s+at|take\s+a\s+look\s+at|look\s+at|enjoy)\s+"
+    r"(?:my|our|the|this)\s+(?:previous\s+|earlier\s+|other\s+|recent\s+|related\s+)?"
+    r"(?:article|post|blog\s+post|blog|piece|guide)\s+(?:on|about|called|titled|explaining)\s+"
+    r"(?P<topic>.+?)[\s.!:]*$",
+    re.I,
+)
+_READ_MORE = re.compile(
+    r"^(?:(?:please\s+|you\s+can\s+|click\s+here\s+to\s+)?(?:read|find\s+out|learn|discover|see)"
+    r"\s+more\b|more\s+about\b|more\s+information\b)",
+    re.I,
+)
+_BOOKING_WORD = re.compile(r"\b(?:book(?:ing)?|appointments?|reserve)\b", re.I)
+_BOOKING_IMPERATIVE = re.compile(
+    r"^(?:to\s+book|book|make|schedule|reserve|arrange|click|tap|call|ring|phone|get\s+in\s+touch|"
+    r"contact|ready|why\s+not|don't\s+wait|come|pop|treat\s+yourself|online)\b"
+    r"|\b(?:here|online|today|now)\b"
+    r"|(?:,\s*|\b(?:and|just|simply|please|then)\s+)book\b",
+    re.I,
+)
+_MAX_CTA_WORDS = 25
+_SAFE_SCHEMES = ("http", "https", "mailto", "tel")
+_ARTICLE_PATH = re.compile(r"(?:^|/)(?:articles?|blog|posts?)/(?P<slug>[a-z0-9-]+)/?$")
+_ARTICLE_FILE = re.compile(r"^(?:\./)?(?:content/)?(?P<slug>[A-Za-z0-9_-]+)\.(?:md|markdown|txt)$")
+
+
+@dataclass(frozen=True)
+class KnownArticle:
+    """An article a reference can point at: its slug, title, tags and public URL."""
+
+    slug: str
+    title: str
+    url: str
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ClinicLinks:
+    """Where calls to action lead: the clinic's website and booking page, and the articles an
+    "article on ..." reference may resolve to."""
+
+    website: str
+    booking_url: str
+    articles: tuple[KnownArticle, ...] = ()
+
+    @classmethod
+    def from_settings(cls, settings) -> ClinicLinks:
+        return cls(website=settings.clinic.website, booking_url=settings.clinic.booking_url)
+
+    def with_articles(self, articles: Iterable[KnownArticle]) -> ClinicLinks:
+        by_slug = {article.slug: article for article in (*self.articles, *articles)}
+        return replace(self, articles=tuple(by_slug.values()))
+
+    def article_url(self, slug: str, canonical_url: str | None = None) -> str:
+        """An article's public address: its canonical URL, else a page under the website."""
+        return canonical_url or f"{self.website.rstrip('/')}/articles/{slug}"
+
+
+@dataclass(frozen=True)
+class LinkSpan:
+    """A link inside a paragraph's text: characters [start, end) carry `href`."""
+
+    start: int
+    end: int
+    href: str
+
+
+def sentence_call_to_action(
+    sentence: str, hrefs: Sequence[str], links: ClinicLinks, own_slug: str, line: int | None
+) -> tuple[CallToAction | None, list[ParseWarning]]:
+    """The call to action a whole sentence makes, if it makes one, bound to a URL: the link it
+    carries, else the booking page, the website or the article it names."""
+    if len(words(sentence)) > _MAX_CTA_WORDS:
+        return None, []
+    text = sentence.strip().rstrip(".!:;").strip()
+    url = next((absolute(href, links) for href in hrefs if is_safe(href)), None)
+    reference = _ARTICLE_REF.match(sentence)
+    if reference:
+        if url:
+            return CallToAction("article_ref", text, url), []
+        article = resolve_article(reference["topic"], links, own_slug)
+        if article:
+            return CallToAction("article_ref", text, article.url), []
+        warning = ParseWarning(
+            line,
+            f"no article matches the reference {reference['topic'].strip()!r}; it links to "
+            "the website: add that article or name it as its title reads",
+        )
+        return CallToAction("article_ref", text, links.website), [warning]
+    if _READ_MORE.match(sentence):
+        return CallToAction("read_more", text, url or links.website), []
+    if _BOOKING_WORD.search(sentence) and _BOOKING_IMPERATIVE.search(sentence):
+        return CallToAction("booking", text, url or links.booking_url), []
+    return None, []
+
+
+def link_call_to_action(text: str, href: str, links: ClinicLinks) -> CallToAction:
+    """A link inside prose, kept in the prose and listed as a call to action of its kind."""
+    url = absolute(href, links)
+    kind: CtaKind = "link"
+    if _same_page(url, links.booking_url):
+        kind = "booking"
+    else:
+        article = linked_article(href, links)
+        if article:
+            kind, url = "article_ref", article.url
+        elif _READ_MORE.match(text):
+            kind = "read_more"
+    return CallToAction(kind, text.strip() or url, url)
+
+
+def linked_article(href: str, links: ClinicLinks) -> KnownArticle | None:
+    """The known article a link points at: its URL, its file (`sciatica.md`) or its path."""
+    for article in links.articles:
+        if _same_page(absolute(href, links), article.url):
+            return article
+    match = _ARTICLE_FILE.match(href) or _ARTICLE_PATH.search(urlsplit(href).path)
+    if match and (not urlsplit(href).netloc or _same_site(href, links.website)):
+        slug = match["slug"]
+        return next((article for article in links.articles if article.slug == slug), None)
+    return None
+
+
+def resolve_article(topic: str, links: ClinicLinks, own_slug: str) -> KnownArticle | None:
+    """The known article whose title, slug and tags contain every meaningful word of `topic`
+    (word stems compared, so "sciatica" finds "sciatic"); the closest fit when several do."""
+    wanted = [word for word in words(topic) if word not in _STOPWORDS]
+    if not wanted:
+        return None
+    best: tuple[float, KnownArticle] | None = None
+    for article in links.articles:
+        if article.slug == own_slug:
+            continue
+        vocabulary = set(words(f"{article.title} {article.slug} {' '.join(article.tags)}"))
+        if all(any(_same_stem(word, known) for known in vocabulary) for word in wanted):
+            fit = len(wanted) / max(len(vocabulary), 1)
+            if best is None or fit > best[0]:
+                best = (fit, article)
+    return best[1] if best else None
+
+
+def _same_stem(word: str, other: str) -> bool:
+    size = min(len(word), len(other), 5)
+    if size < 4:
+        return word == other
+    return word[:size] == other[:size] and abs(len(word) - len(other)) <= 4
+
+
+def is_safe(href: str) -> bool:
+    scheme = urlsplit(href.strip()).scheme.lower()
+    return scheme in _SAFE_SCHEMES or scheme == ""
+
+
+def absolute(href: str, links: ClinicLinks) -> str:
+    href = href.strip()
+    if urlsplit(href).scheme:
+        return href
+    match = _ARTICLE_FILE.match(href)
+    if match:
+        return links.article_url(match["slug"])
+    return urljoin(links.website.rstrip("/") + "/", href)
+
+
+def _same_page(url: str, other: str) -> bool:
+    first, second = urlsplit(url), urlsplit(other)
+    return (first.netloc.lower(), first.path.rstrip("/")) == (
+        second.netloc.lower(),
+        second.path.rstrip("/"),
+    )
+
+
+def _same_site(url: str, website: str) -> bool:
+    return urlsplit(url).netloc.lower() == urlsplit(website).netloc.lower()

@@ -1,0 +1,106 @@
+"""Reading an article source: a file of any supported kind, or a URL (a feed or a page), told
+apart by extension, content type or the first bytes."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pipeline.errors import ContentError
+from pipeline.models import Article
+
+from .feed import fetch, parse_feed
+from .html import parse_html_page
+from .links import ClinicLinks, KnownArticle
+from .markdown import parse_markdown
+from .plaintext import parse_plain_text
+from .text import decode
+
+KINDS_BY_SUFFIX = {
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".txt": "text",
+    ".text": "text",
+    ".html": "html",
+    ".htm": "html",
+    ".xml": "feed",
+    ".rss": "feed",
+    ".atom": "feed",
+}
+
+
+def is_url(source: str) -> bool:
+    return bool(re.match(r"^https?://", source, re.I))
+
+
+def parse_path(path: Path, links: ClinicLinks, name: str | None = None) -> list[Article]:
+    """The articles in a file (a feed gives several). `name` is how messages and the store
+    name the file (default: the path as given)."""
+    shown = name or str(path)
+    if path.is_dir():
+        raise ContentError("is a folder, not an article file", path=shown)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ContentError("no such file", path=shown) from None
+    except OSError as error:
+        raise ContentError(f"cannot be read: {error.strerror}", path=shown) from None
+    kind = KINDS_BY_SUFFIX.get(path.suffix.lower())
+    return parse_bytes(data, shown, links, kind)
+
+
+def parse_source(source: str, links: ClinicLinks, timeout: float = 20.0) -> list[Article]:
+    """The articles at a URL (a feed or an article page, fetched) or in a file."""
+    if not is_url(source):
+        return parse_path(Path(source), links)
+    data, content_type = fetch(source, timeout)
+    kind = None
+    if re.search(r"(rss|atom|xml)", content_type, re.I):
+        kind = "feed"
+    elif "html" in content_type.lower():
+        kind = "html"
+    return parse_bytes(data, source, links, kind, source_url=source)
+
+
+def parse_bytes(
+    data: bytes,
+    name: str,
+    links: ClinicLinks,
+    kind: str | None = None,
+    source_url: str | None = None,
+) -> list[Article]:
+    if kind == "feed" or (kind is None and _sniff(data) == "feed"):
+        if not data.strip():
+            decode(data, name)
+        return parse_feed(data, name, links)
+    text = decode(data, name)
+    kind = kind or _sniff(data)
+    if kind == "feed":
+        return parse_feed(data, name, links)
+    if kind == "html":
+        return [parse_html_page(text, name, links, source_url)]
+    if kind == "markdown":
+        return [parse_markdown(text, name, links)]
+    return [parse_plain_text(text, name, links)]
+
+
+def _sniff(data: bytes) -> str:
+    head = data[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith(b"<?xml") and re.search(rb"<(rss|feed|rdf:rdf)\b", data[:4096].lower()):
+        return "feed"
+    if head.startswith((b"<rss", b"<feed", b"<rdf:rdf")):
+        return "feed"
+    if head.startswith((b"<!doctype html", b"<html", b"<head", b"<body")):
+        return "html"
+    if head.startswith(b"---"):
+        return "markdown"
+    return "text"
+
+
+def known_article(article: Article, links: ClinicLinks) -> KnownArticle:
+    return KnownArticle(
+        slug=article.slug,
+        title=article.title,
+        url=links.article_url(article.slug, article.canonical_url),
+        tags=article.tags,
+    )

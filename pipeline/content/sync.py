@@ -1,0 +1,107 @@
+"""Loading articles into the database: every file in content/ (`sync_content`) or any files
+and URLs (`import_sources`), each all-or-nothing in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+import pipeline.store.articles as article_store
+from pipeline.config import Settings
+from pipeline.errors import ContentError
+from pipeline.models import Article
+
+from .links import ClinicLinks, KnownArticle
+from .sources import KINDS_BY_SUFFIX, known_article, parse_path, parse_source
+
+CONTENT_FOLDER = "content"
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """Slugs by what the sync did to them."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+
+def content_files(folder: Path) -> list[Path]:
+    """The article files in `folder` and below, in name order; hidden files and files whose
+    name starts with `_` (drafts, notes) are left out."""
+    if not folder.is_dir():
+        return []
+    return sorted(
+        path
+        for path in folder.rglob("*")
+        if path.is_file()
+        and path.suffix.lower() in KINDS_BY_SUFFIX
+        and not any(part.startswith((".", "_")) for part in path.relative_to(folder).parts)
+    )
+
+
+def workspace_links(settings: Settings, engine: Engine | None = None) -> ClinicLinks:
+    """The clinic's links, knowing every article in content/ (and in the database, when an
+    engine is given) so that "my article on ..." references resolve."""
+    links = ClinicLinks.from_settings(settings)
+    known: list[KnownArticle] = []
+    if engine is not None:
+        with engine.connect() as connection:
+            known += [known_article(a, links) for a in article_store.list_articles(connection)]
+    for article in _parse_folder(settings, links, strict=False):
+        known.append(known_article(article, links))
+    return links.with_articles(known)
+
+
+def _parse_folder(settings: Settings, links: ClinicLinks, strict: bool) -> list[Article]:
+    articles: list[Article] = []
+    for path in content_files(settings.path(CONTENT_FOLDER)):
+        name = path.relative_to(settings.workspace).as_posix()
+        try:
+            articles += parse_path(path, links, name=name)
+        except ContentError:
+            if strict:
+                raise
+    return articles
+
+
+def sync_content(engine: Engine, settings: Settings) -> SyncReport:
+    """Every file in content/ parsed, then all stored in one transaction: a file that fails to
+    parse stops the sync before anything is written."""
+    links = workspace_links(settings, engine)
+    articles = _parse_folder(settings, links, strict=True)
+    _refuse_duplicate_slugs(articles)
+    return _store(engine, articles)
+
+
+def import_sources(engine: Engine, settings: Settings, sources: Sequence[str]) -> SyncReport:
+    """Articles from files or URLs (feeds, pages, text, Markdown) stored in one transaction."""
+    links = workspace_links(settings, engine)
+    articles = [article for source in sources for article in parse_source(source, links)]
+    _refuse_duplicate_slugs(articles)
+    return _store(engine, articles)
+
+
+def _refuse_duplicate_slugs(articles: Sequence[Article]) -> None:
+    seen: dict[str, Article] = {}
+    for article in articles:
+        earlier = seen.get(article.slug)
+        if earlier is not None:
+            raise ContentError(
+                f"slug {article.slug!r} is also used by {earlier.source_path}: "
+                "give one of them its own slug",
+                path=article.source_path,
+            )
+        seen[article.slug] = article
+
+
+def _store(engine: Engine, articles: Sequence[Article]) -> SyncReport:
+    report = SyncReport()
+    with engine.begin() as connection:
+        for article in articles:
+            outcome = article_store.upsert_article(connection, article)
+            getattr(report, outcome).append(article.slug)
+    return report
