@@ -158,6 +158,9 @@ class CampaignSpec:
     utm: Utm = Utm()
     threshold: float | None = None
     source_path: str | None = None
+    # An explicit list of article slugs (a digest occurrence fixed at its start); overrides
+    # `article` and `digest_latest` when given.
+    articles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
