@@ -1,0 +1,16 @@
+"""Delivery: the Backend protocol and its four backends (SendGrid, SMTP, file, and the local
+SendGrid-compatible server for development and demos)."""
+
+from pipeline.delivery.backends import Backend, LocalBackend, open_backend
+from pipeline.delivery.file import FileBackend
+from pipeline.delivery.sendgrid import SendGridBackend
+from pipeline.delivery.smtp import SmtpBackend
+
+__all__ = [
+    "Backend",
+    "FileBackend",
+    "LocalBackend",
+    "SendGridBackend",
+    "SmtpBackend",
+    "open_backend",
+]

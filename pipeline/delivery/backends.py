@@ -1,0 +1,91 @@
+"""The Backend protocol the outbox sends through, and open_backend choosing one from settings.
+
+A backend makes one attempt per send_batch call; the outbox schedules retries and reconciles
+ambiguous outcomes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Protocol
+
+import httpx
+
+from pipeline.config import Settings
+from pipeline.delivery.file import FileBackend
+from pipeline.delivery.local import LocalSendGridServer
+from pipeline.delivery.local_store import SERVER_FILE, local_store_dir
+from pipeline.delivery.sendgrid import SendGridBackend
+from pipeline.delivery.smtp import SmtpBackend
+from pipeline.models import Recipient, RenderedVariant, SendResult
+
+# The bearer token sent to the local server when no SENDGRID_API_KEY is set.
+LOCAL_API_KEY = "local-development-key"
+
+
+class Backend(Protocol):
+    def send_batch(
+        self, rendered: RenderedVariant, recipients: Sequence[Recipient]
+    ) -> list[SendResult]:
+        """One result per recipient, in order: sent | failed | retry | unknown."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def open_backend(settings: Settings) -> Backend:
+    """The backend [delivery] backend names in clinic.toml (or CLINICMAIL_DELIVERY_BACKEND)."""
+    match settings.delivery.backend:
+        case "sendgrid":
+            return SendGridBackend(settings)
+        case "smtp":
+            return SmtpBackend(settings)
+        case "file":
+            return FileBackend(settings)
+        case "local":
+            return LocalBackend(settings)
+
+
+class LocalBackend:
+    """The SendGrid backend talking to the local SendGrid-compatible server: the one
+    `clinicmail dev sendgrid-server` (or `make run`) started, when it answers, else one started
+    inside this process for as long as the backend is open."""
+
+    def __init__(self, settings: Settings):
+        self.server: LocalSendGridServer | None = None
+        url = running_local_server_url(settings)
+        if url is None:
+            self.server = LocalSendGridServer.from_settings(settings, port=0).start()
+            url = self.server.url
+        api_key = (
+            settings.sendgrid_api_key.get_secret_value()
+            if settings.sendgrid_api_key
+            else LOCAL_API_KEY
+        )
+        self.api_host = url
+        self._sendgrid = SendGridBackend(settings, api_host=url, api_key=api_key)
+
+    def send_batch(
+        self, rendered: RenderedVariant, recipients: Sequence[Recipient]
+    ) -> list[SendResult]:
+        return self._sendgrid.send_batch(rendered, recipients)
+
+    def close(self) -> None:
+        self._sendgrid.close()
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+
+def running_local_server_url(settings: Settings) -> str | None:
+    """The URL of a local SendGrid server that is running for this workspace, or None."""
+    path = local_store_dir(settings) / SERVER_FILE
+    try:
+        url = json.loads(path.read_text(encoding="utf-8"))["url"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    try:
+        response = httpx.get(f"{url}/_local/health", timeout=1.0)
+    except httpx.HTTPError:
+        return None
+    return url if response.status_code == 200 else None

@@ -1,0 +1,302 @@
+"""The SendGrid backend: one /v3/mail/send request per batch of one variant, built and sent by the
+official `sendgrid` library, with per-recipient substitutions, headers and custom_args."""
+
+from __future__ import annotations
+
+import html
+import http.client
+import json
+import re
+import secrets
+import threading
+import time
+import urllib.error
+from collections.abc import Mapping, Sequence
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from python_http_client.exceptions import HTTPError
+from sendgrid import SendGridAPIClient
+from sendgrid.helpers.mail import (
+    Category,
+    Content,
+    CustomArg,
+    From,
+    Header,
+    Mail,
+    Personalization,
+    ReplyTo,
+    Substitution,
+    To,
+)
+
+from pipeline.config import Settings
+from pipeline.errors import DeliveryError
+from pipeline.models import Recipient, RenderedVariant, SendResult
+from pipeline.render import list_unsubscribe_headers
+
+# SendGrid accepts at most 1,000 personalizations in one request.
+MAX_PERSONALIZATIONS = 1000
+SEND_ID_ARG = "send_id"
+_PERSONALIZATION_FIELD = re.compile(r"^personalizations\.(\d+)\b")
+
+
+def text_with_own_placeholders(rendered: RenderedVariant) -> tuple[str, dict[str, str]]:
+    """The text part with placeholders of its own (made for this request).
+
+    SendGrid applies one substitution map to every part, but a value must be HTML-escaped in the
+    HTML part and left as it is in the text part; when both parts use the same placeholder
+    (rendering may share them) the text part's are renamed so each part gets its own value."""
+    nonce = secrets.token_hex(8)
+    own = {name: f"__cmtext{nonce}_{name}__" for name in rendered.text_tokens}
+    text = rendered.text
+    for name, placeholder in rendered.text_tokens.items():
+        text = text.replace(placeholder, own[name])
+    return text, own
+
+
+def substitutions_for(
+    html_tokens: Mapping[str, str], text_tokens: Mapping[str, str], recipient: Recipient
+) -> dict[str, str]:
+    """One substitution map serving both parts: HTML placeholders get HTML-escaped values, text
+    placeholders the raw ones."""
+    substitutions: dict[str, str] = {}
+    for part, tokens, escape in (("html", html_tokens, True), ("text", text_tokens, False)):
+        for name, placeholder in tokens.items():
+            if name not in recipient.values:
+                raise DeliveryError(
+                    f"send {recipient.send_id}: no value for the {part} token {name!r}; "
+                    "recipient values must include every token the variant uses"
+                )
+            value = recipient.values[name]
+            substitutions[placeholder] = html.escape(value, quote=True) if escape else value
+    return substitutions
+
+
+def build_mail(
+    settings: Settings, rendered: RenderedVariant, recipients: Sequence[Recipient]
+) -> Mail:
+    """The library's Mail object for one request: shared content, one personalization each."""
+    if len(recipients) > MAX_PERSONALIZATIONS:
+        raise DeliveryError(
+            f"a SendGrid request takes at most {MAX_PERSONALIZATIONS} recipients, "
+            f"not {len(recipients)}"
+        )
+    text, text_tokens = text_with_own_placeholders(rendered)
+    mail = Mail(from_email=From(settings.sender.email, settings.sender.name))
+    mail.subject = rendered.subject
+    if settings.sender.reply_to:
+        mail.reply_to = ReplyTo(settings.sender.reply_to)
+    # SendGrid wants text/plain before text/html.
+    mail.add_content(Content("text/plain", text))
+    mail.add_content(Content("text/html", rendered.html))
+    # Categories are visible in SendGrid's statistics: only the campaign slug and the opaque
+    # segment code, never a segment name (which may reveal a health condition).
+    for category in dict.fromkeys((rendered.campaign, rendered.segment_code)):
+        mail.add_category(Category(category))
+    for position, recipient in enumerate(recipients):
+        personalization = Personalization()
+        personalization.add_to(To(recipient.email))
+        substitutions = substitutions_for(rendered.html_tokens, text_tokens, recipient)
+        for placeholder, value in substitutions.items():
+            personalization.add_substitution(Substitution(placeholder, value))
+        for name, value in list_unsubscribe_headers(settings, recipient.values).items():
+            personalization.add_header(Header(name, value))
+        # custom_args come back flattened into every webhook event: that is how an event finds
+        # its send. Kept per personalization (the top level's schema type is disputed).
+        for key, value in (
+            (SEND_ID_ARG, str(recipient.send_id)),
+            ("campaign", rendered.campaign),
+            ("variant", rendered.segment_code),
+        ):
+            personalization.add_custom_arg(CustomArg(key, value))
+        # The library inserts at index 0 by default; the order must match `recipients`, as
+        # SendGrid's errors name personalizations by index.
+        mail.add_personalization(personalization, index=position)
+    return mail
+
+
+def request_body(
+    settings: Settings, rendered: RenderedVariant, recipients: Sequence[Recipient]
+) -> dict[str, Any]:
+    """The JSON body of the /v3/mail/send request for this batch."""
+    return build_mail(settings, rendered, recipients).get()
+
+
+class SendGridBackend:
+    """Sends each batch as one request; one attempt per call (the outbox schedules retries).
+
+    Safe to call from several threads: each thread keeps its own HTTP client, and at most
+    `concurrency` requests are in flight at once."""
+
+    def __init__(
+        self, settings: Settings, *, api_host: str | None = None, api_key: str | None = None
+    ):
+        key = api_key or (
+            settings.sendgrid_api_key.get_secret_value() if settings.sendgrid_api_key else None
+        )
+        if not key:
+            raise DeliveryError(
+                "the sendgrid delivery backend needs an API key: set SENDGRID_API_KEY, or choose "
+                "another [delivery] backend in clinic.toml (local, smtp or file)"
+            )
+        self.settings = settings
+        self.api_host = (api_host or settings.delivery.api_host).rstrip("/")
+        self._api_key = key
+        self._timeout = settings.delivery.timeout_seconds
+        self._clients = threading.local()
+        self._in_flight = threading.BoundedSemaphore(settings.delivery.concurrency)
+
+    def _client(self) -> SendGridAPIClient:
+        client = getattr(self._clients, "client", None)
+        if client is None:
+            client = SendGridAPIClient(api_key=self._api_key, host=self.api_host)
+            client.client.timeout = self._timeout
+            self._clients.client = client
+        return client
+
+    def send_batch(
+        self, rendered: RenderedVariant, recipients: Sequence[Recipient]
+    ) -> list[SendResult]:
+        by_send: dict[int, SendResult] = {}
+        sendable = []
+        for recipient in recipients:
+            if To(recipient.email).email == recipient.email:
+                sendable.append(recipient)
+            else:
+                # The library would read it as a display name, and SendGrid rejects the whole
+                # request for one bad address: fail it here, alone.
+                reason = f"{recipient.email!r} is not a single plain email address"
+                by_send[recipient.send_id] = SendResult(recipient.send_id, "failed", reason=reason)
+        for start in range(0, len(sendable), MAX_PERSONALIZATIONS):
+            chunk = sendable[start : start + MAX_PERSONALIZATIONS]
+            body = request_body(self.settings, rendered, chunk)
+            with self._in_flight:
+                by_send.update((result.send_id, result) for result in self._post(body, chunk))
+        return [by_send[recipient.send_id] for recipient in recipients]
+
+    def _post(self, body: dict[str, Any], recipients: Sequence[Recipient]) -> list[SendResult]:
+        try:
+            response = self._client().send(body)
+        except HTTPError as error:
+            return _results_for_error(error, recipients)
+        except urllib.error.URLError as error:
+            # urllib raises URLError while connecting or sending: the request never arrived.
+            reason = f"could not reach {self.api_host}: {error.reason}"
+            return [SendResult(r.send_id, "retry", reason=reason) for r in recipients]
+        except (OSError, http.client.HTTPException) as error:
+            # The request was sent but no answer came back (timeout, connection dropped):
+            # SendGrid may have accepted it, so it must not be re-sent blindly.
+            reason = (
+                f"no answer from {self.api_host} after sending: {error or type(error).__name__}"
+            )
+            return [SendResult(r.send_id, "unknown", reason=reason) for r in recipients]
+        message_id = response.headers.get("X-Message-Id")
+        if 200 <= response.status_code < 300:
+            return [
+                SendResult(r.send_id, "sent", provider_message_id=message_id) for r in recipients
+            ]
+        reason = f"unexpected answer {response.status_code} from {self.api_host}"
+        return [SendResult(r.send_id, "unknown", reason=reason) for r in recipients]
+
+    def close(self) -> None:
+        self._clients = threading.local()
+
+
+def _results_for_error(error: HTTPError, recipients: Sequence[Recipient]) -> list[SendResult]:
+    status = int(error.status_code)
+    headers = error.headers or {}
+    messages = _error_messages(error.body)
+    text = "; ".join(message for _, message in messages) or f"HTTP {status} {error.reason}"
+    if status == 429 or status >= 500:
+        retry_after = retry_after_seconds(headers)
+        reason = f"SendGrid answered {status}: {text}"
+        return [
+            SendResult(r.send_id, "retry", reason=reason, retry_after=retry_after)
+            for r in recipients
+        ]
+    rejected = _rejected_personalizations(messages, len(recipients))
+    if rejected is None:
+        return [
+            SendResult(r.send_id, "failed", reason=f"SendGrid {status}: {text}") for r in recipients
+        ]
+    # SendGrid rejected the whole request for some personalizations only: those fail, the others
+    # go back to the outbox to be sent again without them.
+    results = []
+    for index, recipient in enumerate(recipients):
+        if index in rejected:
+            results.append(
+                SendResult(
+                    recipient.send_id, "failed", reason=f"SendGrid {status}: {rejected[index]}"
+                )
+            )
+        else:
+            results.append(
+                SendResult(
+                    recipient.send_id,
+                    "retry",
+                    reason="resend: another recipient in the same request was rejected",
+                    retry_after=0,
+                )
+            )
+    return results
+
+
+def _error_messages(body: bytes | str | None) -> list[tuple[str | None, str]]:
+    """(field, message) pairs from SendGrid's {"errors": [{"message", "field"}]} body."""
+    if not body:
+        return []
+    try:
+        document = json.loads(body)
+    except ValueError:
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+        return [(None, text.strip()[:500])]
+    errors = document.get("errors") if isinstance(document, dict) else None
+    if not isinstance(errors, list):
+        return [(None, json.dumps(document)[:500])]
+    pairs = []
+    for item in errors:
+        if isinstance(item, dict):
+            field = item.get("field")
+            message = str(item.get("message") or "")
+            pairs.append(
+                (
+                    field if isinstance(field, str) else None,
+                    f"{field}: {message}" if field else message,
+                )
+            )
+    return pairs
+
+
+def _rejected_personalizations(
+    messages: list[tuple[str | None, str]], count: int
+) -> dict[int, str] | None:
+    """Personalization index -> message when every error names a personalization; else None."""
+    rejected: dict[int, str] = {}
+    for field, message in messages:
+        match = _PERSONALIZATION_FIELD.match(field or "")
+        if not match or int(match[1]) >= count:
+            return None
+        rejected.setdefault(int(match[1]), message)
+    return rejected or None
+
+
+def retry_after_seconds(
+    headers: Mapping[str, str] | Any, *, now: float | None = None
+) -> float | None:
+    """Seconds to wait from Retry-After (seconds or an HTTP date) or X-RateLimit-Reset (a Unix
+    time); None when neither says."""
+    current = time.time() if now is None else now
+    value = headers.get("Retry-After")
+    if value:
+        value = str(value).strip()
+        if value.isdigit():
+            return float(value)
+        try:
+            return max(0.0, parsedate_to_datetime(value).timestamp() - current)
+        except (TypeError, ValueError):
+            pass
+    reset = headers.get("X-RateLimit-Reset")
+    if reset and str(reset).strip().isdigit():
+        return max(0.0, float(reset) - current)
+    return None

@@ -1,0 +1,207 @@
+"""The SendGrid backend against the local SendGrid-compatible server, over real HTTP with the
+official `sendgrid` library: delivery, injected failures, request validity and escaping."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft202012Validator, FormatChecker
+
+from pipeline.config import Settings
+from pipeline.delivery.local import LocalSendGridServer
+from pipeline.delivery.sendgrid import SendGridBackend, request_body
+from pipeline.errors import DeliveryError
+from pipeline.models import Recipient
+from tests.delivery_support import delivery_settings, recipients, rendered_variant
+
+API_KEY = "SG.test-key"
+
+
+@pytest.fixture
+def settings(workspace: Path) -> Settings:
+    return delivery_settings(workspace, timeout_seconds=0.5)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[LocalSendGridServer]:
+    with LocalSendGridServer(store_dir=tmp_path / "local-sendgrid", api_key=API_KEY) as server:
+        yield server
+
+
+@pytest.fixture
+def backend(settings: Settings, server: LocalSendGridServer) -> Iterator[SendGridBackend]:
+    backend = SendGridBackend(settings, api_host=server.url, api_key=API_KEY)
+    yield backend
+    backend.close()
+
+
+def published_schema_validator() -> Draft202012Validator:
+    text = resources.files("pipeline.delivery").joinpath("mail_send.schema.json").read_text()
+    return Draft202012Validator(json.loads(text), format_checker=FormatChecker())
+
+
+def test_a_batch_is_delivered_in_one_request(
+    settings: Settings, server: LocalSendGridServer, backend: SendGridBackend
+) -> None:
+    people = recipients(settings, 3)
+    results = backend.send_batch(rendered_variant(), people)
+
+    assert [result.outcome for result in results] == ["sent"] * 3
+    assert [result.send_id for result in results] == [1, 2, 3]
+    [(message_id, body)] = server.accepted
+    assert {result.provider_message_id for result in results} == {message_id}
+    assert [p["to"] for p in body["personalizations"]] == [[{"email": r.email}] for r in people]
+    first = body["personalizations"][0]
+    assert first["custom_args"] == {
+        "send_id": "1",
+        "campaign": "legs-for-back-pain",
+        "variant": "s7q2",
+    }
+    assert first["headers"]["List-Unsubscribe"].startswith(
+        f"<{people[0].values['unsubscribe_url']}>"
+    )
+    assert first["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    # Categories carry the campaign and the opaque segment code, never the segment's name.
+    assert sorted(body["categories"]) == ["legs-for-back-pain", "s7q2"]
+    assert "post_op" not in json.dumps(body)
+    assert [content["type"] for content in body["content"]] == ["text/plain", "text/html"]
+
+
+def test_request_body_validates_against_the_published_schema(
+    settings: Settings, server: LocalSendGridServer, backend: SendGridBackend
+) -> None:
+    body = request_body(settings, rendered_variant(), recipients(settings, 5))
+    assert list(published_schema_validator().iter_errors(body)) == []
+    backend.send_batch(rendered_variant(), recipients(settings, 2))
+    [(_, received)] = server.accepted
+    assert list(published_schema_validator().iter_errors(received)) == []
+
+
+def test_substitutions_escape_html_but_not_text(settings: Settings) -> None:
+    variant = rendered_variant()
+    [person] = recipients(settings, 1, first_name="<script>alert(1)</script>")
+    body = request_body(settings, variant, [person])
+    substitutions = body["personalizations"][0]["substitutions"]
+    html_placeholder = variant.html_tokens["first_name"]
+    assert substitutions[html_placeholder] == "&lt;script&gt;alert(1)&lt;/script&gt;"
+    text = next(c["value"] for c in body["content"] if c["type"] == "text/plain")
+    [text_placeholder] = [key for key in substitutions if key in text and "first_name" in key]
+    assert text_placeholder != html_placeholder
+    assert substitutions[text_placeholder] == "<script>alert(1)</script>"
+
+
+def test_recipients_see_their_own_escaped_values(
+    settings: Settings, server: LocalSendGridServer, backend: SendGridBackend
+) -> None:
+    people = recipients(settings, 2, first_name="<script>alert(1)</script>")
+    [result, _] = backend.send_batch(rendered_variant(), people)
+    store = server._store
+    assert store is not None
+    message = store.get_message(f"{result.provider_message_id}-1")
+    assert message.to == people[1].email
+    assert "Hello &lt;script&gt;alert(1)&lt;/script&gt;," in message.html
+    assert "<script>" not in message.html
+    assert "Hello <script>alert(1)</script>," in message.text
+    assert people[1].values["unsubscribe_url"] in message.text
+    assert "__cm" not in message.html + message.text
+
+
+def test_429_is_a_retry_honouring_retry_after(
+    server: LocalSendGridServer, backend: SendGridBackend, settings: Settings
+) -> None:
+    server.fail_next(status=429, retry_after=7)
+    results = backend.send_batch(rendered_variant(), recipients(settings, 2))
+    assert {(result.outcome, result.retry_after) for result in results} == {("retry", 7.0)}
+    assert server.accepted == []
+    assert [r.outcome for r in backend.send_batch(rendered_variant(), recipients(settings, 2))] == [
+        "sent",
+        "sent",
+    ]
+
+
+def test_500_is_a_retry(
+    server: LocalSendGridServer, backend: SendGridBackend, settings: Settings
+) -> None:
+    server.fail_next(status=500, message="internal error")
+    [result] = backend.send_batch(rendered_variant(), recipients(settings, 1))
+    assert result.outcome == "retry"
+    assert result.retry_after is None
+    assert "500" in (result.reason or "") and "internal error" in (result.reason or "")
+
+
+@pytest.mark.parametrize("accepted", [True, False])
+def test_a_lost_response_is_unknown(
+    server: LocalSendGridServer, backend: SendGridBackend, settings: Settings, accepted: bool
+) -> None:
+    server.time_out_next(accepted=accepted)
+    results = backend.send_batch(rendered_variant(), recipients(settings, 2))
+    assert {result.outcome for result in results} == {"unknown"}
+    # The client cannot tell these apart; the server shows which case it modelled.
+    assert server.stats()["accepted_requests"] == (1 if accepted else 0)
+
+
+def test_400_fails_with_sendgrids_error_text(
+    server: LocalSendGridServer, backend: SendGridBackend, settings: Settings
+) -> None:
+    server.fail_next(status=400, message="The from address does not match a verified Sender")
+    results = backend.send_batch(rendered_variant(), recipients(settings, 2))
+    assert {result.outcome for result in results} == {"failed"}
+    assert all("does not match a verified Sender" in (result.reason or "") for result in results)
+
+
+def test_a_rejected_address_fails_alone_and_the_rest_are_resent(
+    server: LocalSendGridServer, backend: SendGridBackend, settings: Settings
+) -> None:
+    people = recipients(settings, 3)
+    broken = Recipient(send_id=2, email="someone@localhost", values=people[1].values)
+    results = backend.send_batch(rendered_variant(), [people[0], broken, people[2]])
+    assert [result.outcome for result in results] == ["retry", "failed", "retry"]
+    assert "personalizations.1.to.0.email" in (results[1].reason or "")
+    assert results[0].retry_after == 0
+
+
+def test_wrong_api_key_fails_with_the_servers_message(
+    server: LocalSendGridServer, settings: Settings
+) -> None:
+    backend = SendGridBackend(settings, api_host=server.url, api_key="SG.wrong")
+    [result] = backend.send_batch(rendered_variant(), recipients(settings, 1))
+    assert result.outcome == "failed"
+    assert "401" in (result.reason or "") and "authorization grant" in (result.reason or "")
+
+
+def test_an_unreachable_host_is_a_retry(settings: Settings) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    backend = SendGridBackend(settings, api_host=f"http://127.0.0.1:{port}", api_key=API_KEY)
+    [result] = backend.send_batch(rendered_variant(), recipients(settings, 1))
+    assert result.outcome == "retry"
+    assert "could not reach" in (result.reason or "")
+
+
+def test_large_batches_are_split_at_1000_personalizations(
+    server: LocalSendGridServer, backend: SendGridBackend, settings: Settings
+) -> None:
+    results = backend.send_batch(rendered_variant(), recipients(settings, 1001))
+    assert len(results) == 1001 and {r.outcome for r in results} == {"sent"}
+    assert [len(body["personalizations"]) for _, body in server.accepted] == [1000, 1]
+
+
+def test_the_sendgrid_backend_needs_an_api_key(settings: Settings) -> None:
+    with pytest.raises(DeliveryError, match="SENDGRID_API_KEY"):
+        SendGridBackend(settings)
+
+
+def test_an_address_the_library_cannot_take_fails_alone(
+    server: LocalSendGridServer, backend: SendGridBackend, settings: Settings
+) -> None:
+    [person] = recipients(settings, 1)
+    broken = Recipient(send_id=99, email="Sam Example", values=person.values)
+    results = backend.send_batch(rendered_variant(), [broken, person])
+    assert [(r.send_id, r.outcome) for r in results] == [(99, "failed"), (1, "sent")]
+    assert "not a single plain email address" in (results[0].reason or "")
