@@ -146,7 +146,7 @@ def _store_batch(request: Request, batch: list[Event]) -> IngestReport:
 
 
 def _addresses(value: str) -> list[str]:
-    return [address.lower() for _, address in getaddresses([value]) if address]
+    return [address for _, address in getaddresses([value]) if address]
 
 
 def find_unsubscribe_token(settings: Settings, to: str, subject: str) -> str | None:
@@ -161,7 +161,8 @@ def find_unsubscribe_token(settings: Settings, to: str, subject: str) -> str | N
     for address in _addresses(to):
         address_local, _, address_domain = address.partition("@")
         base, _, tag = address_local.partition("+")
-        if base == local and address_domain == domain:
+        # Tokens are case-sensitive: only the mailbox itself is compared without case.
+        if base.lower() == local and address_domain.lower() == domain:
             addressed = True
             candidates.extend(_TOKEN_CANDIDATE.findall(tag))
     if not addressed:
