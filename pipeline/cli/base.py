@@ -30,6 +30,11 @@ class AppContext:
     def engine(self) -> Engine:
         return open_engine(self.settings.database_url)
 
+    def close(self) -> None:
+        """Return the engine's connections when the command ends (unclosed ones warn)."""
+        if "engine" in self.__dict__:
+            self.engine.dispose()
+
 
 class ClinicmailGroup(click.Group):
     """A group whose commands report a ClinicmailError as one line on stderr, exit code 1."""
@@ -58,6 +63,7 @@ def main(ctx: click.Context, workspace: str | None) -> None:
         clinicmail content sync
     """
     ctx.obj = AppContext(workspace)
+    ctx.call_on_close(ctx.obj.close)
 
 
 pass_app = click.make_pass_decorator(AppContext)

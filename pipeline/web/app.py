@@ -5,18 +5,29 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
+from starlette.middleware.sessions import SessionMiddleware
 
 from pipeline.config import Settings
 from pipeline.errors import ClinicmailError, InputError, NotFoundError, StateError
 from pipeline.store import open_engine
+from pipeline.web.auth import (
+    CsrfFailed,
+    Forbidden,
+    PasswordChangeRequired,
+    SignInRequired,
+    session_options,
+)
+from pipeline.web.staff import staff_router
+from pipeline.web.staff.rendering import render
 
 STATIC_DIR = Path(__file__).with_name("static")
-TEMPLATES_DIR = Path(__file__).with_name("templates")
+API_PREFIX = "/api"
 
 
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
@@ -26,14 +37,16 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         title="clinicmail",
         summary="Campaigns and their metrics for the clinic's staff.",
         version="1",
-        openapi_url="/api/openapi.json",
+        openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=None,
         redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine or open_engine(settings.database_url)
+    app.add_middleware(SessionMiddleware, **session_options(settings))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_exception_handler(ClinicmailError, _clinicmail_error)
+    app.include_router(staff_router())
     for module in ("pipeline.web.public", "pipeline.web.webhooks"):
         if importlib.util.find_spec(module) is not None:
             app.include_router(importlib.import_module(module).router)
@@ -41,6 +54,10 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 
 
 def _status_for(error: ClinicmailError) -> int:
+    if isinstance(error, SignInRequired):
+        return 401
+    if isinstance(error, Forbidden | CsrfFailed):
+        return 403
     if isinstance(error, NotFoundError):
         return 404
     if isinstance(error, StateError):
@@ -50,6 +67,23 @@ def _status_for(error: ClinicmailError) -> int:
     return 400
 
 
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith(API_PREFIX + "/") or request.url.path == API_PREFIX
+
+
 async def _clinicmail_error(request: Request, error: Exception) -> Response:
+    """Library errors as people expect them: JSON for the API, a redirect to sign in or an
+    error page for the staff pages."""
     assert isinstance(error, ClinicmailError)
-    return JSONResponse({"detail": str(error)}, status_code=_status_for(error))
+    status = _status_for(error)
+    if _wants_json(request):
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return JSONResponse({"detail": str(error)}, status_code=status, headers=headers)
+    if isinstance(error, SignInRequired):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+    if isinstance(error, PasswordChangeRequired):
+        return RedirectResponse("/account/password", status_code=303)
+    titles = {403: "Not allowed", 404: "Not found", 409: "Not possible now"}
+    context = {"title": titles.get(status, "Something is not right"), "message": str(error)}
+    return render(request, "error.html", context, status_code=status)

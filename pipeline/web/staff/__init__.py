@@ -1,0 +1,21 @@
+"""The staff pages: every route here requires a signed-in user (and a CSRF token on posts),
+except the sign-in form itself. `staff_router()` gathers them for create_app."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from pipeline.web.auth import staff_user, verify_csrf
+from pipeline.web.staff import account, users
+
+
+def staff_router() -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+    router.include_router(account.public_router)
+    # Order matters: sign-in is checked before the form token, so an anonymous post is sent to
+    # the sign-in page rather than told its form expired.
+    guarded = APIRouter(dependencies=[Depends(staff_user), Depends(verify_csrf)])
+    for module in (account, users):
+        guarded.include_router(module.router)
+    router.include_router(guarded)
+    return router
