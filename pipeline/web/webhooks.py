@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from pipeline.config import Settings
+from pipeline.delivery.local_store import webhook_public_key
 from pipeline.errors import BadToken, ConfigError, InputError
 from pipeline.models import Event
 from pipeline.store import utcnow
@@ -60,11 +61,6 @@ async def read_body_limited(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def webhook_public_key(settings: Settings) -> str | None:
-    """The key SendGrid signs events with: SENDGRID_WEBHOOK_PUBLIC_KEY."""
-    return settings.webhook_public_key
-
-
 def _problem(status: int, detail: str) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status)
 
@@ -107,7 +103,10 @@ async def sendgrid_events(request: Request) -> Response:
         return _problem(413, f"event batch larger than {MAX_WEBHOOK_BYTES} bytes")
     key = webhook_public_key(settings)
     if key is None:
-        log.error("Event Webhook call refused: SENDGRID_WEBHOOK_PUBLIC_KEY is not set")
+        log.error(
+            "Event Webhook call refused: no verification key; set SENDGRID_WEBHOOK_PUBLIC_KEY "
+            "(with the local backend, start the local server once so that it writes its key)"
+        )
         return _problem(403, "this server has no Event Webhook verification key configured")
     try:
         verified = verify_webhook(key, signature, timestamp, body, SIGNATURE_TOLERANCE_SECONDS)

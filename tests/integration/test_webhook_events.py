@@ -11,6 +11,7 @@ import pytest
 import time_machine
 from sqlalchemy import func, select
 
+from pipeline.delivery.local_store import PUBLIC_KEY_FILE, local_store_dir
 from pipeline.store.tables import contacts, events, sends, suppressions
 from pipeline.tracking import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from pipeline.web.webhooks import MAX_WEBHOOK_BYTES
@@ -302,3 +303,28 @@ def test_events_for_unknown_sends_are_kept_but_tied_to_nothing(
     assert response.json()["stored"] == 2
     with tracking_app.state.engine.connect() as conn:
         assert conn.execute(select(events.c.send_id)).scalars().all() == [None, None]
+
+
+def test_without_a_configured_key_everything_is_refused(
+    tracking_client, tracking_app, webhook_signer, monkeypatch
+):
+    settings = tracking_app.state.settings.model_copy(update={"webhook_public_key": None})
+    monkeypatch.setattr(tracking_app.state, "settings", settings)
+    body = body_of([sg_event("delivered", None)])
+    response = tracking_client.post(URL, content=body, headers=webhook_signer.headers(body))
+    assert response.status_code == 403
+    assert _nothing_stored(tracking_app.state.engine)
+
+
+def test_with_the_local_backend_the_local_servers_key_verifies(
+    tracking_client, tracking_app, webhook_signer, monkeypatch
+):
+    settings = tracking_app.state.settings.model_copy(update={"webhook_public_key": None})
+    assert settings.delivery.backend == "local"
+    key_file = local_store_dir(settings) / PUBLIC_KEY_FILE
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    key_file.write_text(webhook_signer.public_key_b64, encoding="ascii")
+    monkeypatch.setattr(tracking_app.state, "settings", settings)
+    body = body_of([sg_event("delivered", None)])
+    response = tracking_client.post(URL, content=body, headers=webhook_signer.headers(body))
+    assert response.status_code == 200
