@@ -23,6 +23,8 @@ _STOPWORDS = frozenset(
         "at",
         "be",
         "can",
+        "more",
+        "than",
         "do",
         "does",
         "for",
@@ -53,7 +55,7 @@ _STOPWORDS = frozenset(
     }
 )
 _ARTICLE_REF = re.compile(
-    r"^(?:please\s+|do\s+|you\s+can\s+|you\s+(?:might|may)\s+(?:also\s+)?(?:like\s+to\s+)?)?"
+    r"^(?:[^,.!?]{1,80},\s*)?(?:please\s+|do\s+|you\s+can\s+|you\s+(?:might|may)\s+(?:also\s+)?(?:like\s+to\s+)?)?"
     r"(?:check\s+out|read|see|have\s+a\s+look\s+at|take\s+a\s+look\s+at|look\s+at|enjoy)\s+"
     r"(?:my|our|the|this)\s+(?:previous\s+|earlier\s+|other\s+|recent\s+|related\s+)?"
     r"(?:article|post|blog\s+post|blog|piece|guide)\s+(?:on|about|called|titled|explaining)\s+"
@@ -74,6 +76,10 @@ _BOOKING_IMPERATIVE = re.compile(
     re.I,
 )
 _MAX_CTA_WORDS = 25
+# A reference names its article loosely ("my article on why a full treatment helps"): most of
+# its words must be found in a known article's title, slug or tags.
+_REFERENCE_MATCH_SHARE = 0.6
+_CLAUSE_END = re.compile(r",|;|\s+(?:if|when|because|as|so)\s+", re.I)
 _SAFE_SCHEMES = ("http", "https", "mailto", "tel")
 _ARTICLE_PATH = re.compile(r"(?:^|/)(?:articles?|blog|posts?)/(?P<slug>[a-z0-9-]+)/?$")
 _ARTICLE_FILE = re.compile(r"^(?:\./)?(?:content/)?(?P<slug>[A-Za-z0-9_-]+)\.(?:md|markdown|txt)$")
@@ -177,21 +183,22 @@ def linked_article(href: str, links: ClinicLinks) -> KnownArticle | None:
 
 
 def resolve_article(topic: str, links: ClinicLinks, own_slug: str) -> KnownArticle | None:
-    """The known article whose title, slug and tags contain every meaningful word of `topic`
-    (word stems compared, so "sciatica" finds "sciatic"); the closest fit when several do."""
-    wanted = [word for word in words(topic) if word not in _STOPWORDS]
+    """The known article that best fits `topic`: most of its meaningful words (compared by
+    stem, so "sciatica" finds "sciatic") are in the article's title, slug or tags."""
+    topic = _CLAUSE_END.split(topic, maxsplit=1)[0]
+    wanted = list(dict.fromkeys(word for word in words(topic) if word not in _STOPWORDS))
     if not wanted:
         return None
-    best: tuple[float, KnownArticle] | None = None
+    best: tuple[float, int, KnownArticle] | None = None
     for article in links.articles:
         if article.slug == own_slug:
             continue
         vocabulary = set(words(f"{article.title} {article.slug} {' '.join(article.tags)}"))
-        if all(any(_same_stem(word, known) for known in vocabulary) for word in wanted):
-            fit = len(wanted) / max(len(vocabulary), 1)
-            if best is None or fit > best[0]:
-                best = (fit, article)
-    return best[1] if best else None
+        matched = sum(any(_same_stem(word, known) for known in vocabulary) for word in wanted)
+        share = matched / len(wanted)
+        if share >= _REFERENCE_MATCH_SHARE and (best is None or (share, matched) > best[:2]):
+            best = (share, matched, article)
+    return best[2] if best else None
 
 
 def _same_stem(word: str, other: str) -> bool:
