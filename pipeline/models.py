@@ -326,3 +326,93 @@ class Finding:
     level: Literal["error", "warning"]
     check: str
     message: str
+
+
+METRIC_NAMES = (
+    "audience", "queued", "sent", "delivered", "bounced", "dropped", "opens", "machine_opens",
+    "clicks", "booking_clicks", "unsubscribes", "complaints", "failed", "skipped", "unknown",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class MetricCounts:
+    """What happened to a set of sends. Engagement figures count sends, not events: `opens` is
+    sends opened by a person at least once (machine opens, e.g. Apple Mail Privacy Protection,
+    are `machine_opens`), `clicks` sends with a click, `booking_clicks` a click on the booking
+    page."""
+
+    audience: int = 0
+    queued: int = 0
+    sent: int = 0
+    delivered: int = 0
+    bounced: int = 0
+    dropped: int = 0
+    opens: int = 0
+    machine_opens: int = 0
+    clicks: int = 0
+    booking_clicks: int = 0
+    unsubscribes: int = 0
+    complaints: int = 0
+    failed: int = 0
+    skipped: int = 0
+    unknown: int = 0
+
+    @property
+    def click_rate(self) -> float | None:
+        """Clicks per delivered email."""
+        return self.clicks / self.delivered if self.delivered else None
+
+    @property
+    def click_to_open_rate(self) -> float | None:
+        """Clicks per (human) open."""
+        return self.clicks / self.opens if self.opens else None
+
+    def as_dict(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in METRIC_NAMES}
+
+
+@dataclass(frozen=True)
+class SegmentMetrics:
+    segment: str
+    code: str
+    counts: MetricCounts
+
+
+@dataclass(frozen=True)
+class CampaignMetrics:
+    campaign: str
+    name: str
+    state: str
+    scheduled_for: datetime | None
+    started_at: datetime | None
+    segments: tuple[SegmentMetrics, ...]
+    totals: MetricCounts
+    simulated: bool = False
+
+
+@dataclass(frozen=True)
+class DayMetrics:
+    """One local day (the clinic's timezone): sends with their first such engagement that day."""
+
+    day: date
+    counts: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class CampaignSummary:
+    campaign: str
+    name: str
+    state: str
+    started_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Overview:
+    """The owner's view of the last days: figures per segment across campaigns, and whether any
+    of them come from simulated (local server) events."""
+
+    since: date
+    segments: tuple[SegmentMetrics, ...]
+    totals: MetricCounts
+    campaigns: tuple[CampaignSummary, ...]
+    simulated: bool
