@@ -1,0 +1,252 @@
+"""A campaign's lifecycle: draft → approved → scheduled → sending → sent, with paused, cancelled,
+missed and failed. Staff actions here; each is one conditional UPDATE in pipeline.store.lifecycle.
+
+Only approved campaigns are sent: the outbox's start_campaign starts only `approved` or
+`scheduled` campaigns, and everything that schedules goes through approval first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from pipeline.config import Settings
+from pipeline.errors import NotFoundError, StateError
+from pipeline.models import CampaignLifecycle
+from pipeline.scheduling.timing import (
+    beyond_grace,
+    describe_delay,
+    format_local,
+    next_occurrence,
+    sending_allowed,
+)
+from pipeline.store import lifecycle as store
+from pipeline.store import utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+# Which states each action may start from. Anything else is refused with the state named.
+APPROVABLE = ("draft",)
+SCHEDULABLE = ("approved", "scheduled", "missed")
+PAUSABLE = ("scheduled", "sending", "paused")
+CANCELLABLE = ("draft", "approved", "scheduled", "sending", "paused", "missed", "failed")
+# States in which a campaign still has work ahead of it (its file may not vanish silently).
+OPEN_STATES = ("draft", "approved", "scheduled", "paused", "missed")
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """What a staff action did: the campaign as it now stands and a sentence for the person."""
+
+    campaign: CampaignLifecycle
+    message: str
+    notes: tuple[str, ...] = ()
+
+
+def get_lifecycle(engine: Engine, slug: str) -> CampaignLifecycle:
+    with engine.connect() as conn:
+        found = store.find_campaign(conn, slug)
+    if found is None:
+        raise NotFoundError(
+            f"no campaign {slug!r}: add campaigns/{slug}.yaml and run `clinicmail sync`"
+        )
+    return found
+
+
+def _refuse(campaign: CampaignLifecycle, action: str, allowed: tuple[str, ...]) -> StateError:
+    hint = {
+        "draft": f"approve it first with `clinicmail campaign approve {campaign.slug}`",
+        "sending": f"it is sending; `clinicmail campaign pause {campaign.slug}` holds it",
+        "sent": "it has been sent",
+        "cancelled": "it was cancelled; copy its file to a new slug to send it again",
+        "missed": f"give it a new time with `clinicmail campaign schedule {campaign.slug} --at`",
+        "failed": campaign.state_reason or "it failed",
+    }.get(campaign.state, f"it can be {action}d only when {' or '.join(allowed)}")
+    return StateError(f"cannot {action} campaign {campaign.slug!r}: it is {campaign.state}; {hint}")
+
+
+def approve_campaign(
+    engine: Engine, slug: str, approved_by: str, now: datetime | None = None
+) -> ActionResult:
+    """draft → approved, recording who approved it and when. Approving twice is not an error."""
+    now = now or utcnow()
+    with engine.begin() as conn:
+        moved = store.transition(
+            conn, slug, APPROVABLE, "approved", now,
+            approved_by=approved_by, approved_at=now, state_reason=None,
+        )  # fmt: skip
+    campaign = get_lifecycle(engine, slug)
+    if moved:
+        return ActionResult(campaign, f"approved {slug} (by {approved_by})")
+    if campaign.approved_at is not None and campaign.state not in ("draft",):
+        return ActionResult(
+            campaign, f"{slug} is already {campaign.state} (approved by {campaign.approved_by})"
+        )
+    raise _refuse(campaign, "approve", APPROVABLE)
+
+
+def schedule_campaign(
+    engine: Engine,
+    settings: Settings,
+    slug: str,
+    at: datetime | None = None,
+    now: datetime | None = None,
+) -> ActionResult:
+    """approved | scheduled | missed → scheduled, at `at` (UTC) or the time in its file (a
+    recurring campaign: its next occurrence). The time must be in the future."""
+    now = now or utcnow()
+    campaign = get_lifecycle(engine, slug)
+    zone = settings.clinic.zone
+    if campaign.state not in SCHEDULABLE:
+        raise _refuse(campaign, "schedule", SCHEDULABLE)
+    when = at or intended_time(campaign, zone, now)
+    if when is None:
+        raise StateError(
+            f"campaign {slug!r} has no send time in its file: give one with "
+            f'`clinicmail campaign schedule {slug} --at "YYYY-MM-DD HH:MM"`'
+        )
+    if when <= now:
+        raise StateError(
+            f"cannot schedule campaign {slug!r} for {format_local(when, zone)}: that is in the "
+            "past; give a later time with --at"
+        )
+    with engine.begin() as conn:
+        moved = store.transition(
+            conn, slug, SCHEDULABLE, "scheduled", now,
+            scheduled_for=when, state_reason=None, resume_at=None,
+        )  # fmt: skip
+    campaign = get_lifecycle(engine, slug)
+    if not moved:
+        raise _refuse(campaign, "schedule", SCHEDULABLE)
+    notes = []
+    held = sending_allowed(when, settings)
+    if held is not True:
+        notes.append(
+            f"{format_local(when, zone)} falls in quiet hours or on a closure date: it will "
+            f"start then and send from {format_local(held, zone)}"
+        )
+    return ActionResult(campaign, f"scheduled {slug} for {format_local(when, zone)}", tuple(notes))
+
+
+def intended_time(campaign: CampaignLifecycle, zone, now: datetime) -> datetime | None:
+    """When the campaign's file says it should go: its send_at, or the next cron occurrence."""
+    if campaign.cron:
+        return next_occurrence(campaign.cron, zone, now)
+    return campaign.send_at
+
+
+def pause_campaign(
+    engine: Engine, slug: str, paused_by: str, now: datetime | None = None
+) -> ActionResult:
+    """scheduled | sending → paused until a person resumes it (quiet-hours holds become manual)."""
+    now = now or utcnow()
+    reason = f"paused by {paused_by} at {now:%Y-%m-%d %H:%M} UTC"
+    with engine.begin() as conn:
+        moved = store.transition(
+            conn, slug, PAUSABLE, "paused", now, state_reason=reason, resume_at=None
+        )
+    campaign = get_lifecycle(engine, slug)
+    if not moved:
+        raise _refuse(campaign, "pause", PAUSABLE)
+    return ActionResult(campaign, f"paused {slug}")
+
+
+def resume_campaign(
+    engine: Engine, settings: Settings, slug: str, now: datetime | None = None
+) -> ActionResult:
+    """paused → sending (when it had started) or scheduled (when it had not). A campaign whose
+    time went by while paused, beyond the grace window, needs a new time instead."""
+    now = now or utcnow()
+    campaign = get_lifecycle(engine, slug)
+    zone = settings.clinic.zone
+    if campaign.state != "paused":
+        raise _refuse(campaign, "resume", ("paused",))
+    values: dict = {"state_reason": None, "resume_at": None}
+    if campaign.started_at is not None:
+        target = "sending"
+    else:
+        target = "scheduled"
+        due = campaign.scheduled_for
+        if campaign.cron and (due is None or due <= now):
+            values["scheduled_for"] = next_occurrence(campaign.cron, zone, now)
+        elif due is None:
+            raise StateError(
+                f"campaign {slug!r} has no send time: use `clinicmail campaign schedule {slug} "
+                '--at "YYYY-MM-DD HH:MM"`'
+            )
+        elif beyond_grace(due, now, settings.sending.grace_minutes):
+            raise StateError(
+                f"cannot resume campaign {slug!r}: its time {format_local(due, zone)} passed "
+                f"{describe_delay(now - due)} ago, beyond the "
+                f"{settings.sending.grace_minutes}-minute grace window; give it a new time with "
+                f'`clinicmail campaign schedule {slug} --at "YYYY-MM-DD HH:MM"`'
+            )
+    with engine.begin() as conn:
+        moved = store.transition(conn, slug, ("paused",), target, now, **values)
+    campaign = get_lifecycle(engine, slug)
+    if not moved:
+        raise _refuse(campaign, "resume", ("paused",))
+    return ActionResult(campaign, f"resumed {slug}: {target}")
+
+
+def cancel_campaign(
+    engine: Engine, slug: str, cancelled_by: str, now: datetime | None = None
+) -> ActionResult:
+    """Any state with work ahead → cancelled; emails still queued are skipped, never sent."""
+    now = now or utcnow()
+    reason = f"cancelled by {cancelled_by} at {now:%Y-%m-%d %H:%M} UTC"
+    with engine.begin() as conn:
+        moved = store.transition(
+            conn, slug, CANCELLABLE, "cancelled", now, state_reason=reason, resume_at=None
+        )
+        skipped = 0
+        if moved:
+            found = store.find_campaign(conn, slug)
+            assert found is not None
+            skipped = store.skip_queued_sends(conn, found.id, "campaign cancelled", now)
+    campaign = get_lifecycle(engine, slug)
+    if not moved:
+        raise _refuse(campaign, "cancel", CANCELLABLE)
+    tail = f"; {skipped} queued email(s) will not be sent" if skipped else ""
+    return ActionResult(campaign, f"cancelled {slug}{tail}")
+
+
+def mark_missed(
+    engine: Engine, settings: Settings, campaign: CampaignLifecycle, now: datetime
+) -> bool:
+    """scheduled → missed, with a reason staff can act on; never sent late in silence."""
+    assert campaign.scheduled_for is not None
+    zone = settings.clinic.zone
+    reason = (
+        f"missed: due {format_local(campaign.scheduled_for, zone)}, but no worker started it "
+        f"until {describe_delay(now - campaign.scheduled_for)} later, beyond the "
+        f"{settings.sending.grace_minutes}-minute grace window, so it was not sent late. Give it a"
+        f' new time with `clinicmail campaign schedule {campaign.slug} --at "YYYY-MM-DD HH:MM"`'
+    )
+    with engine.begin() as conn:
+        return store.transition(
+            conn, campaign.slug, ("scheduled",), "missed", now,
+            expect={"scheduled_for": campaign.scheduled_for}, state_reason=reason,
+        )  # fmt: skip
+
+
+def fail_campaign(engine: Engine, slug: str, reason: str, now: datetime) -> bool:
+    with engine.begin() as conn:
+        return store.transition(
+            conn, slug, ("approved", "scheduled", "sending"), "failed", now, state_reason=reason
+        )
+
+
+def hold_for_quiet_hours(engine: Engine, settings: Settings, now: datetime) -> list[str]:
+    """Pause running campaigns while sending is not allowed; resume them when it is again."""
+    allowed = sending_allowed(now, settings)
+    with engine.begin() as conn:
+        if allowed is True:
+            return store.resume_after_quiet_hours(conn, now)
+        reason = (
+            "held by quiet hours or a closure date until "
+            f"{format_local(allowed, settings.clinic.zone)}; it resumes by itself"
+        )
+        return store.pause_for_quiet_hours(conn, allowed, reason, now)
