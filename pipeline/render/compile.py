@@ -23,6 +23,7 @@ from jinja2 import (
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from pipeline.config import Settings
+from pipeline.content import ClinicLinks
 from pipeline.errors import TemplateError
 from pipeline.models import Article, RenderedVariant, Utm, Variant
 from pipeline.render.tokens import new_placeholders
@@ -90,7 +91,7 @@ def with_utm(url: str, utm: Utm, campaign: str, segment_code: str) -> str:
 
 
 def article_url(settings: Settings, article: Article) -> str:
-    return article.canonical_url or f"{settings.clinic.website}/{article.slug}"
+    return ClinicLinks.from_settings(settings).article_url(article.slug, article.canonical_url)
 
 
 def _cards(

@@ -1,0 +1,30 @@
+"""Campaigns: their files (validated into CampaignSpec) and their plan (one variant per segment
+that fits the article, with its audience)."""
+
+from pipeline.campaigns.plan import (
+    DEFAULT_THRESHOLD,
+    choose_excerpt,
+    plan_campaign,
+    segment_assignment_order,
+)
+from pipeline.campaigns.spec import (
+    campaign_files,
+    load_campaign_spec,
+    load_campaign_specs,
+    parse_campaign_spec,
+    spec_document,
+    spec_from_document,
+)
+
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "campaign_files",
+    "choose_excerpt",
+    "load_campaign_spec",
+    "load_campaign_specs",
+    "parse_campaign_spec",
+    "plan_campaign",
+    "segment_assignment_order",
+    "spec_document",
+    "spec_from_document",
+]
