@@ -104,7 +104,10 @@ def add_contact(conn: Connection, email: str, first_name: str = "Sam", **values:
 
 
 def add_campaign(
-    conn: Connection, slug: str = "spring-back-care", scheduled_for: datetime | None = None
+    conn: Connection,
+    slug: str = "spring-back-care",
+    scheduled_for: datetime | None = None,
+    started_at: datetime | None = None,
 ) -> Scenario:
     now = utcnow()
     campaign_id = conn.execute(
@@ -117,7 +120,7 @@ def add_campaign(
             spec_hash="0" * 64,
             state="sending",
             scheduled_for=scheduled_for,
-            started_at=now,
+            started_at=started_at or now,
             created_at=now,
             updated_at=now,
         )
