@@ -71,7 +71,7 @@ def sync_campaigns(
     from pipeline.campaigns import load_campaign_specs, spec_document
 
     now = now or utcnow()
-    specs = load_campaign_specs(settings.workspace)
+    specs = load_campaign_specs(settings.workspace, settings.clinic.zone)
     report = CampaignSyncReport()
     with engine.begin() as conn:
         known = {campaign.slug: campaign for campaign in store.all_campaigns(conn)}
