@@ -3,10 +3,12 @@ that fits the article, with its audience)."""
 
 from pipeline.campaigns.plan import (
     DEFAULT_THRESHOLD,
+    assignment_segments,
     choose_excerpt,
     plan_campaign,
     segment_assignment_order,
 )
+from pipeline.campaigns.review import resolve_campaign_spec
 from pipeline.campaigns.spec import (
     campaign_files,
     load_campaign_spec,
@@ -18,12 +20,14 @@ from pipeline.campaigns.spec import (
 
 __all__ = [
     "DEFAULT_THRESHOLD",
+    "assignment_segments",
     "campaign_files",
     "choose_excerpt",
     "load_campaign_spec",
     "load_campaign_specs",
     "parse_campaign_spec",
     "plan_campaign",
+    "resolve_campaign_spec",
     "segment_assignment_order",
     "spec_document",
     "spec_from_document",

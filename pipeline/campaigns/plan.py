@@ -110,6 +110,20 @@ def segment_assignment_order(plan: Plan) -> list[str]:
     return [variant.segment for variant in plan.variants]
 
 
+def assignment_segments(
+    plan: Plan, segments: Sequence[Segment]
+) -> tuple[list[Segment], str | None, list[Segment]]:
+    """What `store.campaigns.assignment_case` needs for this plan: the ruled segments with a
+    variant in assignment order, the general variant's segment name (None when general is not
+    targeted) and the segments the campaign's explicit list leaves out."""
+    by_name = {segment.name: segment for segment in segments}
+    ordered = [by_name[v.segment] for v in plan.variants if not is_general(by_name[v.segment])]
+    general = next((v.segment for v in plan.variants if is_general(by_name[v.segment])), None)
+    targeted = targeted_segments(plan.campaign, segments)
+    excluded = [s for s in segments if s not in targeted and not is_general(s)]
+    return ordered, general, excluded
+
+
 def _targets_general(targets: Sequence[Segment]) -> bool:
     return any(is_general(segment) for segment in targets)
 

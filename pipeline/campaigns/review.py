@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.campaigns.plan import plan_campaign
-from pipeline.campaigns.spec import is_general, load_campaign_spec, spec_from_document
+from pipeline.campaigns.plan import assignment_segments, plan_campaign
+from pipeline.campaigns.spec import load_campaign_spec, spec_from_document
 from pipeline.checks import check_rendered, preview_recipient
 from pipeline.config import Settings
 from pipeline.errors import InputError, NotFoundError, StateError
@@ -120,15 +120,7 @@ def contact_variant(
     reason = why_not_mailable(conn, contact_id, now)
     if reason:
         return f"gets no email: {reason}"
-    by_name = {segment.name: segment for segment in segments}
-    ordered = [by_name[v.segment] for v in plan.variants if not is_general(by_name[v.segment])]
-    general = next((v.segment for v in plan.variants if is_general(by_name[v.segment])), None)
-    targeted = (
-        {s.name for s in segments}
-        if plan.campaign.segments == "all"
-        else set(plan.campaign.segments)
-    )
-    excluded = [s for s in segments if s.name not in targeted and not is_general(s)]
+    ordered, general, excluded = assignment_segments(plan, segments)
     today = now.astimezone(settings.clinic.zone).date()
     chosen = variant_of_contact(conn, contact_id, ordered, general, now, today, excluded)
     if chosen is None:

@@ -1,7 +1,13 @@
 """Rendering: a variant compiled once (Jinja2, then mrml), filled per recipient, and the
 complete MIME message. The public surface is re-exported here."""
 
-from pipeline.render.compile import render_mjml, render_variant, template_names, with_utm
+from pipeline.render.compile import (
+    render_email,
+    render_mjml,
+    render_variant,
+    template_names,
+    with_utm,
+)
 from pipeline.render.message import (
     list_unsubscribe_headers,
     mime_bytes,
@@ -16,6 +22,7 @@ __all__ = [
     "mime_message",
     "personalise",
     "recipient_values",
+    "render_email",
     "render_mjml",
     "render_variant",
     "template_names",

@@ -232,3 +232,13 @@ def render_variant(
         html_tokens={name: value for name, value in placeholders.items() if value in html},
         text_tokens={name: value for name, value in placeholders.items() if value in text},
     )
+
+
+def render_email(settings: Settings, template: str, context: Mapping[str, Any]) -> tuple[str, str]:
+    """(HTML, text) of any email template (`<template>.mjml.j2` and `.txt.j2` in templates/)
+    with the caller's own context: for mail that is not a campaign, such as the owner's report."""
+    root = templates_dir(settings)
+    mjml_env, text_env = _environments(str(root))
+    source = _render(mjml_env, template + MJML_SUFFIX, context, root)
+    html = compile_mjml(source, root, template + MJML_SUFFIX)
+    return html, _render(text_env, template + TEXT_SUFFIX, context, root)
