@@ -4,7 +4,6 @@ blocks like a page's; feeds by URL are fetched with httpx."""
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from datetime import date
 from urllib.parse import urlsplit
 
@@ -14,7 +13,7 @@ import httpx
 from pipeline.errors import ContentError
 from pipeline.models import Article, ParseWarning
 
-from .assemble import Paragraph, Parts, build_article, content_hash
+from .assemble import Paragraph, Parts, build_article
 from .html import read_html_blocks, sanitise
 from .links import ClinicLinks
 from .text import clean_inline, normalise, sentences, slugify
@@ -52,18 +51,11 @@ def parse_feed(data: bytes, path: str, links: ClinicLinks) -> list[Article]:
             article = _entry_article(entry, path, links)
         except ContentError as error:
             raise ContentError(f"entry {number}: {error.detail}", path=path) from None
-        slug, suffix = article.slug, 2
-        while article.slug in slugs:
-            article = _with_slug(article, f"{slug}-{suffix}")
-            suffix += 1
-        slugs.add(article.slug)
-        articles.append(article)
+        # Entries with the same address are the same post; a feed lists the newest first.
+        if article.slug not in slugs:
+            slugs.add(article.slug)
+            articles.append(article)
     return articles
-
-
-def _with_slug(article: Article, slug: str) -> Article:
-    renamed = replace(article, slug=slug)
-    return replace(renamed, content_hash=content_hash(renamed))
 
 
 def _entry_tags(entry) -> tuple[str, ...]:

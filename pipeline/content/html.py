@@ -107,6 +107,8 @@ def read_html_blocks(html: str, parts: Parts, base_url: str | None) -> None:
 
 def _walk(element: lxml.html.HtmlElement, parts: Parts, base_url: str | None) -> None:
     loose = _InlineText(base_url)
+    if element.text and element.text.strip():
+        loose.add_text(element.text)
     for child in element:
         tag = child.tag if isinstance(child.tag, str) else ""
         if (
@@ -138,8 +140,6 @@ def _walk(element: lxml.html.HtmlElement, parts: Parts, base_url: str | None) ->
         elif tag == "img":
             _add_image(child, parts, base_url)
         elif tag in _CONTAINERS:
-            if child.text and child.text.strip():
-                loose.add_text(child.text)
             _walk(child, parts, base_url)
         else:
             loose.add_element(child, parts, with_tail=False)

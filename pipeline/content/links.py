@@ -67,12 +67,15 @@ _READ_MORE = re.compile(
     r"\s+more\b|more\s+about\b|more\s+information\b)",
     re.I,
 )
-_BOOKING_WORD = re.compile(r"\b(?:book(?:ing)?|appointments?|reserve)\b", re.I)
-_BOOKING_IMPERATIVE = re.compile(
-    r"^(?:to\s+book|book|make|schedule|reserve|arrange|click|tap|call|ring|phone|get\s+in\s+touch|"
-    r"contact|ready|why\s+not|don't\s+wait|come|pop|treat\s+yourself|online)\b"
-    r"|\b(?:here|online|today|now)\b"
-    r"|(?:,\s*|\b(?:and|just|simply|please|then)\s+)book\b",
+# A booking call is an imperative to book ("Book your massage today.", "Make an appointment
+# online HERE.", "To book, call reception."), possibly after a leading clause; a sentence that
+# merely mentions booking ("see your GP before booking") is prose.
+_BOOKING = re.compile(
+    r"^(?:[^,.!?]{1,80},\s*)?"
+    r"(?:please\s+|just\s+|simply\s+|why\s+not\s+|so\s+|then\s+|you\s+can\s+)?"
+    r"(?:(?:click|tap)\s+here\s+to\s+|call\s+us\s+to\s+|get\s+in\s+touch\s+to\s+)?"
+    r"(?:book\b|to\s+book\b|(?:make|schedule|arrange|request)\s+(?:an?\s+|your\s+)?(?:\w+\s+)?"
+    r"(?:appointment|booking|session)s?\b)",
     re.I,
 )
 _MAX_CTA_WORDS = 25
@@ -150,7 +153,7 @@ def sentence_call_to_action(
         return CallToAction("article_ref", text, links.website), [warning]
     if _READ_MORE.match(sentence):
         return CallToAction("read_more", text, url or links.website), []
-    if _BOOKING_WORD.search(sentence) and _BOOKING_IMPERATIVE.search(sentence):
+    if _BOOKING.match(sentence):
         return CallToAction("booking", text, url or links.booking_url), []
     return None, []
 
