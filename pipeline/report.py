@@ -14,16 +14,13 @@ from email.utils import formataddr, formatdate, make_msgid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from jinja2 import TemplateError as JinjaTemplateError
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from pipeline.config import Settings
-from pipeline.errors import DeliveryError, InputError, TemplateError
+from pipeline.errors import DeliveryError, InputError
 from pipeline.models import CampaignMetrics, DayMetrics, Overview
-from pipeline.render import render_mjml
-from pipeline.render.compile import MJML_SUFFIX, TEXT_SUFFIX, compile_mjml, templates_dir
+from pipeline.render import render_email
 from pipeline.scheduling.timing import format_local
 from pipeline.store import lifecycle as lifecycle_store
 from pipeline.store import utcnow
@@ -167,20 +164,7 @@ def report_context(report: WeeklyReport, settings: Settings, chart_src: str) -> 
 
 def render_report(report: WeeklyReport, settings: Settings, chart_src: str) -> tuple[str, str]:
     """(html, text) from templates/report.mjml.j2 and report.txt.j2."""
-    context = report_context(report, settings, chart_src)
-    root = templates_dir(settings)
-    source = render_mjml(settings, REPORT_TEMPLATE, context)
-    html = compile_mjml(source, root, REPORT_TEMPLATE + MJML_SUFFIX)
-    text_env = Environment(
-        loader=FileSystemLoader(str(root)), undefined=StrictUndefined, autoescape=False
-    )
-    try:
-        text = text_env.get_template(REPORT_TEMPLATE + TEXT_SUFFIX).render(context)
-    except JinjaTemplateError as error:
-        raise TemplateError(
-            f"cannot render: {error}", path=str(root / (REPORT_TEMPLATE + TEXT_SUFFIX))
-        ) from None
-    return html, text
+    return render_email(settings, REPORT_TEMPLATE, report_context(report, settings, chart_src))
 
 
 def report_message(
