@@ -113,8 +113,9 @@ class SmtpBackend:
                 code, answer = connection.mail(sender)
                 if code == 250:
                     code, answer = connection.rcpt(recipient.email)
-            except smtplib.SMTPServerDisconnected:
-                # An idle connection the server closed: nothing of this message was sent yet.
+            except OSError:
+                # An idle connection the server closed (SMTPServerDisconnected is an OSError):
+                # nothing of this message was sent yet, so one fresh connection may try again.
                 self._drop()
                 if fresh:
                     raise
@@ -125,7 +126,10 @@ class SmtpBackend:
             return _refused(recipient, code, answer)
         try:
             code, answer = connection.data(data)
-        except (OSError, smtplib.SMTPServerDisconnected) as error:
+        except smtplib.SMTPDataError as error:
+            # The DATA command itself was refused: the message never left.
+            return _refused(recipient, error.smtp_code, error.smtp_error)
+        except OSError as error:
             self._drop()
             return SendResult(
                 recipient.send_id,
