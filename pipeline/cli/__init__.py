@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from pipeline.cli.base import main
 from pipeline.cli.campaigns import register as _register_campaigns
+from pipeline.cli.contacts import register as _register_contacts
 from pipeline.cli.content import register as _register_content
 from pipeline.cli.core import register as _register_core
 from pipeline.cli.metrics import register as _register_metrics
+from pipeline.cli.segments import register as _register_segments
 from pipeline.cli.serve import register as _register_serve
 from pipeline.cli.users import register as _register_users
 
@@ -15,6 +17,8 @@ _register_core(main)
 _register_campaigns(main)
 _register_metrics(main)
 _register_content(main)
+_register_contacts(main)
+_register_segments(main)
 _register_serve(main)
 _register_users(main)
 

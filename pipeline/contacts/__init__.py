@@ -1,7 +1,5 @@
-"""Contacts: normalising addresses and values, and importing booking-system exports.
-
-Who is mailable is decided in SQL (pipeline.store.contacts.mailable_condition).
-"""
+"""Contacts: normalising addresses and values (here), and importing booking-system exports
+(pipeline.contacts.importer). Who is mailable is decided in SQL (pipeline.store.contacts)."""
 
 from pipeline.contacts.normalise import (
     email_hash,

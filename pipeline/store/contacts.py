@@ -1,29 +1,20 @@
-"""Contacts and suppressions in the database: who is mailable, who is in a segment, and the
-named queries behind import, export, erase and unsubscribe. The one place that decides
-mailability (`mailable_condition`) and the one implementation of segment rules
-(`segment_condition`)."""
+"""Contacts and suppressions in the database: the named queries behind import, export, erase,
+suppression and unsubscribe. `mailable_condition` and `segment_condition` (in
+pipeline.store.segments, with the other audience clauses) are re-exported here."""
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
     Connection,
-    and_,
     bindparam,
     delete,
-    exists,
-    false,
     func,
     insert,
-    not_,
-    or_,
     select,
-    true,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -32,14 +23,28 @@ from pipeline.contacts.normalise import (
     email_hash,
     email_key,
     is_email_hash,
-    normalise_tag,
     tags_from_column,
     tags_to_column,
 )
 from pipeline.errors import NotFoundError
-from pipeline.models import GENERAL_SEGMENT, Condition, Contact, Rule, Segment
-from pipeline.store.tables import contacts, suppressions
+from pipeline.models import Contact
+from pipeline.store.segments import mailable_condition, segment_condition
+from pipeline.store.tables import campaigns, contacts, events, sends, suppressions, variants
 from pipeline.store.types import utcnow
+
+__all__ = [
+    "add_contact",
+    "contact_count",
+    "contact_export",
+    "erase_contact",
+    "get_contact",
+    "get_contact_by_id",
+    "mailable_condition",
+    "segment_condition",
+    "suppress",
+    "unsubscribe_contact",
+    "why_not_mailable",
+]
 
 SUPPRESSION_REASONS = ("bounce", "complaint", "unsubscribe", "manual", "erased", "invalid")
 _REASON_WORDS = {
@@ -50,24 +55,6 @@ _REASON_WORDS = {
     "erased": "their data was erased on request",
     "invalid": "the address is invalid",
 }
-
-
-# --- mailability -----------------------------------------------------------------------------
-
-
-def _suppressed():
-    return exists().where(suppressions.c.email_hash == contacts.c.email_hash)
-
-
-def mailable_condition(now: datetime) -> ColumnElement[bool]:
-    """THE test of whether a contact may be sent marketing email, as a clause over `contacts`:
-    consent `subscribed`, no suppression of any reason for its address hash, and not paused
-    (a pause ends at `paused_until`). Every sending path filters with this."""
-    return and_(
-        contacts.c.consent_status == "subscribed",
-        not_(_suppressed()),
-        or_(contacts.c.paused_until.is_(None), contacts.c.paused_until <= now),
-    )
 
 
 def why_not_mailable(conn: Connection, contact_id: int, now: datetime) -> str | None:
@@ -103,108 +90,6 @@ def why_not_mailable(conn: Connection, contact_id: int, now: datetime) -> str | 
     if row.paused_until is not None and row.paused_until > now:
         reasons.append(f"paused until {row.paused_until:%Y-%m-%d %H:%M} UTC")
     return "; ".join(reasons) or None
-
-
-# --- segment rules ----------------------------------------------------------------------------
-
-
-def segment_condition(
-    segment: Segment, today: date, others: Sequence[Segment] = ()
-) -> ColumnElement[bool]:
-    """Whether a contact is in `segment`, as a clause over `contacts`; the only implementation of
-    segment rules. `general` (no rule) means "in none of `others`" (pass the other segments;
-    without them everyone is in general). Mailability is a separate clause: combine the two."""
-    if segment.rule is None:
-        if segment.name != GENERAL_SEGMENT and not others:
-            return true()
-        rules = [
-            rule_condition(other.rule, today)
-            for other in others
-            if other.rule is not None and other.name != segment.name
-        ]
-        return not_(or_(false(), *rules)) if rules else true()
-    return rule_condition(segment.rule, today)
-
-
-def rule_condition(rule: Rule, today: date) -> ColumnElement[bool]:
-    terms = [
-        rule_condition(term, today) if isinstance(term, Rule) else _condition(term, today)
-        for term in rule.terms
-    ]
-    if rule.mode == "all":
-        return and_(true(), *terms)
-    if rule.mode == "any":
-        return or_(false(), *terms)
-    # "not": none of the terms holds.
-    return not_(or_(false(), *terms))
-
-
-def _like_escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _has_tag(tag: str) -> ColumnElement[bool]:
-    return contacts.c.tags.like(f"%,{_like_escape(normalise_tag(tag))},%", escape="\\")
-
-
-def _values(value: Any) -> list[str]:
-    return [str(item) for item in value] if isinstance(value, list | tuple) else [str(value)]
-
-
-def _condition(condition: Condition, today: date) -> ColumnElement[bool]:
-    op, value = condition.op, condition.value
-    if condition.field == "tags":
-        if op == "present":
-            return contacts.c.tags != ","
-        if op in ("equals", "in"):
-            return or_(false(), *(_has_tag(tag) for tag in _values(value)))
-        if op == "contains":
-            # A substring of any one tag: ",a,b," never puts a comma inside a tag.
-            return or_(
-                false(),
-                *(
-                    contacts.c.tags.like(f"%{_like_escape(normalise_tag(part))}%", escape="\\")
-                    for part in _values(value)
-                ),
-            )
-        raise ValueError(f"tags cannot be tested with {op!r}")
-    name = condition.field.removeprefix("attributes.")
-    # ->> on PostgreSQL, json_extract on SQLite: the attribute as text, NULL when absent.
-    attribute = contacts.c.attributes[name].as_string()
-    # Every test starts with IS NOT NULL so that a missing attribute gives FALSE, never NULL:
-    # NOT over a NULL stays NULL, which would drop the contact from `not` rules and `general`.
-    return and_(attribute.is_not(None), _attribute_test(attribute, op, value, today))
-
-
-def _attribute_test(attribute, op: str, value: Any, today: date) -> ColumnElement[bool]:
-    if op == "present":
-        return func.trim(attribute) != ""
-    if op in ("equals", "in"):
-        wanted = [item.strip().lower() for item in _values(value)]
-        return func.lower(func.trim(attribute)).in_(wanted)
-    if op == "contains":
-        return or_(
-            false(),
-            *(
-                func.lower(attribute).like(f"%{_like_escape(part.lower())}%", escape="\\")
-                for part in _values(value)
-            ),
-        )
-    if op == "within":
-        unit, count = value
-        since = months_before(today, count) if unit == "months" else today - timedelta(days=count)
-        # Dates are stored as ISO strings (YYYY-MM-DD), which compare in date order; "~" sorts
-        # after any time part, so a value with one still counts on its day.
-        return and_(attribute >= since.isoformat(), attribute <= today.isoformat() + "~")
-    raise ValueError(f"unknown operator {op!r}")
-
-
-def months_before(day: date, months: int) -> date:
-    """The same day `months` earlier, clamped to the month's end (31 Aug - 6 months: 28/29 Feb)."""
-    index = day.year * 12 + day.month - 1 - months
-    year, month = divmod(index, 12)
-    month += 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 # --- suppressions and unsubscribes ------------------------------------------------------------
@@ -408,3 +293,139 @@ def add_contact(conn: Connection, contact: Contact, now: datetime | None = None)
         "updated_at": moment,
     }
     return conn.execute(insert(contacts).returning(contacts.c.id), row).scalar_one()
+
+
+# --- subject access and erasure ---------------------------------------------------------------
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def contact_export(conn: Connection, email: str, now: datetime) -> dict[str, Any]:
+    """Everything held about the person with this address, as JSON-ready values: the contact,
+    their consent, preferences, suppressions of their address, and the emails sent to them with
+    what happened to each. NotFoundError when there is no contact and no suppression."""
+    hashed = email_hash(email)
+    row = conn.execute(select(contacts).where(contacts.c.email_key == email_key(email))).first()
+    suppression_rows = conn.execute(
+        select(suppressions)
+        .where(suppressions.c.email_hash == hashed)
+        .order_by(suppressions.c.created_at, suppressions.c.id)
+    ).all()
+    if row is None and not suppression_rows:
+        raise NotFoundError(f"no contact with the address {email.strip()!r}")
+    held_suppressions = [
+        {"reason": s.reason, "source": s.source, "detail": s.detail, "at": _iso(s.created_at)}
+        for s in suppression_rows
+    ]
+    if row is None:
+        # Only the hash is held (for instance after erasure): say so, and that it blocks mail.
+        return {
+            "email": email.strip(),
+            "email_hash": hashed,
+            "held": "only a hash of the address, kept so that it is never mailed",
+            "mailable": False,
+            "why_not_mailable": "; ".join(
+                f"suppressed: {_REASON_WORDS.get(s['reason'], s['reason'])}"
+                for s in held_suppressions
+            ),
+            "suppressions": held_suppressions,
+        }
+    reason = why_not_mailable(conn, row.id, now)
+    document: dict[str, Any] = {
+        "email": row.email,
+        "email_hash": row.email_hash,
+        "first_name": row.first_name,
+        "last_name": row.last_name,
+        "tags": sorted(tags_from_column(row.tags)),
+        "attributes": dict(row.attributes or {}),
+        "consent": {
+            "status": row.consent_status,
+            "source": row.consent_source,
+            "at": _iso(row.consent_at),
+            "wording": row.consent_wording,
+        },
+        "preferences": {"topics": list(row.topics or []), "paused_until": _iso(row.paused_until)},
+        "created_at": _iso(row.created_at),
+        "updated_at": _iso(row.updated_at),
+        "mailable": reason is None,
+    }
+    if reason is not None:
+        document["why_not_mailable"] = reason
+    document["suppressions"] = held_suppressions
+    document["sends"] = _sends_of(conn, row.id)
+    return document
+
+
+def _sends_of(conn: Connection, contact_id: int) -> list[dict[str, Any]]:
+    """The emails sent to a contact, oldest first, each with its events; two queries."""
+    send_rows = conn.execute(
+        select(
+            sends.c.id,
+            campaigns.c.slug,
+            variants.c.segment,
+            sends.c.status,
+            sends.c.queued_at,
+            sends.c.sent_at,
+            sends.c.reason,
+        )
+        .join(campaigns, campaigns.c.id == sends.c.campaign_id)
+        .join(variants, variants.c.id == sends.c.variant_id)
+        .where(sends.c.contact_id == contact_id)
+        .order_by(sends.c.queued_at, sends.c.id)
+    ).all()
+    ids = [send.id for send in send_rows]
+    happened: dict[int, list[dict[str, Any]]] = {send_id: [] for send_id in ids}
+    if ids:
+        for event in conn.execute(
+            select(events.c.send_id, events.c.event, events.c.occurred_at, events.c.url)
+            .where(events.c.send_id.in_(ids))
+            .order_by(events.c.occurred_at, events.c.id)
+        ):
+            happened[event.send_id].append(
+                {"event": event.event, "at": _iso(event.occurred_at), "url": event.url}
+            )
+    return [
+        {
+            "campaign": send.slug,
+            "segment": send.segment,
+            "status": send.status,
+            "queued_at": _iso(send.queued_at),
+            "sent_at": _iso(send.sent_at),
+            "reason": send.reason,
+            "events": happened[send.id],
+        }
+        for send in send_rows
+    ]
+
+
+def erase_contact(conn: Connection, email: str, source: str, now: datetime) -> bool:
+    """Delete the person's contact record (their sends stay, detached, for the campaign's
+    totals) and keep their address suppressed by hash, so that no later import or sign-up
+    path makes them mailable again. True when a contact was deleted; the suppression is made
+    either way, so erasing someone not (yet) held still protects them."""
+    row = conn.execute(
+        select(contacts.c.id).where(contacts.c.email_key == email_key(email))
+    ).first()
+    suppress(conn, email, "erased", source, now=now)
+    if row is None:
+        return False
+    delete_contact(conn, row.id)
+    return True
+
+
+def suppress_many(conn: Connection, entries: Sequence[tuple[str, str, str]], now: datetime) -> None:
+    """Suppress many address hashes at once: (email_hash, reason, source) each; duplicates of
+    existing suppressions are skipped. One executemany."""
+    if not entries:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(
+        dialect.insert(suppressions).on_conflict_do_nothing(),
+        [
+            {"email_hash": hashed, "reason": reason, "source": source, "detail": None,
+             "created_at": now}
+            for hashed, reason, source in entries
+        ],
+    )  # fmt: skip

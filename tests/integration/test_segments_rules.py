@@ -12,12 +12,12 @@ from pipeline.models import Condition, Contact, Rule, Segment
 from pipeline.store.contacts import (
     add_contact,
     mailable_condition,
-    months_before,
     segment_condition,
     suppress,
     unsubscribe_contact,
     why_not_mailable,
 )
+from pipeline.store.segments import months_before
 from pipeline.store.tables import contacts
 
 TODAY = date(2026, 3, 31)

@@ -1,0 +1,143 @@
+"""Reading a contacts CSV as booking systems write it: UTF-8 with or without a BOM, else
+Windows-1252; comma, semicolon or tab; CRLF; quoted fields with embedded newlines. Streamed row
+by row, with row numbers as a spreadsheet shows them (the header is row 1)."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.errors import CsvError
+
+_PROBE_BYTES = 1 << 20
+DELIMITERS = (",", ";", "\t")
+
+
+def detect_encoding(path: Path) -> str:
+    """ "utf-8-sig" when the whole file is UTF-8 (a BOM is dropped), else "cp1252", the encoding
+    Excel on Windows writes. Read in blocks, so memory stays bounded."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with path.open("rb") as handle:
+        try:
+            while block := handle.read(_PROBE_BYTES):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+            return "utf-8-sig"
+        except UnicodeDecodeError:
+            pass
+        handle.seek(0)
+        decoder = codecs.getincrementaldecoder("cp1252")()
+        offset = 0
+        while block := handle.read(_PROBE_BYTES):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as error:
+                raise CsvError(
+                    f"neither UTF-8 nor Windows-1252 text (byte 0x{block[error.start]:02x} at "
+                    f"offset {offset + error.start}); save the export as CSV UTF-8",
+                    path=str(path),
+                ) from None
+            offset += len(block)
+    return "cp1252"
+
+
+def sniff_delimiter(header_line: str) -> str:
+    """The delimiter of a file from its header line: the most frequent of comma, semicolon and
+    tab outside quotes (comma when none appears)."""
+    counts = dict.fromkeys(DELIMITERS, 0)
+    quoted = False
+    for character in header_line:
+        if character == '"':
+            quoted = not quoted
+        elif not quoted and character in counts:
+            counts[character] += 1
+    best = max(DELIMITERS, key=lambda delimiter: counts[delimiter])
+    return best if counts[best] else ","
+
+
+class _CountingReader(io.RawIOBase):
+    """A raw file that counts the bytes read through it: progress without tell() (which a text
+    file refuses while csv iterates it)."""
+
+    def __init__(self, handle) -> None:
+        self._handle = handle
+        self.consumed = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        count = self._handle.readinto(buffer)
+        self.consumed += count
+        return count
+
+
+@dataclass(frozen=True)
+class CsvRow:
+    number: int  # as a spreadsheet shows it: the header is row 1
+    cells: list[str]
+
+
+@dataclass
+class OpenCsv:
+    headings: list[str]
+    rows: Iterator[CsvRow]
+    encoding: str
+    delimiter: str
+    size: int
+    consumed: Callable[[], int]
+
+
+@contextmanager
+def open_csv(path: Path) -> Iterator[OpenCsv]:
+    """Open a contacts file and read its header; its data rows stream from `.rows`. A file that
+    cannot be read at all raises CsvError, mid-way too (the importer then writes nothing)."""
+    shown = str(path)
+    if not path.is_file():
+        raise CsvError("file not found", path=shown)
+    encoding = detect_encoding(path)
+    with path.open("rb") as binary:
+        first_line = binary.readline()
+        binary.seek(0)
+        delimiter = sniff_delimiter(first_line.decode(encoding, errors="replace"))
+        counter = _CountingReader(binary)
+        text = io.TextIOWrapper(io.BufferedReader(counter), encoding=encoding, newline="")
+        reader = csv.reader(text, delimiter=delimiter, strict=True)
+        try:
+            headings = next(reader, None)
+        except csv.Error as error:
+            raise CsvError(f"row 1 cannot be read: {error}", path=shown, line=1) from None
+        if not headings or not any(cell.strip() for cell in headings):
+            raise CsvError("the file is empty: expected a header row such as 'Email,First Name'",
+                           path=shown)  # fmt: skip
+        yield OpenCsv(
+            headings=headings,
+            rows=_rows(reader, shown),
+            encoding=encoding,
+            delimiter=delimiter,
+            size=path.stat().st_size,
+            consumed=lambda: counter.consumed,
+        )
+
+
+def _rows(reader, shown: str) -> Iterator[CsvRow]:
+    number = 1
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            raise CsvError(
+                f"row {number + 1} cannot be read ({error}); the file is not valid CSV, so "
+                "nothing was imported",
+                path=shown,
+            ) from None
+        number += 1
+        if any(cell.strip() for cell in cells):
+            yield CsvRow(number, cells)
