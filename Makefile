@@ -22,6 +22,7 @@ $(DEV_STAMP): pyproject.toml | $(VENV)/bin/python
 run: $(RUN_STAMP)
 	$(BIN)/clinicmail db upgrade
 	$(BIN)/clinicmail content sync
+	$(BIN)/clinicmail demo seed --contacts 2000 --if-empty
 	$(BIN)/clinicmail content list
 
 test: $(DEV_STAMP)
