@@ -9,6 +9,7 @@ from pipeline.cli.contacts import register as _register_contacts
 from pipeline.cli.content import register as _register_content
 from pipeline.cli.core import register as _register_core
 from pipeline.cli.metrics import register as _register_metrics
+from pipeline.cli.schedule import register as _register_schedule
 from pipeline.cli.segments import register as _register_segments
 from pipeline.cli.serve import register as _register_serve
 from pipeline.cli.users import register as _register_users
@@ -16,6 +17,7 @@ from pipeline.cli.users import register as _register_users
 _register_core(main)
 _register_campaigns(main)
 _register_metrics(main)
+_register_schedule(main)
 _register_content(main)
 _register_contacts(main)
 _register_segments(main)
