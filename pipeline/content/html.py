@@ -8,15 +8,22 @@ from datetime import date
 from pathlib import PurePath
 from urllib.parse import urljoin, urlsplit
 
+import lxml.etree
 import lxml.html
 import nh3
 import trafilatura
 
 from pipeline.errors import ContentError
-from pipeline.models import Article, Block
+from pipeline.models import Article, Block, CallToAction
 
 from .assemble import Paragraph, Parts, build_article
-from .links import ClinicLinks, LinkSpan
+from .links import (
+    ClinicLinks,
+    LinkSpan,
+    is_safe,
+    link_call_to_action,
+    sentence_call_to_action,
+)
 from .text import clean_inline, normalise_characters, slugify
 
 # Only the structure an article needs survives sanitising; everything else is unwrapped.
@@ -72,12 +79,37 @@ def parse_html_page(
         canonical_url=metadata.url if metadata.url and metadata.url.startswith("http") else None,
         hero_image=urljoin(page_url or "", metadata.image) if metadata.image else None,
     )
+    parts.ctas.extend(_main_content_ctas(text, links))
     read_html_blocks(sanitise(extracted), parts, page_url)
     if not parts.title:
         raise ContentError("no usable title: the page has no <title> or <h1>", path=path)
     if parts.hero_image and not parts.hero_alt:
         parts.hero_alt = parts.title
     return build_article(parts, links)
+
+
+def _main_content_ctas(html: str, links: ClinicLinks) -> list[CallToAction]:
+    """Calls to action in the page's main content. The extractor drops a paragraph that is
+    nothing but a link as boilerplate, yet "Book online" on its own is what the clinic wants
+    kept; plain links to elsewhere are left to the extracted text."""
+    try:
+        tree = lxml.html.fromstring(html)
+    except (lxml.etree.ParserError, ValueError):
+        return []
+    mains = tree.xpath("//article | //main | //*[@role='main']")
+    if not mains:
+        return []
+    ctas = []
+    for anchor in mains[0].iter("a"):
+        href = (anchor.get("href") or "").strip()
+        label = clean_inline(anchor.text_content())
+        if not href or not label or not is_safe(href):
+            continue
+        cta, _ = sentence_call_to_action(label, [href], links, "", None)
+        cta = cta or link_call_to_action(label, href, links)
+        if cta.kind != "link":
+            ctas.append(cta)
+    return ctas
 
 
 def _slug_for(path: str, source_url: str | None) -> str:

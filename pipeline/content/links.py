@@ -137,7 +137,7 @@ def sentence_call_to_action(
     if len(words(sentence)) > _MAX_CTA_WORDS:
         return None, []
     text = sentence.strip().rstrip(".!:;").strip()
-    url = next((absolute(href, links) for href in hrefs if is_safe(href)), None)
+    url = next((resolve_href(href, links) for href in hrefs if is_safe(href)), None)
     reference = _ARTICLE_REF.match(sentence)
     if reference:
         if url:
@@ -209,6 +209,13 @@ def _same_stem(word: str, other: str) -> bool:
     if size < 4:
         return word == other
     return word[:size] == other[:size] and abs(len(word) - len(other)) <= 4
+
+
+def resolve_href(href: str, links: ClinicLinks) -> str:
+    """Where a link leads: a known article's own address when it names one, else the link made
+    absolute against the website."""
+    article = linked_article(href, links)
+    return article.url if article else absolute(href, links)
 
 
 def is_safe(href: str) -> bool:
