@@ -8,6 +8,7 @@ from pipeline.cli.campaigns import register as _register_campaigns
 from pipeline.cli.contacts import register as _register_contacts
 from pipeline.cli.content import register as _register_content
 from pipeline.cli.core import register as _register_core
+from pipeline.cli.dev import register as _register_dev
 from pipeline.cli.metrics import register as _register_metrics
 from pipeline.cli.schedule import register as _register_schedule
 from pipeline.cli.segments import register as _register_segments
@@ -15,6 +16,7 @@ from pipeline.cli.serve import register as _register_serve
 from pipeline.cli.users import register as _register_users
 
 _register_core(main)
+_register_dev(main)
 _register_campaigns(main)
 _register_metrics(main)
 _register_schedule(main)

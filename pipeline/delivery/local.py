@@ -33,6 +33,7 @@ from pipeline.delivery.local_store import (
     local_store_dir,
     public_key_b64,
 )
+from pipeline.errors import DeliveryError
 
 DEFAULT_PORT = 3025
 WEBHOOK_PATH = "/webhooks/sendgrid"
@@ -246,7 +247,13 @@ class LocalSendGridServer:
         return f"http://{self.host}:{self._server.server_address[1]}"
 
     def start(self) -> LocalSendGridServer:
-        self._server = _HTTPServer((self.host, self.port), _Handler)
+        try:
+            self._server = _HTTPServer((self.host, self.port), _Handler)
+        except OSError as error:
+            raise DeliveryError(
+                f"the local SendGrid server cannot listen on {self.host}:{self.port} "
+                f"({error.strerror or error}); choose another port with --port"
+            ) from None
         self._server.owner = self
         if self.webhook_url and not self.benchmark:
             self._poster = WebhookPoster(self.webhook_url, self._key)
