@@ -3,7 +3,6 @@ together in one place. `create_app(settings)` is what `clinicmail serve` and the
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from urllib.parse import quote
 
@@ -16,6 +15,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from pipeline.config import Settings
 from pipeline.errors import ClinicmailError, InputError, NotFoundError, StateError
 from pipeline.store import open_engine
+from pipeline.web import public, webhooks
 from pipeline.web.auth import (
     CsrfFailed,
     Forbidden,
@@ -47,9 +47,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_exception_handler(ClinicmailError, _clinicmail_error)
     app.include_router(staff_router())
-    for module in ("pipeline.web.public", "pipeline.web.webhooks"):
-        if importlib.util.find_spec(module) is not None:
-            app.include_router(importlib.import_module(module).router)
+    app.include_router(public.router)
+    app.include_router(webhooks.router)
     return app
 
 

@@ -1,0 +1,238 @@
+"""The campaign pages: the list, making one from an article, and a campaign's page with its plan
+and evidence, previews, checks, test send, lifecycle actions, live progress and metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from pipeline.errors import ClinicmailError, NotFoundError, StateError
+from pipeline.lifecycle import (
+    APPROVABLE,
+    CANCELLABLE,
+    PAUSABLE,
+    SCHEDULABLE,
+    approve_campaign,
+    cancel_campaign,
+    get_lifecycle,
+    pause_campaign,
+    resume_campaign,
+    schedule_campaign,
+)
+from pipeline.metrics import campaign_metrics
+from pipeline.models import StaffUser
+from pipeline.segments import load_segments
+from pipeline.store import lifecycle as lifecycle_store
+from pipeline.store import utcnow
+from pipeline.store.articles import list_articles
+from pipeline.web.auth import staff_user
+from pipeline.web.staff.campaign_work import (
+    build_preview,
+    create_web_campaign,
+    local_datetime,
+    preview_html,
+    segment_label,
+    send_test_email,
+)
+from pipeline.web.staff.rendering import flash, redirect, render
+
+router = APIRouter(include_in_schema=False)
+Staff = Annotated[StaffUser, Depends(staff_user)]
+# States in which the page polls for progress.
+LIVE_STATES = ("sending",)
+
+
+@router.get("/campaigns")
+def campaigns_page(request: Request) -> Response:
+    with request.app.state.engine.connect() as conn:
+        campaigns = lifecycle_store.all_campaigns(conn)
+    order = {"sending": 0, "scheduled": 1, "paused": 2, "approved": 3, "draft": 4, "missed": 5}
+    campaigns.sort(key=lambda c: (order.get(c.state, 9), c.scheduled_for is None, c.slug))
+    return render(request, "campaigns.html", {"campaigns": campaigns})
+
+
+@router.get("/campaigns/new")
+def new_campaign_page(request: Request, article: str = "") -> Response:
+    settings = request.app.state.settings
+    with request.app.state.engine.connect() as conn:
+        articles = list_articles(conn)
+    context = {
+        "articles": articles,
+        "chosen": article,
+        "segments": load_segments(settings.workspace),
+        "error": None,
+    }
+    return render(request, "campaign_new.html", context)
+
+
+@router.post("/campaigns/new")
+async def new_campaign(request: Request, user: Staff) -> Response:
+    form = await request.form()
+    article = str(form.get("article", ""))
+    try:
+        slug = create_web_campaign(
+            request.app.state.engine,
+            request.app.state.settings,
+            article_slug=article,
+            name=str(form.get("name", "")),
+            segments=[str(value) for value in form.getlist("segments")],
+            created_by=user.email,
+        )
+    except ClinicmailError as problem:
+        flash(request, f"The campaign was not made: {problem}", "error")
+        return redirect(f"/campaigns/new?article={article}")
+    flash(request, "Draft made. Check the previews, then approve and schedule it.")
+    return redirect(f"/campaigns/{slug}")
+
+
+def _actions(state: str) -> dict[str, bool]:
+    return {
+        "approve": state in APPROVABLE,
+        "schedule": state in SCHEDULABLE,
+        "pause": state in PAUSABLE and state != "paused",
+        "resume": state == "paused",
+        "cancel": state in CANCELLABLE,
+    }
+
+
+@router.get("/campaigns/{slug}")
+def campaign_page(request: Request, slug: str) -> Response:
+    engine = request.app.state.engine
+    settings = request.app.state.settings
+    campaign = get_lifecycle(engine, slug)
+    preview_error = None
+    preview = None
+    try:
+        preview = build_preview(engine, settings, slug)
+    except ClinicmailError as problem:
+        preview_error = str(problem)
+    with engine.connect() as conn:
+        metrics = campaign_metrics(conn, slug)
+    segments = (
+        preview.segments if preview else {s.name: s for s in load_segments(settings.workspace)}
+    )
+    local_now = utcnow().astimezone(settings.clinic.zone)
+    context = {
+        "campaign": campaign,
+        "preview": preview,
+        "preview_error": preview_error,
+        "metrics": metrics,
+        "label": lambda name: segment_label(segments, name),
+        "actions": _actions(campaign.state),
+        "live": campaign.state in LIVE_STATES,
+        "demo_banner": metrics.simulated,
+        "default_day": local_now.date().isoformat(),
+        "default_time": (local_now.replace(second=0, microsecond=0)).strftime("%H:%M"),
+    }
+    return render(request, "campaign.html", context)
+
+
+@router.get("/campaigns/{slug}/preview/{segment}")
+def campaign_preview(request: Request, slug: str, segment: str) -> Response:
+    preview = build_preview(request.app.state.engine, request.app.state.settings, slug)
+    rendered = preview.rendered.get(segment)
+    if rendered is None:
+        raise NotFoundError(f"campaign {slug!r} has no variant for segment {segment!r}")
+    # The email's HTML runs in a sandboxed frame: no scripts, no forms, no same-origin access.
+    headers = {
+        "Content-Security-Policy": "sandbox; script-src 'none'",
+        "X-Frame-Options": "SAMEORIGIN",
+    }
+    return HTMLResponse(preview_html(request.app.state.settings, rendered), headers=headers)
+
+
+@router.get("/campaigns/{slug}/progress")
+def campaign_progress(request: Request, slug: str) -> Response:
+    """What the sending page polls: the state and the running totals."""
+    engine = request.app.state.engine
+    campaign = get_lifecycle(engine, slug)
+    with engine.connect() as conn:
+        totals = campaign_metrics(conn, slug).totals
+    return JSONResponse({"state": campaign.state, "totals": totals.as_dict()})
+
+
+def _act(request: Request, slug: str, action: Callable[[], str]) -> Response:
+    """Run a staff action and come back to the campaign's page, with what happened (or why
+    not) shown there."""
+    try:
+        flash(request, action())
+    except ClinicmailError as problem:
+        flash(request, str(problem), "error")
+    return redirect(f"/campaigns/{slug}")
+
+
+def _approve(request: Request, slug: str, user: StaffUser) -> str:
+    engine = request.app.state.engine
+    preview = build_preview(engine, request.app.state.settings, slug)
+    if not preview.plan.variants:
+        raise StateError(f"campaign {slug!r} has no variant to send: see its plan")
+    if preview.blocking:
+        first = preview.blocking[0]
+        raise StateError(
+            f"campaign {slug!r} has {len(preview.blocking)} blocking check error(s); "
+            f"first, for {first.segment}: {first.message}"
+        )
+    return approve_campaign(engine, slug, user.email).message
+
+
+@router.post("/campaigns/{slug}/approve")
+def campaign_approve(request: Request, slug: str, user: Staff) -> Response:
+    return _act(request, slug, lambda: _approve(request, slug, user))
+
+
+@router.post("/campaigns/{slug}/schedule")
+def campaign_schedule(
+    request: Request,
+    slug: str,
+    day: Annotated[str, Form()] = "",
+    clock: Annotated[str, Form()] = "",
+) -> Response:
+    settings = request.app.state.settings
+
+    def schedule() -> str:
+        at = local_datetime(settings, day, clock) if day or clock else None
+        result = schedule_campaign(request.app.state.engine, settings, slug, at=at)
+        return " ".join([result.message, *result.notes])
+
+    return _act(request, slug, schedule)
+
+
+@router.post("/campaigns/{slug}/pause")
+def campaign_pause(request: Request, slug: str, user: Staff) -> Response:
+    engine = request.app.state.engine
+    return _act(request, slug, lambda: pause_campaign(engine, slug, user.email).message)
+
+
+@router.post("/campaigns/{slug}/resume")
+def campaign_resume(request: Request, slug: str) -> Response:
+    engine, settings = request.app.state.engine, request.app.state.settings
+    return _act(request, slug, lambda: resume_campaign(engine, settings, slug).message)
+
+
+@router.post("/campaigns/{slug}/cancel")
+def campaign_cancel(request: Request, slug: str, user: Staff) -> Response:
+    engine = request.app.state.engine
+    return _act(request, slug, lambda: cancel_campaign(engine, slug, user.email).message)
+
+
+@router.post("/campaigns/{slug}/test")
+def campaign_test_send(
+    request: Request,
+    slug: str,
+    address: Annotated[str, Form()],
+    segment: Annotated[str, Form()],
+) -> Response:
+    settings = request.app.state.settings
+
+    def send() -> str:
+        preview = build_preview(request.app.state.engine, settings, slug)
+        rendered = preview.rendered.get(segment)
+        if rendered is None:
+            raise NotFoundError(f"campaign {slug!r} has no variant for segment {segment!r}")
+        send_test_email(settings, rendered, address)
+        return f"Test email sent to {address.strip()}."
+
+    return _act(request, slug, send)

@@ -1,0 +1,61 @@
+"""Charts for the staff pages, drawn on the server as SVG with matplotlib: no JavaScript, no
+asset to vendor, and the same picture the owner's report can embed."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Mapping, Sequence
+from datetime import date
+
+from matplotlib.dates import AutoDateLocator, DateFormatter
+from matplotlib.figure import Figure
+
+# Distinguishable for colour-blind readers (Okabe–Ito), in order of use.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000")
+_SVG_HEADER = re.compile(r"^.*?(?=<svg)", re.S)
+
+
+def trend_chart_svg(
+    days: Sequence[date],
+    series: Mapping[str, Sequence[int]],
+    *,
+    title: str,
+    colour: str | None = None,
+) -> str:
+    """A line chart of daily counts (one line per series) as inline SVG that scales to its box.
+    `title` becomes the SVG's accessible name."""
+    # matplotlib's Figure (not pyplot) keeps no global state, so requests can draw concurrently.
+    figure = Figure(figsize=(6.4, 2.6), dpi=100, layout="constrained")
+    axes = figure.add_subplot()
+    for index, (label, values) in enumerate(series.items()):
+        axes.plot(
+            days,
+            values,
+            label=label,
+            color=colour if colour and len(series) == 1 else PALETTE[index % len(PALETTE)],
+            linewidth=2,
+            marker="o" if len(days) <= 14 else None,
+            markersize=3,
+        )
+    axes.set_ylim(bottom=0)
+    axes.yaxis.get_major_locator().set_params(integer=True)
+    axes.xaxis.set_major_locator(AutoDateLocator(minticks=3, maxticks=7))
+    axes.xaxis.set_major_formatter(DateFormatter("%d %b"))
+    axes.grid(axis="y", color="#d9e0e2", linewidth=0.8)
+    for side in ("top", "right"):
+        axes.spines[side].set_visible(False)
+    axes.tick_params(labelsize=8, colors="#5b686d")
+    if len(series) > 1:
+        axes.legend(fontsize=8, frameon=False, loc="upper left", ncols=min(len(series), 4))
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", metadata={"Date": None})
+    svg = _SVG_HEADER.sub("", buffer.getvalue(), count=1)
+    accessible = f'<svg role="img" aria-label="{_attribute(title)}" '
+    return svg.replace("<svg ", accessible, 1)
+
+
+def _attribute(text: str) -> str:
+    return (
+        text.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;")
+    )

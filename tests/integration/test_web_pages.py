@@ -1,0 +1,126 @@
+"""The staff pages over a real database: content, making a campaign from an article, its page
+(plan, previews, checks), lifecycle actions, the dashboard and the received-mail pages."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+
+from pipeline.content import sync_content
+from pipeline.store import lifecycle as lifecycle_store
+from pipeline.store.types import utcnow
+
+ARTICLE = "full-treatment-for-back-pain"
+
+
+@pytest.fixture
+def synced(web_app):
+    sync_content(web_app.state.engine, web_app.state.settings)
+    return web_app
+
+
+def _make_campaign(client, article: str = ARTICLE, **extra) -> str:
+    response = client.post(
+        "/campaigns/new",
+        data={"article": article, "name": "Legs and backs", "csrf_token": client.csrf, **extra},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    return response.headers["location"].removeprefix("/campaigns/")
+
+
+def test_content_page_lists_articles_with_relevance_per_segment(synced, signed_in):
+    page = signed_in.get("/content")
+    assert page.status_code == 200
+    assert f'href="/content/{ARTICLE}"' in page.text
+    article = signed_in.get(f"/content/{ARTICLE}")
+    assert "Relevance per segment" in article.text
+    assert "Desk workers" in article.text or "desk" in article.text.lower()
+
+
+def test_content_sync_button_reports_what_changed(web_app, signed_in):
+    response = signed_in.post("/content/sync", data={"csrf_token": signed_in.csrf})
+    assert response.status_code == 200
+    assert re.search(r"Content synced: \d+ added", response.text)
+
+
+def test_a_campaign_made_in_the_browser_is_stored_with_origin_web(synced, signed_in):
+    slug = _make_campaign(signed_in)
+    assert slug.startswith(ARTICLE + "-")
+    with synced.state.engine.connect() as conn:
+        campaign = lifecycle_store.find_campaign(conn, slug)
+    assert campaign.origin == "web" and campaign.state == "draft"
+    assert campaign.name == "Legs and backs"
+    page = signed_in.get(f"/campaigns/{slug}")
+    assert page.status_code == 200
+    assert "Plan" in page.text and "Checks" in page.text
+    frames = re.findall(r'src="(/campaigns/[^"]+/preview/[^"]+)"', page.text)
+    assert frames, "no previews on the campaign page"
+    preview = signed_in.get(frames[0])
+    assert preview.status_code == 200
+    assert "sandbox" in preview.headers["content-security-policy"]
+    assert "<html" in preview.text.lower()
+
+
+def test_an_unknown_article_is_refused_with_a_message(synced, signed_in):
+    response = signed_in.post(
+        "/campaigns/new", data={"article": "no-such-article", "csrf_token": signed_in.csrf}
+    )
+    assert "The campaign was not made" in response.text
+
+
+def test_approve_schedule_pause_resume_and_cancel_from_the_page(synced, signed_in):
+    slug = _make_campaign(signed_in)
+    approved = signed_in.post(f"/campaigns/{slug}/approve", data={"csrf_token": signed_in.csrf})
+    assert "approved" in approved.text
+    local_today = utcnow().astimezone(synced.state.settings.clinic.zone).date()
+    day = (local_today + timedelta(days=1)).isoformat()
+    scheduled = signed_in.post(
+        f"/campaigns/{slug}/schedule",
+        data={"day": day, "clock": "10:00", "csrf_token": signed_in.csrf},
+    )
+    assert f"scheduled {slug}" in scheduled.text
+    paused = signed_in.post(f"/campaigns/{slug}/pause", data={"csrf_token": signed_in.csrf})
+    assert f"paused {slug}" in paused.text
+    resumed = signed_in.post(f"/campaigns/{slug}/resume", data={"csrf_token": signed_in.csrf})
+    assert f"resumed {slug}" in resumed.text
+    cancelled = signed_in.post(f"/campaigns/{slug}/cancel", data={"csrf_token": signed_in.csrf})
+    assert f"cancelled {slug}" in cancelled.text
+    again = signed_in.post(f"/campaigns/{slug}/approve", data={"csrf_token": signed_in.csrf})
+    assert "is already cancelled" in again.text
+
+
+def test_scheduling_in_the_past_is_refused_with_the_reason(synced, signed_in):
+    slug = _make_campaign(signed_in)
+    signed_in.post(f"/campaigns/{slug}/approve", data={"csrf_token": signed_in.csrf})
+    response = signed_in.post(
+        f"/campaigns/{slug}/schedule",
+        data={"day": "2020-01-01", "clock": "09:00", "csrf_token": signed_in.csrf},
+    )
+    assert "in the past" in response.text
+
+
+def test_campaign_list_and_progress(synced, signed_in):
+    slug = _make_campaign(signed_in)
+    listing = signed_in.get("/campaigns")
+    assert f'href="/campaigns/{slug}"' in listing.text
+    progress = signed_in.get(f"/campaigns/{slug}/progress").json()
+    assert progress["state"] == "draft"
+    assert progress["totals"]["sent"] == 0
+
+
+def test_dashboard_shows_figures_and_a_chart(synced, signed_in):
+    page = signed_in.get("/")
+    assert page.status_code == 200
+    assert 'data-figure="sent"' in page.text
+    assert "<svg" in page.text
+    assert "Demo figures" not in page.text
+
+
+def test_received_mail_page_is_empty_before_anything_is_sent(synced, signed_in):
+    page = signed_in.get("/messages")
+    assert page.status_code == 200
+    assert "Nothing received yet" in page.text
+    assert signed_in.get("/messages/nope-0").status_code == 404
