@@ -66,7 +66,10 @@ class _Links(HTMLParser):
 @lru_cache(maxsize=64)
 def _phrase_pattern(phrase: str) -> re.Pattern[str]:
     words = [re.escape(word) for word in re.split(r"[\s_-]+", phrase.strip().lower()) if word]
-    return re.compile(r"(?<![a-z0-9])" + r"[\s_-]?".join(words) + r"(?:e?s)?(?![a-z0-9])", re.I)
+    stem = r"[\s_-]?".join(words)
+    # Plurals: "injuries" for "injury", "operations" for "operation".
+    plural = stem[:-1] + "(?:y|ies)" if stem.endswith("y") else stem + "(?:e?s)?"
+    return re.compile(r"(?<![a-z0-9])" + plural + r"(?![a-z0-9])", re.I)
 
 
 def revealing_phrases(segment: Segment | None) -> tuple[str, ...]:

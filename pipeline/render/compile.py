@@ -3,6 +3,7 @@ placeholders), mrml compiles the MJML to HTML with includes kept inside `templat
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -32,6 +33,7 @@ TEMPLATES_DIR = "templates"
 MJML_SUFFIX = ".mjml.j2"
 TEXT_SUFFIX = ".txt.j2"
 LANGUAGE = "en"
+_EXTENDS_LAYOUT = re.compile(r"\{%-?\s*extends\s+[\"']layout\.mjml\.j2[\"']")
 # The footer's line saying why the client gets this email.
 REASON = (
     "You are receiving this email because you are a client of {clinic} and agreed to hear "
@@ -64,14 +66,17 @@ def templates_dir(settings: Settings) -> Path:
 
 
 def template_names(templates: Path) -> list[str]:
-    """The templates a campaign can name: files `<name>.mjml.j2` beside their `<name>.txt.j2`
-    at the top of templates/ (the layout and partials are not templates of their own)."""
-    return sorted(
-        path.name.removesuffix(MJML_SUFFIX)
-        for path in templates.glob(f"*{MJML_SUFFIX}")
-        if (templates / (path.name.removesuffix(MJML_SUFFIX) + TEXT_SUFFIX)).is_file()
-        and path.name != f"layout{MJML_SUFFIX}"
-    )
+    """The templates a campaign can name: `<name>.mjml.j2` files at the top of templates/ that
+    extend the shared layout and have a `<name>.txt.j2` beside them (the layout, partials and
+    mail that is not a campaign, such as the owner's report, are not campaign templates)."""
+    names = []
+    for path in sorted(templates.glob(f"*{MJML_SUFFIX}")):
+        name = path.name.removesuffix(MJML_SUFFIX)
+        if (templates / f"{name}{TEXT_SUFFIX}").is_file() and _EXTENDS_LAYOUT.search(
+            path.read_text(encoding="utf-8")
+        ):
+            names.append(name)
+    return names
 
 
 def with_utm(url: str, utm: Utm, campaign: str, segment_code: str) -> str:
