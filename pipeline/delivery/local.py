@@ -21,8 +21,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+import jsonschema_rs
 from cryptography.hazmat.primitives.asymmetric import ec
-from jsonschema import Draft202012Validator, FormatChecker
 
 from pipeline.config import Settings
 from pipeline.delivery.local_events import DemoRates, WebhookPoster, request_events
@@ -57,23 +57,25 @@ class Fault:
 
 
 @cache
-def mail_send_validator() -> Draft202012Validator:
+def mail_send_validator() -> Any:
     """The /v3/mail/send request schema, with top-level custom_args typed as the object SendGrid
-    and its libraries actually send (the published schema says string)."""
+    and its libraries actually send (the published schema says string). jsonschema-rs: a
+    1,000-recipient body validates in milliseconds, where pure-Python validation takes tenths of
+    a second and would make this server the bottleneck."""
     text = resources.files("pipeline.delivery").joinpath("mail_send.schema.json").read_text()
     schema = json.loads(text)
     schema["properties"]["custom_args"] = {
         "type": "object",
         "additionalProperties": {"type": "string"},
     }
-    return Draft202012Validator(schema, format_checker=FormatChecker())
+    return jsonschema_rs.validator_for(schema, validate_formats=True)
 
 
 def validation_errors(body: Any) -> list[dict[str, Any]]:
     """SendGrid-style error objects for a request body; empty when it is acceptable."""
     errors = [
         {
-            "field": ".".join(str(part) for part in error.absolute_path) or None,
+            "field": ".".join(str(part) for part in error.instance_path) or None,
             "message": error.message,
             "help": None,
         }
