@@ -77,7 +77,6 @@ def run_digest_occurrence(
 ) -> FireReport:
     """Claim the parent's due occurrence (advancing it to the next one), then send it as its own
     campaign, or record why not. Only the actor whose UPDATE moves scheduled_for on runs it."""
-    from pipeline.outbox import start_campaign
     from pipeline.scheduling.jobs import FireReport
 
     assert parent.cron is not None and parent.scheduled_for is not None
@@ -135,6 +134,8 @@ def run_digest_occurrence(
             conn, campaign_id=parent.id, occurrence_at=due, outcome="started", now=now,
             articles=[a.slug for a in articles], occurrence_campaign_id=occurrence_id,
         )  # fmt: skip
+    from pipeline.outbox import start_campaign
+
     try:
         report = start_campaign(engine, settings, slug, now=now)
     except ClinicmailError as error:
