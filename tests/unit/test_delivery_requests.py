@@ -1,0 +1,183 @@
+"""Pure parts of delivery: Retry-After arithmetic, substitution maps, the local server's request
+checks, what SendGrid substitution does, and which events an accepted request causes."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+from email.utils import format_datetime
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from pipeline.delivery.local import validation_errors
+from pipeline.delivery.local_events import DemoRates, request_events, sign_webhook
+from pipeline.delivery.local_store import apply_substitutions, public_key_b64
+from pipeline.delivery.sendgrid import (
+    retry_after_seconds,
+    substitutions_for,
+    text_with_own_placeholders,
+)
+from pipeline.errors import DeliveryError
+from pipeline.models import Recipient, RenderedVariant
+from pipeline.tracking import SIMULATED_FIELD, verify_webhook
+
+NOW = 1_800_000_000.0
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"Retry-After": "7"}, 7.0),
+        (
+            {"Retry-After": format_datetime(datetime.fromtimestamp(NOW + 30, UTC), usegmt=True)},
+            30.0,
+        ),
+        ({"X-RateLimit-Reset": str(int(NOW) + 12)}, 12.0),
+        ({"X-RateLimit-Reset": str(int(NOW) - 5)}, 0.0),
+        ({"Retry-After": "soon", "X-RateLimit-Reset": str(int(NOW) + 3)}, 3.0),
+        ({}, None),
+    ],
+)
+def test_retry_after_seconds(headers: dict[str, str], expected: float | None) -> None:
+    assert retry_after_seconds(headers, now=NOW) == expected
+
+
+def _variant(
+    html_tokens: dict[str, str], text_tokens: dict[str, str], text: str
+) -> RenderedVariant:
+    return RenderedVariant(
+        campaign="c",
+        segment="s",
+        segment_code="x1",
+        subject="Subject",
+        preheader="",
+        html="<p>Hi " + html_tokens.get("first_name", "") + "</p>",
+        text=text,
+        html_tokens=html_tokens,
+        text_tokens=text_tokens,
+    )
+
+
+def test_shared_placeholders_get_their_own_in_the_text_part() -> None:
+    shared = {"first_name": "__cmN_first_name__"}
+    variant = _variant(shared, shared, "Hi __cmN_first_name__, again __cmN_first_name__")
+    text, own = text_with_own_placeholders(variant)
+    assert own["first_name"] != shared["first_name"]
+    assert shared["first_name"] not in text and text.count(own["first_name"]) == 2
+    person = Recipient(1, "a@example.com", {"first_name": 'Ann "<O\'Neil>"'})
+    substitutions = substitutions_for(variant.html_tokens, own, person)
+    assert substitutions[shared["first_name"]] == "Ann &quot;&lt;O&#x27;Neil&gt;&quot;"
+    assert substitutions[own["first_name"]] == 'Ann "<O\'Neil>"'
+    assert apply_substitutions(text, substitutions) == 'Hi Ann "<O\'Neil>", again Ann "<O\'Neil>"'
+
+
+def test_a_missing_token_value_is_a_delivery_error() -> None:
+    with pytest.raises(DeliveryError, match="send 4: no value for the html token 'first_name'"):
+        substitutions_for({"first_name": "__x__"}, {}, Recipient(4, "a@example.com", {}))
+
+
+def test_apply_substitutions_prefers_the_longest_key() -> None:
+    assert apply_substitutions("-ab-a-", {"a": "1", "ab": "2"}) == "-2-1-"
+
+
+def _body(*emails: str) -> dict:
+    return {
+        "personalizations": [
+            {"to": [{"email": email}], "custom_args": {"send_id": str(n)}}
+            for n, email in enumerate(emails, start=1)
+        ],
+        "from": {"email": "news@clinic.example"},
+        "subject": "Hello",
+        "content": [
+            {
+                "type": "text/html",
+                "value": '<a href="https://clinic.example/book?utm_source=x">Book</a>'
+                '<a href="__cmN_unsubscribe_url__">Unsubscribe</a>'
+                '<a href="https://clinic.example/unsubscribe?list=1">Leave</a>',
+            }
+        ],
+        "categories": ["spring", "x1"],
+    }
+
+
+def test_validation_accepts_a_good_body_and_names_bad_fields() -> None:
+    assert validation_errors(_body("a@example.com")) == []
+    errors = validation_errors(_body("a@example.com", "b@localhost"))
+    assert [error["field"] for error in errors] == ["personalizations.1.to.0.email"]
+    missing = validation_errors({"personalizations": [{"to": [{"email": "a@example.com"}]}]})
+    assert missing and "from" in missing[0]["message"]
+    no_content = _body("a@example.com")
+    del no_content["content"]
+    assert [error["field"] for error in validation_errors(no_content)] == ["content"]
+
+
+def test_plain_mode_makes_processed_and_delivered_only() -> None:
+    events = request_events(
+        _body("a@example.com", "b@example.com"),
+        "MSGID",
+        demo=False,
+        rng=random.Random(1),
+        rates=DemoRates(),
+        booking_url=None,
+    )
+    assert [(e["event"], e["send_id"], e["email"]) for e in events] == [
+        ("processed", "1", "a@example.com"),
+        ("delivered", "1", "a@example.com"),
+        ("processed", "2", "b@example.com"),
+        ("delivered", "2", "b@example.com"),
+    ]
+    assert all(SIMULATED_FIELD not in event for event in events)
+    assert events[0]["sg_message_id"] == "MSGID.local.0" and events[0]["category"] == [
+        "spring",
+        "x1",
+    ]
+    assert len({event["sg_event_id"] for event in events}) == 4
+
+
+def test_demo_clicks_never_hit_the_unsubscribe_link() -> None:
+    rates = DemoRates(
+        bounce=0,
+        open=1,
+        machine_open_share=0,
+        click=1,
+        booking_click_share=0,
+        unsubscribe=0,
+        spamreport=0,
+    )
+    events = request_events(
+        _body(*[f"p{n}@example.com" for n in range(20)]),
+        "M",
+        demo=True,
+        rng=random.Random(3),
+        rates=rates,
+        booking_url="https://clinic.example/book",
+    )
+    clicks = [event for event in events if event["event"] == "click"]
+    assert len(clicks) == 20
+    assert {event["url"] for event in clicks} == {"https://clinic.example/book?utm_source=x"}
+    assert all(event[SIMULATED_FIELD] is True for event in clicks)
+
+
+def test_the_same_seed_gives_the_same_demo() -> None:
+    def names(seed: int) -> list[str]:
+        body = _body(*[f"p{n}@example.com" for n in range(50)])
+        return [
+            e["event"]
+            for e in request_events(
+                body, "M", demo=True, rng=random.Random(seed), rates=DemoRates(), booking_url=None
+            )
+        ]
+
+    assert names(5) == names(5)
+    assert {"open", "delivered", "processed"} <= set(names(5))
+
+
+def test_signatures_verify_with_the_tracking_check() -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    body = b'[{"event":"processed"}]\r\n'
+    signature = sign_webhook(key, "1800000000", body)
+    assert verify_webhook(public_key_b64(key), signature, "1800000000", body, 60, now=NOW)
+    assert not verify_webhook(
+        public_key_b64(key), signature, "1800000000", body + b" ", 60, now=NOW
+    )
