@@ -218,7 +218,9 @@ class _InlineText:
                     self.add_element(child, parts, with_tail=True)
             href = element.get("href") if element.tag == "a" else None
             if href:
-                self.spans.append(LinkSpan(start, len(self.text.rstrip()), href))
+                # A page fetched from elsewhere links relative to itself, not to the clinic.
+                target = urljoin(self.base_url, href) if self.base_url else href
+                self.spans.append(LinkSpan(start, len(self.text.rstrip()), target))
         if with_tail and element.tail:
             self.add_text(element.tail)
 
