@@ -39,6 +39,9 @@ from pipeline.render import list_unsubscribe_headers
 MAX_PERSONALIZATIONS = 1000
 SEND_ID_ARG = "send_id"
 _PERSONALIZATION_FIELD = re.compile(r"^personalizations\.(\d+)\b")
+# An address the library passes through unchanged (it would read anything else as a display
+# name); the plain form every stored contact address has.
+_PLAIN_ADDRESS = re.compile(r"^[^\s<>@,;:\"()\[\]\\]+@[^\s<>@,;:\"()\[\]\\]+$")
 
 
 def text_with_own_placeholders(rendered: RenderedVariant) -> tuple[str, dict[str, str]]:
@@ -161,7 +164,7 @@ class SendGridBackend:
         by_send: dict[int, SendResult] = {}
         sendable = []
         for recipient in recipients:
-            if To(recipient.email).email == recipient.email:
+            if _PLAIN_ADDRESS.match(recipient.email):
                 sendable.append(recipient)
             else:
                 # The library would read it as a display name, and SendGrid rejects the whole
