@@ -25,6 +25,12 @@ def detect_encoding(path: Path) -> str:
     with path.open("rb") as handle:
         try:
             while block := handle.read(_PROBE_BYTES):
+                if b"\x00" in block:
+                    raise CsvError(
+                        "holds NUL bytes, so it is not a CSV text file (a spreadsheet, or "
+                        "UTF-16 text?); save it as CSV UTF-8",
+                        path=str(path),
+                    )
                 decoder.decode(block)
             decoder.decode(b"", final=True)
             return "utf-8-sig"

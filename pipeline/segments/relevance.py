@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import snowballstemmer
-from rapidfuzz.distance import OSA
+from rapidfuzz.distance import OSA, Indel, Levenshtein
 
 from pipeline.models import GENERAL_SEGMENT, Article, Relevance, Segment
 
@@ -24,8 +24,8 @@ from pipeline.models import GENERAL_SEGMENT, Article, Relevance, Segment
 SCORE_SCALE = 6.0
 # A match in the title counts this many times: the title says what the article is about.
 TITLE_FACTOR = 2
-# Typos are tolerated on words at least this long, one edit away, with the same first letter:
-# "siting" finds "sitting", while "training" never finds "straining".
+# Typos are tolerated on words at least this long, with the same first letter: "siting" finds
+# "sitting", while "training" never finds "straining".
 FUZZY_MIN_LENGTH = 5
 _WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
 # Small words that carry no topic: phrases and text both skip them, so "return to sport" is
@@ -102,17 +102,28 @@ def tokens(text: str) -> list[_Token]:
     return found
 
 
+def _one_typo_apart(typed: str, meant: str) -> bool:
+    """A letter missed or doubled ("siting"), or two neighbours swapped ("postrue"). A changed
+    letter is not counted as a typo: it turns too many real words into others ("setting" and
+    "sitting", "ruining" and "running")."""
+    if Indel.distance(typed, meant, score_cutoff=1) <= 1:
+        return True
+    return OSA.distance(typed, meant, score_cutoff=1) == 1 and (
+        Levenshtein.distance(typed, meant, score_cutoff=2) == 2
+    )
+
+
 def _same_word(token: _Token, wanted: _Token) -> bool:
     if token.stem == wanted.stem:
         return True
     if token.raw[0] != wanted.raw[0]:
         return False
-    if min(len(token.raw), len(wanted.raw)) >= FUZZY_MIN_LENGTH and (
-        OSA.distance(token.raw, wanted.raw, score_cutoff=1) <= 1
+    if min(len(token.raw), len(wanted.raw)) >= FUZZY_MIN_LENGTH and _one_typo_apart(
+        token.raw, wanted.raw
     ):
         return True
-    return min(len(token.stem), len(wanted.stem)) >= FUZZY_MIN_LENGTH and (
-        OSA.distance(token.stem, wanted.stem, score_cutoff=1) <= 1
+    return min(len(token.stem), len(wanted.stem)) >= FUZZY_MIN_LENGTH and _one_typo_apart(
+        token.stem, wanted.stem
     )
 
 
@@ -128,15 +139,20 @@ class _Matcher:
             self._cache[key] = _same_word(token, wanted)
         return self._cache[key]
 
-    def count(self, phrase: Sequence[_Token], text: Sequence[_Token]) -> int:
-        """Non-overlapping occurrences of the phrase's words, in order and adjacent (stopwords
-        aside)."""
+    def count(self, phrase: Sequence[_Token], text: Sequence[_Token], used: set[int]) -> int:
+        """Occurrences of the phrase's words, in order and adjacent (stopwords aside), that do
+        not reuse a word in `used`; the words they take are added to it. Longer phrases are
+        counted first, so "sports massage" is not also counted as "sport"."""
         if not phrase:
             return 0
         found, position, width = 0, 0, len(phrase)
         while position + width <= len(text):
-            if all(self.same(text[position + i], phrase[i]) for i in range(width)):
+            span = range(position, position + width)
+            if not used.intersection(span) and all(
+                self.same(text[position + i], phrase[i]) for i in range(width)
+            ):
                 found += 1
+                used.update(span)
                 position += width
             else:
                 position += 1
@@ -151,7 +167,8 @@ def score_article(article: Article, segments: Sequence[Segment]) -> dict[str, Re
     """For each segment (keyed by name, `general` always included): a score in [0, 1), the
     phrases that matched with their counts, and the indices of `article.paragraphs` that
     mention the segment's topics, best first (ties in article order). Without topics of its own,
-    `general` scores what the other segments leave: 1 minus the best of theirs."""
+    `general` scores what the other segments leave (1 minus the best of theirs) and lists every
+    paragraph in article order."""
     matcher = _Matcher()
     title = tokens(article.title)
     other_blocks = [
@@ -170,11 +187,23 @@ def score_article(article: Article, segments: Sequence[Segment]) -> dict[str, Re
         matches: Counter[str] = Counter()
         per_paragraph = [0.0] * len(paragraphs)
         raw = 0.0
-        for topic in segment.topics:
-            phrase = tokens(topic.phrase)
-            in_title = matcher.count(phrase, title)
-            in_body = sum(matcher.count(phrase, block) for block in body)
-            in_paragraphs = [matcher.count(phrase, paragraph) for paragraph in paragraphs]
+        used_in_title: set[int] = set()
+        used_in_body: list[set[int]] = [set() for _ in body]
+        used_in_paragraphs: list[set[int]] = [set() for _ in paragraphs]
+        phrases = sorted(
+            ((topic, tokens(topic.phrase)) for topic in segment.topics),
+            key=lambda pair: -len(pair[1]),
+        )
+        for topic, phrase in phrases:
+            in_title = matcher.count(phrase, title, used_in_title)
+            in_body = sum(
+                matcher.count(phrase, block, used)
+                for block, used in zip(body, used_in_body, strict=True)
+            )
+            in_paragraphs = [
+                matcher.count(phrase, paragraph, used)
+                for paragraph, used in zip(paragraphs, used_in_paragraphs, strict=True)
+            ]
             total = in_title + in_body + sum(in_paragraphs)
             if not total:
                 continue
@@ -186,8 +215,13 @@ def score_article(article: Article, segments: Sequence[Segment]) -> dict[str, Re
             (index for index, value in enumerate(per_paragraph) if value > 0),
             key=lambda index: (-per_paragraph[index], index),
         )
+        order = {topic.phrase: index for index, topic in enumerate(segment.topics)}
+        by_count = sorted(matches.items(), key=lambda item: (-item[1], order[item[0]]))
         results[segment.name] = Relevance(
-            segment=segment.name, score=_score(raw), matches=dict(matches), paragraphs=tuple(ranked)
+            segment=segment.name,
+            score=_score(raw),
+            matches=dict(by_count),
+            paragraphs=tuple(ranked),
         )
     if GENERAL_SEGMENT not in results:
         best = max((r.score for r in results.values()), default=0.0)
