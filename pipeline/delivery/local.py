@@ -38,6 +38,8 @@ from pipeline.errors import DeliveryError
 DEFAULT_PORT = 3025
 WEBHOOK_PATH = "/webhooks/sendgrid"
 MAX_PERSONALIZATIONS = 1000
+# SendGrid's limit on one request, attachments included.
+MAX_REQUEST_BYTES = 30 * 1024 * 1024
 # SendGrid's own check is stricter than the schema's "format": "email" (which wants only an @).
 _PLAIN_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 
@@ -132,7 +134,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(404, {"errors": [{"message": "not found", "field": None}]})
 
     def _read_body(self) -> bytes | None:
-        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if not 0 <= length <= MAX_REQUEST_BYTES:
+            self.close_connection = True
+            message = f"request body must be at most {MAX_REQUEST_BYTES} bytes"
+            self._json(413, {"errors": [{"message": message, "field": None}]})
+            return None
         body = self.rfile.read(length) if length else b""
         if self.headers.get("Content-Encoding", "").lower() == "gzip":
             try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import socket
 from pathlib import Path
 
 import httpx
@@ -138,6 +139,14 @@ def test_invalid_bodies_get_sendgrid_style_errors() -> None:
         assert response.status_code == 400
         response = httpx.post(f"{server.url}/v3/mail/send", json=missing_from)
         assert response.status_code == 401
+        # Refused from its Content-Length, before a byte of the body is read.
+        port = int(server.url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port)) as raw:
+            raw.sendall(
+                b"POST /v3/mail/send HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer k\r\n"
+                b"Content-Length: 40000000\r\n\r\n"
+            )
+            assert raw.recv(100).startswith(b"HTTP/1.1 413 ")
 
 
 def test_gzip_bodies_and_the_control_endpoint(workspace: Path) -> None:

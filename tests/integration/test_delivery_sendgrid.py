@@ -70,6 +70,11 @@ def test_a_batch_is_delivered_in_one_request(
     assert sorted(body["categories"]) == ["legs-for-back-pain", "s7q2"]
     assert "post_op" not in json.dumps(body)
     assert [content["type"] for content in body["content"]] == ["text/plain", "text/html"]
+    assert body["tracking_settings"] == {
+        "click_tracking": {"enable": True, "enable_text": False},
+        "open_tracking": {"enable": True},
+        "subscription_tracking": {"enable": False},
+    }
 
 
 def test_request_body_validates_against_the_published_schema(
