@@ -7,11 +7,15 @@ import threading
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
-from pipeline.models import Recipient, RenderedVariant, SendResult
+from pipeline.config import Settings, load_settings
+from pipeline.models import Event, Recipient, RenderedVariant, SendResult
 from pipeline.store import utcnow
+from pipeline.store.events import record_events
 from pipeline.store.tables import campaigns, contacts, sends, variants
 
 TOKENS = ("first_name", "unsubscribe_url", "preferences_url", "view_url")
@@ -31,7 +35,12 @@ class Failure:
 class RecordingBackend:
     """A Backend that 'delivers' by recording (send_id, email, segment), one attempt per call."""
 
-    def __init__(self, on_batch: Callable[[Sequence[Recipient]], None] | None = None):
+    def __init__(
+        self,
+        on_batch: Callable[[Sequence[Recipient]], None] | None = None,
+        on_accepted: Callable[[list[int]], None] | None = None,
+    ):
+        self.on_accepted = on_accepted
         self.delivered: list[tuple[int, str, str]] = []
         self.calls = 0
         self.closed = False
@@ -56,6 +65,8 @@ class RecordingBackend:
         if failure is None or failure.accepted:
             with self._lock:
                 self.delivered += [(r.send_id, r.email, rendered.segment) for r in recipients]
+            if self.on_accepted is not None:
+                self.on_accepted([r.send_id for r in recipients])
         if failure is None:
             return [SendResult(r.send_id, "sent", provider_message_id="msg-1") for r in recipients]
         return [
@@ -174,3 +185,28 @@ def statuses(conn: Connection, campaign_id: int) -> Counter[str]:
 
 def set_state(conn: Connection, campaign_id: int, state: str) -> None:
     conn.execute(update(campaigns).where(campaigns.c.id == campaign_id).values(state=state))
+
+
+def outbox_settings(workspace: Path, **delivery: Any) -> Settings:
+    """The workspace's settings with no quiet hours or closures (tests run at any hour) and
+    these [delivery] values."""
+    settings = load_settings(workspace)
+    return settings.model_copy(
+        update={
+            "delivery": settings.delivery.model_copy(update=delivery),
+            "sending": settings.sending.model_copy(update={"quiet_hours": "", "closure_dates": ()}),
+        }
+    )
+
+
+def record_processed_events(engine: Engine, settings: Settings, send_ids: Sequence[int]) -> None:
+    """What the provider's webhook reports for accepted sends, stored by the real ingestion."""
+    now = utcnow()
+    batch = [
+        Event(sg_event_id=f"processed-{send_id}-{now.timestamp()}", event="processed",
+              occurred_at=now, send_id=send_id)
+        for send_id in send_ids
+    ]  # fmt: skip
+    with engine.begin() as conn:
+        record_events(conn, batch, zone=settings.clinic.zone,
+                      booking_url=settings.clinic.booking_url, received_at=now)  # fmt: skip

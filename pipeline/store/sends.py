@@ -63,6 +63,7 @@ class ClaimedBatch:
 class OutboxState:
     """What is left of a campaign's outbox, and when the next piece of it becomes due."""
 
+    campaign_state: str
     counts: Mapping[str, int]
     next_due_at: datetime | None
 
@@ -365,8 +366,8 @@ def reconcile_unknown(conn: Connection, campaign_id: int, now: datetime) -> tupl
 
 
 def outbox_state(conn: Connection, campaign_id: int) -> OutboxState:
-    """Counts by status, and the earliest time a waiting row (backing off, or unknown awaiting
-    its reconciliation window) becomes due again."""
+    """The campaign's state, its sends counted by status, and the earliest time a waiting row
+    (backing off, or unknown awaiting its reconciliation window) becomes due again."""
     counts = dict(
         conn.execute(
             select(sends.c.status, func.count())
@@ -379,7 +380,10 @@ def outbox_state(conn: Connection, campaign_id: int) -> OutboxState:
             sends.c.campaign_id == campaign_id, sends.c.status.in_(("queued", "unknown"))
         )
     ).scalar_one()
-    return OutboxState(counts=counts, next_due_at=next_due_at)
+    campaign_state = conn.execute(
+        select(campaigns.c.state).where(campaigns.c.id == campaign_id)
+    ).scalar_one()
+    return OutboxState(campaign_state=campaign_state, counts=counts, next_due_at=next_due_at)
 
 
 def finish_campaign_if_drained(conn: Connection, campaign_id: int, now: datetime) -> bool:

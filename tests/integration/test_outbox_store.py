@@ -304,6 +304,7 @@ def test_state_counts_and_finishing_the_campaign(engine):
     with engine.begin() as conn:
         state = outbox_state(conn, campaign)
         assert (state.open, state.total, state.next_due_at) == (2, 2, None)
+        assert state.campaign_state == "sending"
         assert not finish_campaign_if_drained(conn, campaign, utcnow())
     _record(engine, "w#1", [SendResult(s.send_id, "sent") for s in batch.sends])
     with engine.begin() as conn:
