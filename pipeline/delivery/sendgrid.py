@@ -110,7 +110,11 @@ def build_mail(
         mail.add_category(Category(category))
     for position, recipient in enumerate(recipients):
         personalization = Personalization()
-        personalization.add_to(To(recipient.email))
+        # Set, not parsed: the library's display-name parsing is the costliest step of a request,
+        # and send_batch lets only plain addresses through.
+        to = To()
+        to.email = recipient.email
+        personalization.add_to(to)
         substitutions = substitutions_for(rendered.html_tokens, text_tokens, recipient)
         for placeholder, value in substitutions.items():
             personalization.add_substitution(Substitution(placeholder, value))
