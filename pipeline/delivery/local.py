@@ -6,7 +6,6 @@ from __future__ import annotations
 import gzip
 import json
 import random
-import re
 import secrets
 import select
 import socket
@@ -15,13 +14,10 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import jsonschema_rs
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from pipeline.config import Settings
@@ -33,15 +29,13 @@ from pipeline.delivery.local_store import (
     local_store_dir,
     public_key_b64,
 )
+from pipeline.delivery.local_validation import validation_errors
 from pipeline.errors import DeliveryError
 
 DEFAULT_PORT = 3025
 WEBHOOK_PATH = "/webhooks/sendgrid"
-MAX_PERSONALIZATIONS = 1000
 # SendGrid's limit on one request, attachments included.
 MAX_REQUEST_BYTES = 30 * 1024 * 1024
-# SendGrid's own check is stricter than the schema's "format": "email" (which wants only an @).
-_PLAIN_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 
 
 @dataclass(frozen=True)
@@ -56,52 +50,6 @@ class Fault:
     message: str | None = None
     timeout: Literal["accepted", "not_accepted"] | None = None
     hold_seconds: float = 60.0
-
-
-@cache
-def mail_send_validator() -> Any:
-    """The /v3/mail/send request schema, with top-level custom_args typed as the object SendGrid
-    and its libraries actually send (the published schema says string). jsonschema-rs: a
-    1,000-recipient body validates in milliseconds, where pure-Python validation takes tenths of
-    a second and would make this server the bottleneck."""
-    text = resources.files("pipeline.delivery").joinpath("mail_send.schema.json").read_text()
-    schema = json.loads(text)
-    schema["properties"]["custom_args"] = {
-        "type": "object",
-        "additionalProperties": {"type": "string"},
-    }
-    return jsonschema_rs.validator_for(schema, validate_formats=True)
-
-
-def validation_errors(body: Any) -> list[dict[str, Any]]:
-    """SendGrid-style error objects for a request body; empty when it is acceptable."""
-    errors = [
-        {
-            "field": ".".join(str(part) for part in error.instance_path) or None,
-            "message": error.message,
-            "help": None,
-        }
-        for error in mail_send_validator().iter_errors(body)
-    ]
-    if errors or not isinstance(body, dict):
-        return errors[:20]
-    if not body.get("content") and not body.get("template_id"):
-        errors.append({"field": "content", "message": "content or template_id is required"})
-    personalizations = body.get("personalizations") or []
-    if not personalizations:
-        errors.append({"field": "personalizations", "message": "at least one is required"})
-    for index, personalization in enumerate(personalizations):
-        if not personalization.get("to"):
-            field = f"personalizations.{index}.to"
-            errors.append({"field": field, "message": "at least one recipient is required"})
-        for position, recipient in enumerate(personalization.get("to") or []):
-            if not _PLAIN_ADDRESS.match(recipient.get("email", "")):
-                field = f"personalizations.{index}.to.{position}.email"
-                errors.append({"field": field, "message": "Does not contain a valid address."})
-        if not (personalization.get("subject") or body.get("subject") or body.get("template_id")):
-            field = f"personalizations.{index}.subject"
-            errors.append({"field": field, "message": "a subject is required"})
-    return errors[:20]
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -10,9 +10,9 @@ from email.utils import format_datetime
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from pipeline.delivery.local import validation_errors
 from pipeline.delivery.local_events import DemoRates, request_events, sign_webhook
 from pipeline.delivery.local_store import apply_substitutions, public_key_b64
+from pipeline.delivery.local_validation import validation_errors
 from pipeline.delivery.sendgrid import (
     retry_after_seconds,
     substitutions_for,
