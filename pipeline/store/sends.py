@@ -23,15 +23,15 @@ from sqlalchemy import (
     literal,
     or_,
     select,
-    true,
     update,
 )
 from sqlalchemy.types import Integer, String
 
 from pipeline.models import Segment, SendResult
-from pipeline.store.contacts import mailable_condition, segment_condition
+from pipeline.store.campaigns import assignment_case
+from pipeline.store.contacts import mailable_condition
 from pipeline.store.lifecycle import weekly_cap_condition
-from pipeline.store.tables import campaigns, contacts, events, sends
+from pipeline.store.tables import campaigns, contacts, events, sends, variants
 from pipeline.store.types import UtcDateTime
 
 # Rows still owed an outcome: the campaign is not finished while any exist.
@@ -85,27 +85,22 @@ def count_sends(conn: Connection, campaign_id: int) -> int:
 def materialise_sends(
     conn: Connection,
     campaign_id: int,
-    segment_variants: Sequence[tuple[Segment, int]],
+    ordered: Sequence[tuple[Segment, int]],
     general_variant_id: int | None,
+    excluded: Sequence[Segment],
     now: datetime,
     today: date,
     weekly_cap: int,
 ) -> int:
     """Snapshot the audience into `sends` with one INSERT … SELECT; returns the rows written.
 
-    `segment_variants` is in assignment order (best-fitting segment first): the CASE gives a
-    contact in several segments the first variant whose segment it is in. Contacts in none of
-    them get `general_variant_id` when general is targeted, and no row otherwise. Only mailable
-    contacts get a row; those over the weekly cap get a `skipped` one, so staff see them counted.
-    The caller guarantees this runs once per campaign."""
-    branches = [
-        (segment_condition(segment, today), variant_id) for segment, variant_id in segment_variants
-    ]
-    if general_variant_id is None and not branches:
-        return 0
-    default = literal(general_variant_id, Integer) if general_variant_id is not None else None
-    variant = case(*branches, else_=default) if branches else default
-    in_audience = true() if general_variant_id is not None else or_(*(cond for cond, _ in branches))
+    `ordered` pairs each segment with its variant id, best-fitting segment first; the CASE
+    (store.campaigns.assignment_case, the one the plan's counts use) gives a contact in several
+    segments the first variant whose segment it is in, and contacts in none of them the general
+    variant when there is one (except members of `excluded`). Only mailable contacts get a row;
+    those over the weekly cap get a `skipped` one, so staff see them counted. The caller
+    guarantees this runs once per campaign."""
+    variant, in_audience = assignment_case(ordered, general_variant_id, today, excluded)
     within_cap = weekly_cap_condition(now, weekly_cap, campaign_id)
     audience = select(
         literal(campaign_id, Integer),
@@ -118,15 +113,9 @@ def materialise_sends(
         literal(now, UtcDateTime()),
     ).where(mailable_condition(now), in_audience)
     columns = [
-        "campaign_id",
-        "contact_id",
-        "variant_id",
-        "status",
-        "reason",
-        "attempts",
-        "queued_at",
+        "campaign_id", "contact_id", "variant_id", "status", "reason", "attempts", "queued_at",
         "updated_at",
-    ]
+    ]  # fmt: skip
     conn.execute(insert(sends).from_select(columns, audience))
     # Counted rather than taken from rowcount, which psycopg reports as -1 for INSERT … SELECT.
     return count_sends(conn, campaign_id)
@@ -407,3 +396,17 @@ def _leased(lease_owner: str, send_ids: Sequence[int]):
         sends.c.id.in_(send_ids),
         sends.c.lease_owner == lease_owner,
     )
+
+
+def outbox_counts_by_variant(conn: Connection, campaign_id: int) -> dict[str, dict[str, int]]:
+    """{segment: {status: rows}} for the campaign's outbox."""
+    counts: dict[str, dict[str, int]] = defaultdict(dict)
+    rows = conn.execute(
+        select(variants.c.segment, sends.c.status, func.count())
+        .join(variants, variants.c.id == sends.c.variant_id)
+        .where(sends.c.campaign_id == campaign_id)
+        .group_by(variants.c.segment, sends.c.status)
+    )
+    for segment, status, count in rows:
+        counts[segment][status] = count
+    return dict(counts)

@@ -65,6 +65,7 @@ def test_materialise_gives_each_contact_the_variant_of_its_best_segment(engine):
             campaign,
             [(_segment("desk", "desk"), desk), (_segment("runner", "runner"), runner)],
             general,
+            [],
             utcnow(),
             TODAY,
             weekly_cap=5,
@@ -92,6 +93,7 @@ def test_without_general_contacts_in_no_target_segment_get_no_row(engine):
             campaign,
             [(_segment("runner", "runner"), runner)],
             None,
+            [],
             utcnow(),
             TODAY,
             weekly_cap=5,
@@ -109,7 +111,7 @@ def test_contacts_over_the_weekly_cap_are_recorded_as_skipped(engine):
         )
         campaign = add_campaign(conn)
         general = add_variant(conn, campaign, "general")
-        materialise_sends(conn, campaign, [], general, utcnow(), TODAY, weekly_cap=1)
+        materialise_sends(conn, campaign, [], general, [], utcnow(), TODAY, weekly_cap=1)
         rows = conn.execute(
             select(sends.c.contact_id, sends.c.status, sends.c.reason)
             .where(sends.c.campaign_id == campaign)

@@ -1,0 +1,145 @@
+"""Starting a campaign: the one idempotent transition to `sending`. Its variants are rendered and
+checked, stored once, and its audience materialised into the outbox in a single transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Engine
+
+from pipeline.campaigns import assignment_segments, plan_campaign, spec_from_document
+from pipeline.campaigns.review import render_plan
+from pipeline.checks import check_rendered
+from pipeline.config import Settings
+from pipeline.errors import NotFoundError, StateError
+from pipeline.models import Finding
+from pipeline.segments import load_segments
+from pipeline.store import utcnow
+from pipeline.store.outbox import (
+    get_campaign_row,
+    lock_campaign,
+    mark_campaign_sending,
+    store_variants,
+)
+from pipeline.store.sends import count_sends, materialise_sends, outbox_counts_by_variant
+
+# States a campaign may start from: only approved campaigns are ever sent.
+STARTABLE = ("approved", "scheduled")
+ALREADY_STARTED = ("sending", "sent")
+
+
+@dataclass(frozen=True)
+class StartReport:
+    """What starting did. `started` is False when the campaign was already sending or sent
+    (nothing was changed); `variants` counts its outbox rows by segment and status."""
+
+    campaign_id: int
+    slug: str
+    started: bool
+    state: str
+    audience: int
+    variants: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    warnings: tuple[Finding, ...] = ()
+
+
+def start_campaign(
+    engine: Engine, settings: Settings, slug: str, *, now: datetime | None = None
+) -> StartReport:
+    """Start campaign `slug`: render and check its variants (any error blocks sending), store
+    them, snapshot its audience into `sends` and set it `sending` — all or nothing.
+
+    Idempotent: a campaign already sending or sent is left as it is (`started` False), so a
+    duplicate trigger or a second `campaign send --now` sends nothing twice. Only `approved` or
+    `scheduled` campaigns start; any other state is a StateError saying what to do."""
+    now = now or utcnow()
+    with engine.connect() as conn:
+        row = get_campaign_row(conn, slug)
+        if row is None:
+            raise NotFoundError(
+                f"no campaign {slug!r} in the database: run `clinicmail sync` to load "
+                "campaigns/*.yaml, then approve it"
+            )
+        if row.state in ALREADY_STARTED:
+            return _already_started(conn, row.id, slug, row.state)
+        _refuse_unless_startable(slug, row.state)
+        segments = load_segments(settings.workspace)
+        plan = plan_campaign(
+            conn, settings, spec_from_document(row.spec), segments=segments, now=now
+        )
+    rendered = render_plan(settings, plan)
+    by_name = {segment.name: segment for segment in segments}
+    findings = [
+        finding
+        for variant in rendered
+        for finding in check_rendered(settings, variant, by_name.get(variant.segment))
+    ]
+    errors = [finding for finding in findings if finding.level == "error"]
+    if errors:
+        listed = "; ".join(f"{e.segment}: {e.message}" for e in errors[:3])
+        more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+        raise StateError(
+            f"campaign {slug!r} was not started: its checks found {len(errors)} error(s): "
+            f"{listed}{more}. Fix them, then see `clinicmail campaign check {slug}`"
+        )
+    ordered, general, excluded = assignment_segments(plan, segments)
+    today = now.astimezone(settings.clinic.zone).date()
+    with engine.begin() as conn:
+        locked = lock_campaign(conn, slug)
+        assert locked is not None
+        if locked.state in ALREADY_STARTED:
+            return _already_started(conn, locked.id, slug, locked.state)
+        _refuse_unless_startable(slug, locked.state)
+        # A campaign whose outbox exists (a start that a later state change interrupted) keeps
+        # it: the audience is materialised once, ever.
+        if count_sends(conn, locked.id) == 0:
+            ids = store_variants(
+                conn, locked.id, rendered, {v.segment: v for v in plan.variants}, now
+            )
+            materialise_sends(
+                conn,
+                locked.id,
+                [(segment, ids[segment.name]) for segment in ordered],
+                ids[general] if general is not None else None,
+                excluded,
+                now,
+                today,
+                settings.sending.weekly_cap,
+            )
+        mark_campaign_sending(conn, locked.id, now)
+        variants = outbox_counts_by_variant(conn, locked.id)
+    warnings = tuple(finding for finding in findings if finding.level == "warning")
+    return StartReport(
+        campaign_id=locked.id,
+        slug=slug,
+        started=True,
+        state="sending",
+        audience=sum(sum(counts.values()) for counts in variants.values()),
+        variants=variants,
+        warnings=warnings,
+    )
+
+
+def _already_started(conn, campaign_id: int, slug: str, state: str) -> StartReport:
+    variants = outbox_counts_by_variant(conn, campaign_id)
+    return StartReport(
+        campaign_id=campaign_id,
+        slug=slug,
+        started=False,
+        state=state,
+        audience=sum(sum(counts.values()) for counts in variants.values()),
+        variants=variants,
+    )
+
+
+def _refuse_unless_startable(slug: str, state: str) -> None:
+    if state in STARTABLE:
+        return
+    hint = {
+        "draft": f"approve it first with `clinicmail campaign approve {slug}`",
+        "paused": f"resume it with `clinicmail campaign resume {slug}`",
+        "cancelled": "it was cancelled; copy its file to a new slug to send it again",
+        "missed": f"give it a new time with `clinicmail campaign schedule {slug} --at`",
+    }.get(state, "only approved or scheduled campaigns can be started")
+    raise StateError(f"cannot send campaign {slug!r}: it is {state}; {hint}")
