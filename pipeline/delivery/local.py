@@ -34,6 +34,9 @@ from pipeline.errors import DeliveryError
 
 DEFAULT_PORT = 3025
 WEBHOOK_PATH = "/webhooks/sendgrid"
+# Seconds between accepting a request and posting its events: the sender records its results
+# first, as it would with SendGrid, whose events come seconds later.
+DEFAULT_WEBHOOK_DELAY = 2.0
 # SendGrid's limit on one request, attachments included.
 MAX_REQUEST_BYTES = 30 * 1024 * 1024
 
@@ -128,6 +131,8 @@ class _Handler(BaseHTTPRequestHandler):
                         break
                 except OSError:
                     break
+                # The client sent more (a pipelined request): not a hang-up, keep holding.
+                stopping.wait(0.05)
         self.close_connection = True
 
 
@@ -140,7 +145,8 @@ class LocalSendGridServer:
     """The server; embeddable: start() serves on a background thread, stop() ends it.
 
     store_dir: where accepted requests and the signing key live (None: memory only, a fresh
-    key). benchmark: no schema validation, nothing kept but counts, no webhooks."""
+    key). benchmark: no schema validation, nothing kept but counts, no webhooks. webhook_delay:
+    seconds before an accepted request's events are posted."""
 
     def __init__(
         self,
@@ -157,6 +163,7 @@ class LocalSendGridServer:
         demo_rates: DemoRates | None = None,
         seed: int | None = None,
         keep_in_memory: bool = True,
+        webhook_delay: float = 0.0,
     ):
         self.host = host
         self.port = port
@@ -166,6 +173,7 @@ class LocalSendGridServer:
         self.booking_url = booking_url
         self.api_key = api_key
         self.keep_in_memory = keep_in_memory
+        self.webhook_delay = webhook_delay
         self._store = LocalMailStore(store_dir) if store_dir is not None else None
         self._store_dir = store_dir
         if signing_key is None:
@@ -198,6 +206,7 @@ class LocalSendGridServer:
         options.setdefault("booking_url", settings.clinic.booking_url)
         options.setdefault("port", DEFAULT_PORT)
         options.setdefault("keep_in_memory", False)
+        options.setdefault("webhook_delay", DEFAULT_WEBHOOK_DELAY)
         return cls(store_dir=local_store_dir(settings), **options)
 
     @property
@@ -216,7 +225,7 @@ class LocalSendGridServer:
             ) from None
         self._server.owner = self
         if self.webhook_url and not self.benchmark:
-            self._poster = WebhookPoster(self.webhook_url, self._key)
+            self._poster = WebhookPoster(self.webhook_url, self._key, delay=self.webhook_delay)
             self._poster.start()
         self._thread = threading.Thread(
             target=self._server.serve_forever,

@@ -147,12 +147,14 @@ class WebhookPoster:
         *,
         attempts: int = 4,
         timeout: float = 10.0,
+        delay: float = 0.0,
     ):
         self.webhook_url = webhook_url
+        self._delay = delay
         self._key = key
         self._attempts = attempts
         self._timeout = timeout
-        self._queue: queue.Queue[dict[str, Any]] = queue.Queue()
+        self._queue: queue.Queue[tuple[float, dict[str, Any]]] = queue.Queue()
         self._stopping = threading.Event()
         self._thread = threading.Thread(
             target=self._run, name="local-sendgrid-webhook", daemon=True
@@ -164,8 +166,9 @@ class WebhookPoster:
         self._thread.start()
 
     def enqueue(self, events: list[dict[str, Any]]) -> None:
+        due = time.monotonic() + self._delay
         for event in events:
-            self._queue.put(event)
+            self._queue.put((due, event))
 
     def flush(self) -> None:
         """Wait until every queued event was posted (or dropped)."""
@@ -179,13 +182,16 @@ class WebhookPoster:
         with httpx.Client(timeout=self._timeout) as client:
             while not (self._stopping.is_set() and self._queue.empty()):
                 try:
-                    first = self._queue.get(timeout=0.1)
+                    due, first = self._queue.get(timeout=0.1)
                 except queue.Empty:
                     continue
+                # Like SendGrid, post a little after the send was accepted (the sender has
+                # recorded its result by then); stopping posts at once.
+                self._stopping.wait(max(0.0, due - time.monotonic()))
                 batch = [first]
                 while len(batch) < MAX_EVENTS_PER_POST:
                     try:
-                        batch.append(self._queue.get_nowait())
+                        batch.append(self._queue.get_nowait()[1])
                     except queue.Empty:
                         break
                 try:

@@ -206,3 +206,17 @@ def test_the_local_backend_uses_the_running_server(workspace: Path) -> None:
         backend.send_batch(rendered_variant(), recipients(settings, 2))
         backend.close()
         assert server.stats()["accepted_recipients"] == 2
+
+
+def test_events_wait_for_their_delay_but_stopping_posts_them(workspace: Path) -> None:
+    settings = delivery_settings(workspace)
+    with webhook_receiver() as (url, posts):
+        server = LocalSendGridServer(webhook_url=url, webhook_delay=600).start()
+        backend = SendGridBackend(settings, api_host=server.url, api_key="SG.any")
+        backend.send_batch(rendered_variant(), recipients(settings, 1))
+        assert posts == []
+        server.stop()
+        assert {event.event for event in _events(posts, server.public_key)} == {
+            "processed",
+            "delivered",
+        }
