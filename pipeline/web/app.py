@@ -7,15 +7,17 @@ from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from pipeline.config import Settings
 from pipeline.errors import ClinicmailError, InputError, NotFoundError, StateError
 from pipeline.store import open_engine
-from pipeline.web import public, webhooks
+from pipeline.web import api, public, webhooks
 from pipeline.web.auth import (
     CsrfFailed,
     Forbidden,
@@ -46,10 +48,24 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.add_middleware(SessionMiddleware, **session_options(settings))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_exception_handler(ClinicmailError, _clinicmail_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.include_router(staff_router())
+    app.include_router(api.router)
     app.include_router(public.router)
     app.include_router(webhooks.router)
     return app
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    """Starlette's HTTP errors as usual, except that a 405 under /api lists every method the
+    path serves (Starlette names only the first route that matched)."""
+    assert isinstance(error, StarletteHTTPException)
+    headers = dict(error.headers or {})
+    if error.status_code == 405 and _wants_json(request):
+        headers["Allow"] = ", ".join(api.allowed_methods(request.app, request.url.path))
+    return await http_exception_handler(
+        request, StarletteHTTPException(error.status_code, error.detail, headers)
+    )
 
 
 def _status_for(error: ClinicmailError) -> int:

@@ -9,11 +9,11 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 
@@ -266,9 +266,11 @@ async def verify_csrf(request: Request) -> None:
 _bearer = HTTPBearer(auto_error=False, description="An API token: `clinicmail users token`.")
 
 
-async def api_user(request: Request) -> StaffUser:
+async def api_user(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> StaffUser:
     """Dependency of every API route: the user whose bearer token this is."""
-    credentials: HTTPAuthorizationCredentials | None = await _bearer(request)
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise SignInRequired("send an API token: Authorization: Bearer <token>")
     engine: Engine = request.app.state.engine

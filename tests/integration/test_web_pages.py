@@ -124,3 +124,13 @@ def test_received_mail_page_is_empty_before_anything_is_sent(synced, signed_in):
     assert page.status_code == 200
     assert "Nothing received yet" in page.text
     assert signed_in.get("/messages/nope-0").status_code == 404
+
+
+def test_report_page_shows_last_weeks_report(synced, signed_in):
+    page = signed_in.get("/report")
+    assert page.status_code == 200
+    assert "Weekly report" in page.text
+    email = signed_in.get("/report/email")
+    assert email.status_code == 200
+    assert "data:image/png;base64," in email.text
+    assert "sandbox" in email.headers["content-security-policy"]

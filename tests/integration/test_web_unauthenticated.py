@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 
@@ -57,8 +56,7 @@ def test_every_staff_page_and_api_route_refuses_an_anonymous_request(web_app):
 
 def test_a_bad_api_token_is_refused(web_app):
     api_routes = [route for route in _guarded_routes(web_app) if route[0].startswith("/api")]
-    if not api_routes:
-        pytest.skip("no API routes mounted")
+    assert ("/api/campaigns", "GET") in api_routes
     with TestClient(web_app, base_url="http://127.0.0.1:8000") as client:
         for path, method in api_routes:
             response = client.request(
