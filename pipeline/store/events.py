@@ -11,6 +11,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -18,6 +19,7 @@ from sqlalchemy import Connection, Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from pipeline.models import Event
+from pipeline.store.bulk import insert_new_rows, select_where_in, update_where_in
 from pipeline.store.contacts import suppress, unsubscribe_contact
 from pipeline.store.tables import contacts, event_counts, events, send_engagements, sends
 
@@ -73,6 +75,7 @@ def _insert(conn: Connection, table: Table):
     return dialect.insert(table)
 
 
+@lru_cache(maxsize=4096)
 def booking_click(url: str | None, booking_url: str) -> bool:
     """Whether a clicked `url` is the clinic's booking page: same address, with or without the
     campaign's UTM parameters (any other query must match the booking URL's own)."""
@@ -101,14 +104,10 @@ def engagement_kinds(event: Event, booking_url: str) -> tuple[str, ...]:
 
 def _send_refs(conn: Connection, send_ids: Iterable[int]) -> dict[int, _SendRef]:
     ids = sorted(set(send_ids))
-    if not ids:
-        return {}
-    rows = conn.execute(
-        select(sends.c.id, sends.c.campaign_id, sends.c.variant_id, sends.c.contact_id).where(
-            sends.c.id.in_(ids)
-        )
+    rows = select_where_in(
+        conn, sends, ("id", "campaign_id", "variant_id", "contact_id"), "id", ids
     )
-    return {row.id: _SendRef(row.campaign_id, row.variant_id, row.contact_id) for row in rows}
+    return {row[0]: _SendRef(row[1], row[2], row[3]) for row in rows}
 
 
 def record_events(
@@ -149,13 +148,7 @@ def record_events(
     if not rows:
         return IngestReport(len(batch), 0, len(batch), 0)
     stored_ids = {
-        row.sg_event_id
-        for row in conn.execute(
-            _insert(conn, events)
-            .on_conflict_do_nothing(index_elements=["sg_event_id"])
-            .returning(events.c.sg_event_id),
-            rows,
-        )
+        row[0] for row in insert_new_rows(conn, events, rows, ("sg_event_id",), ("sg_event_id",))
     }
     new_events = [unique[event_id] for event_id in unique if event_id in stored_ids]
     _count_first_engagements(conn, new_events, refs, zone, booking_url)
@@ -180,17 +173,21 @@ def _count_first_engagements(
             firsts.setdefault((event.send_id, kind), event)
     if not firsts:
         return
-    inserted = conn.execute(
-        _insert(conn, send_engagements)
-        .on_conflict_do_nothing(index_elements=["send_id", "kind"])
-        .returning(send_engagements.c.send_id, send_engagements.c.kind),
+    inserted = insert_new_rows(
+        conn,
+        send_engagements,
         [{"send_id": send_id, "kind": kind} for send_id, kind in sorted(firsts)],
+        ("send_id", "kind"),
+        ("send_id", "kind"),
     )
     counts: Counter[tuple[int, int, date, str, bool]] = Counter()
+    days: dict[datetime, date] = {}
     for send_id, kind in inserted:
         event = firsts[(send_id, kind)]
         ref = refs[send_id]
-        day = event.occurred_at.astimezone(zone).date()
+        day = days.get(event.occurred_at)
+        if day is None:
+            day = days[event.occurred_at] = event.occurred_at.astimezone(zone).date()
         counts[(ref.campaign_id, ref.variant_id, day, kind, event.simulated)] += 1
     if not counts:
         return
@@ -226,10 +223,13 @@ def _move_send_statuses(
     for event_name, status, from_statuses in _STATUS_MOVES:
         ids = sorted(by_event.get(event_name, ()))
         if ids:
-            conn.execute(
-                update(sends)
-                .where(sends.c.id.in_(ids), sends.c.status.in_(from_statuses))
-                .values(status=status, updated_at=now)
+            update_where_in(
+                conn,
+                sends,
+                {"status": status, "updated_at": now},
+                "id",
+                ids,
+                only_if=("status", from_statuses),
             )
 
 

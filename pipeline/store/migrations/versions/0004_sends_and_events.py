@@ -98,9 +98,6 @@ def upgrade() -> None:
         sa.UniqueConstraint("sg_event_id", name=op.f("uq_events_sg_event_id")),
     )
     with op.batch_alter_table("events", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_events_campaign", ["campaign_id", "event", "variant_id"], unique=False
-        )
         batch_op.create_index("ix_events_send_id", ["send_id"], unique=False)
 
     op.create_table(
@@ -114,6 +111,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("send_id", "kind", name=op.f("pk_send_engagements")),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "event_counts",
@@ -138,6 +136,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint(
             "campaign_id", "variant_id", "day", "kind", "simulated", name=op.f("pk_event_counts")
         ),
+        sqlite_with_rowid=False,
     )
 
 
@@ -146,7 +145,6 @@ def downgrade() -> None:
     op.drop_table("send_engagements")
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.drop_index("ix_events_send_id")
-        batch_op.drop_index("ix_events_campaign")
 
     op.drop_table("events")
     with op.batch_alter_table("sends", schema=None) as batch_op:

@@ -1,0 +1,156 @@
+"""Set-based statements for hot paths (webhook ingestion): one statement per batch, values bound
+once through each column's type and handed to the driver as they are.
+
+SQLAlchemy's executemany builds and processes parameters row by row, which costs more than the
+database work for a 1,000-event batch; these build one multi-row statement instead (a VALUES
+list on SQLite, arrays through unnest / ANY on PostgreSQL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Table
+
+# SQLite's default limit on bound variables per statement is 32,766; stay below it.
+_SQLITE_MAX_VARIABLES = 30_000
+
+
+def _processors(conn: Connection, table: Table, names: Sequence[str]) -> list[Callable | None]:
+    """Each column's bind processor for this dialect (as SQLAlchemy itself would apply it)."""
+    dialect = conn.dialect
+    return [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
+
+
+def _binder(processor: Callable | None) -> Callable[[Any], Any] | None:
+    """`processor` memoised: a batch repeats timestamps and flags many times over."""
+    if processor is None:
+        return None
+    memo: dict[Any, Any] = {}
+
+    def bind(value: Any) -> Any:
+        if value is None:
+            return None
+        try:
+            return memo[value]
+        except KeyError:
+            memo[value] = bound = processor(value)
+            return bound
+
+    return bind
+
+
+def _bound_rows(
+    conn: Connection, table: Table, names: Sequence[str], rows: Sequence[Mapping[str, Any]]
+) -> list[list[Any]]:
+    binders = [_binder(processor) for processor in _processors(conn, table, names)]
+    columns = []
+    for name, binder in zip(names, binders, strict=True):
+        values = [row[name] for row in rows]
+        columns.append(values if binder is None else [binder(value) for value in values])
+    return columns
+
+
+def _quoted(conn: Connection, names: Sequence[str]) -> str:
+    quote = conn.dialect.identifier_preparer.quote
+    return ", ".join(quote(name) for name in names)
+
+
+def insert_new_rows(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    key: Sequence[str],
+    returning: Sequence[str],
+) -> list[tuple]:
+    """INSERT `rows`, skipping any whose `key` exists already (ON CONFLICT DO NOTHING, also for
+    repeats within `rows`); returns the `returning` columns of the rows actually inserted, as
+    the driver gives them (no result types applied)."""
+    if not rows:
+        return []
+    names = list(rows[0])
+    columns = _bound_rows(conn, table, names, rows)
+    quote = conn.dialect.identifier_preparer.quote
+    target = f"INSERT INTO {quote(table.name)} ({_quoted(conn, names)})"
+    tail = f"ON CONFLICT ({_quoted(conn, key)}) DO NOTHING RETURNING {_quoted(conn, returning)}"
+    if conn.dialect.name == "postgresql":
+        casts = ", ".join(
+            f"%s::{table.c[name].type.compile(dialect=conn.dialect)}[]" for name in names
+        )
+        sql = f"{target} SELECT * FROM unnest({casts}) {tail}"
+        return conn.exec_driver_sql(sql, tuple(columns)).all()
+    width = len(names)
+    row_marks = "(" + ", ".join("?" * width) + ")"
+    per_statement = max(1, _SQLITE_MAX_VARIABLES // width)
+    inserted: list[tuple] = []
+    for start in range(0, len(rows), per_statement):
+        chunk = list(
+            zip(*(column[start : start + per_statement] for column in columns), strict=True)
+        )
+        values = tuple(value for row in chunk for value in row)
+        marks = ", ".join([row_marks] * len(chunk))
+        inserted.extend(conn.exec_driver_sql(f"{target} VALUES {marks} {tail}", values).all())
+    return inserted
+
+
+def _in_clause(conn: Connection, column: str, count: int) -> str:
+    quoted = conn.dialect.identifier_preparer.quote(column)
+    if conn.dialect.name == "postgresql":
+        return f"{quoted} = ANY(%s)"
+    return f"{quoted} IN ({', '.join('?' * count)})"
+
+
+def _in_values(conn: Connection, values: Sequence[Any]) -> tuple:
+    return (list(values),) if conn.dialect.name == "postgresql" else tuple(values)
+
+
+def _chunks(conn: Connection, values: Sequence[Any]) -> list[Sequence[Any]]:
+    if conn.dialect.name == "postgresql":
+        return [values]
+    return [
+        values[i : i + _SQLITE_MAX_VARIABLES] for i in range(0, len(values), _SQLITE_MAX_VARIABLES)
+    ]
+
+
+def select_where_in(
+    conn: Connection, table: Table, columns: Sequence[str], key: str, values: Sequence[Any]
+) -> list[tuple]:
+    """`columns` of the rows whose `key` is one of `values` (raw driver values)."""
+    rows: list[tuple] = []
+    for chunk in _chunks(conn, values):
+        source = conn.dialect.identifier_preparer.quote(table.name)
+        sql = (
+            f"SELECT {_quoted(conn, columns)} FROM {source} "
+            f"WHERE {_in_clause(conn, key, len(chunk))}"
+        )
+        rows.extend(conn.exec_driver_sql(sql, _in_values(conn, chunk)).all())
+    return rows
+
+
+def update_where_in(
+    conn: Connection,
+    table: Table,
+    changes: Mapping[str, Any],
+    key: str,
+    values: Sequence[Any],
+    only_if: tuple[str, Sequence[Any]],
+) -> int:
+    """Set `changes` on the rows whose `key` is one of `values` and whose `only_if` column holds
+    one of the given values; returns how many rows changed."""
+    names = list(changes)
+    bound = [column[0] for column in _bound_rows(conn, table, names, [changes])]
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
+    quote = conn.dialect.identifier_preparer.quote
+    assignments = ", ".join(f"{quote(name)} = {mark}" for name in names)
+    guard_column, guard_values = only_if
+    changed = 0
+    for chunk in _chunks(conn, values):
+        sql = (
+            f"UPDATE {quote(table.name)} SET {assignments} "
+            f"WHERE {_in_clause(conn, key, len(chunk))} "
+            f"AND {_in_clause(conn, guard_column, len(guard_values))}"
+        )
+        params = (*bound, *_in_values(conn, chunk), *_in_values(conn, guard_values))
+        changed += conn.exec_driver_sql(sql, params).rowcount
+    return changed
