@@ -188,6 +188,30 @@ def _render(
         raise TemplateError(f"cannot render: {error}", path=str(root / name)) from None
 
 
+# Where a line of compiled HTML may be broken without changing what it shows: before a
+# block-level tag or a comment, where the whitespace a line break adds is never rendered.
+_BLOCK_BOUNDARY = re.compile(r"<(?=/?(?:div|table|tbody|tr|td|th|p|h[1-6]|ul|ol|li)\b|!--)", re.I)
+# Lines of the compiled HTML are kept to this, leaving room for the recipient's values, so the
+# HTML part can travel as 7-bit text (SMTP's limit is 998) instead of base64.
+HTML_LINE_LIMIT = 700
+
+
+def fold_long_lines(html: str, limit: int = HTML_LINE_LIMIT) -> str:
+    """mrml writes the body as one long line; break it before block-level tags (or, inside a
+    very long paragraph, at a space) so that no line passes `limit` where that can be done."""
+    folded: list[str] = []
+    for line in html.split("\n"):
+        while len(line) > limit:
+            cuts = [m.start() for m in _BLOCK_BOUNDARY.finditer(line, 1, limit + 1)]
+            cut = cuts[-1] if cuts else line.rfind(" ", 1, limit + 1)
+            if cut <= 0:
+                break
+            folded.append(line[:cut])
+            line = line[cut:]
+        folded.append(line)
+    return "\n".join(folded)
+
+
 def compile_mjml(source: str, templates: Path, name: str) -> str:
     """HTML from MJML with mrml; `<mj-include>` paths resolve inside `templates` only."""
     options = mrml.ParserOptions(include_loader=mrml.local_loader(str(templates)))
@@ -199,7 +223,7 @@ def compile_mjml(source: str, templates: Path, name: str) -> str:
         )
     except Exception as error:  # mrml raises bare OSError/ValueError with its own message
         raise TemplateError(f"MJML does not compile: {error}", path=str(templates / name)) from None
-    return output.content
+    return fold_long_lines(output.content)
 
 
 def render_mjml(settings: Settings, template: str, context: Mapping[str, Any]) -> str:

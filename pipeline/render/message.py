@@ -28,6 +28,7 @@ NAMELESS_GREETING = "there"
 
 _SMTP = email.policy.SMTP
 _BASE64_LINE = 76
+_SMTP_LINE = 998
 
 
 def recipient_values(
@@ -102,25 +103,50 @@ def _fold(name: str, value: str) -> bytes:
     return _SMTP.header_factory(name, value).fold(policy=_SMTP).encode("ascii")
 
 
-def _body_part(content_type: str, body: str) -> bytes:
-    if body.isascii() and max(map(len, body.splitlines() or [""])) <= 900:
-        lines = "\r\n".join(body.splitlines())
-        return (
-            f'Content-Type: {content_type}; charset="utf-8"\r\n'
-            f"Content-Transfer-Encoding: 7bit\r\n\r\n{lines}\r\n"
-        ).encode("ascii")
-    encoded = base64.b64encode(body.encode("utf-8"))
-    wrapped = b"\r\n".join(
-        encoded[start : start + _BASE64_LINE] for start in range(0, len(encoded), _BASE64_LINE)
-    )
+def _part_head(content_type: str, encoding: str) -> bytes:
     return (
-        (
-            f'Content-Type: {content_type}; charset="utf-8"\r\n'
-            "Content-Transfer-Encoding: base64\r\n\r\n"
-        ).encode("ascii")
-        + wrapped
-        + b"\r\n"
+        f'Content-Type: {content_type}; charset="utf-8"\r\n'
+        f"Content-Transfer-Encoding: {encoding}\r\n\r\n"
+    ).encode("ascii")
+
+
+def _base64_part(content_type: str, body: str) -> bytes:
+    encoded = base64.b64encode(body.encode("utf-8"))
+    # A list, not a generator: join builds one anyway, and this is the per-message hot path.
+    wrapped = b"\r\n".join(
+        [encoded[start : start + _BASE64_LINE] for start in range(0, len(encoded), _BASE64_LINE)]
     )
+    return _part_head(content_type, "base64") + wrapped + b"\r\n"
+
+
+def _seven_bit(data: bytes) -> bytes | None:
+    """`data` (ASCII, \\n line ends as Jinja and mrml write them) with CRLF line ends, or None
+    when a line passes SMTP's 998 octets."""
+    if b"\r" in data:
+        return None
+    lines = data.split(b"\n")
+    if max(map(len, lines)) > _SMTP_LINE:
+        return None
+    return b"\r\n".join(lines) + b"\r\n"
+
+
+def _text_part(body: str) -> bytes:
+    if body.isascii():
+        data = _seven_bit(body.encode("ascii"))
+        if data is not None:
+            return _part_head("text/plain", "7bit") + data
+    return _base64_part("text/plain", body)
+
+
+def _html_part(body: str) -> bytes:
+    """The HTML as 7-bit text: characters outside ASCII become character references, which
+    mean the same in HTML (the templates keep their CSS and comments ASCII) and spare each
+    message a base64 pass. Lines are short already (compile.fold_long_lines); base64 remains
+    for HTML whose lines could not be folded."""
+    data = _seven_bit(body.encode("ascii", "xmlcharrefreplace"))
+    if data is None:
+        return _base64_part("text/html", body)
+    return _part_head("text/html", "7bit") + data
 
 
 def mime_bytes(message: Message, settings: Settings) -> bytes:
@@ -146,9 +172,9 @@ def mime_bytes(message: Message, settings: Settings) -> bytes:
         [
             *head,
             delimiter,
-            _body_part("text/plain", message.text),
+            _text_part(message.text),
             delimiter,
-            _body_part("text/html", message.html),
+            _html_part(message.html),
             f"--{boundary}--\r\n".encode("ascii"),
         ]
     )

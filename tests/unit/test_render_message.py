@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.policy
+from dataclasses import replace
 from email.parser import BytesParser
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from pipeline.render import (
     personalise,
     recipient_values,
 )
+from pipeline.render.compile import fold_long_lines
 from pipeline.render.tokens import fill_html, fill_tokens, new_placeholders
 from pipeline.tracking import read_token
 
@@ -168,7 +170,26 @@ def test_mime_message_is_complete_and_parses_without_defects():
     assert html_part.get_content_type() == "text/html"
     assert text_part.get_content_charset() == html_part.get_content_charset() == "utf-8"
     assert "Hello Zoë," in text_part.get_content()
-    assert "Hello Zoë," in html_part.get_content()
+    assert "Hello Zo&#235;," in html_part.get_content()  # the same text, as HTML says it
+    assert html_part["Content-Transfer-Encoding"] == "7bit"
+
+
+def test_html_with_a_line_too_long_for_smtp_travels_as_base64():
+    settings = make_settings()
+    long_line = replace(rendered_variant(), html="<p>" + "é" * 1200 + "</p>", html_tokens={})
+    parsed = mime_message(personalise(long_line, recipient("Ann"), settings), settings)
+    html_part = parsed.get_body(("html",))
+    assert html_part["Content-Transfer-Encoding"] == "base64"
+    assert html_part.get_content() == "<p>" + "é" * 1200 + "</p>"
+
+
+def test_text_that_is_not_ascii_travels_as_base64():
+    settings = make_settings()
+    parsed = mime_message(personalise(rendered_variant(), recipient("Zoë"), settings), settings)
+    text_part = parsed.get_body(("plain",))
+    assert text_part["Content-Transfer-Encoding"] == "base64"
+    ascii_only = mime_message(personalise(rendered_variant(), recipient("Ann"), settings), settings)
+    assert ascii_only.get_body(("plain",))["Content-Transfer-Encoding"] == "7bit"
 
 
 def test_mime_bytes_use_crlf_and_short_lines():
@@ -188,3 +209,17 @@ def test_a_header_value_with_a_line_break_is_refused():
     )
     with pytest.raises(ValueError, match="line break"):
         mime_bytes(message, settings)
+
+
+def test_long_html_lines_are_folded_before_block_tags_only():
+    cells = "".join(f'<tr><td style="padding:0">cell {n}</td></tr>' for n in range(80))
+    html = f"<table>{cells}</table><p>{'word ' * 300}</p>"
+    folded = fold_long_lines(html, 200)
+    assert folded.replace("\n", "") == html
+    assert max(len(line) for line in folded.splitlines()) <= 200
+    for line in folded.splitlines()[1:]:
+        assert line.startswith(("<tr", "<td", "</td", "</tr", "</table", "<p", "</p", " ", "word"))
+
+
+def test_a_line_with_nowhere_to_fold_is_left_whole():
+    assert fold_long_lines("x" * 900, 200) == "x" * 900
