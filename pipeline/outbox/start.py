@@ -143,3 +143,33 @@ def _refuse_unless_startable(slug: str, state: str) -> None:
         "missed": f"give it a new time with `clinicmail campaign schedule {slug} --at`",
     }.get(state, "only approved or scheduled campaigns can be started")
     raise StateError(f"cannot send campaign {slug!r}: it is {state}; {hint}")
+
+
+@dataclass(frozen=True)
+class OutboxSummary:
+    """A campaign's outbox as it stands: its state and its rows by segment and status."""
+
+    campaign_id: int
+    slug: str
+    state: str
+    by_segment: Mapping[str, Mapping[str, int]]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for statuses in self.by_segment.values():
+            for status, count in statuses.items():
+                totals[status] = totals.get(status, 0) + count
+        return totals
+
+    @property
+    def open(self) -> int:
+        return sum(self.counts.get(status, 0) for status in ("queued", "sending", "unknown"))
+
+
+def outbox_summary(engine: Engine, slug: str) -> OutboxSummary:
+    with engine.connect() as conn:
+        row = get_campaign_row(conn, slug)
+        if row is None:
+            raise NotFoundError(f"no campaign {slug!r} in the database")
+        return OutboxSummary(row.id, slug, row.state, outbox_counts_by_variant(conn, row.id))
