@@ -12,12 +12,14 @@ from pipeline.cli.dev import register as _register_dev
 from pipeline.cli.metrics import register as _register_metrics
 from pipeline.cli.schedule import register as _register_schedule
 from pipeline.cli.segments import register as _register_segments
+from pipeline.cli.send import register as _register_send
 from pipeline.cli.serve import register as _register_serve
 from pipeline.cli.users import register as _register_users
 
 _register_core(main)
 _register_dev(main)
 _register_campaigns(main)
+_register_send(main)
 _register_metrics(main)
 _register_schedule(main)
 _register_content(main)
