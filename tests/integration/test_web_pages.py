@@ -134,3 +134,58 @@ def test_report_page_shows_last_weeks_report(synced, signed_in):
     assert email.status_code == 200
     assert "data:image/png;base64," in email.text
     assert "sandbox" in email.headers["content-security-policy"]
+
+
+CSV = (
+    "Email,First name,Last name,Tags,Marketing consent\n"
+    "maya@example.org,Maya,Jones,runner,yes\n"
+    "not-an-address,Sam,Lee,,yes\n"
+    "lee@example.org,Lee,Park,desk,yes\n"
+)
+
+
+def test_contacts_import_shows_the_row_report_then_find_export_and_erase(synced, signed_in):
+    response = signed_in.post(
+        "/contacts/import",
+        data={"csrf_token": signed_in.csrf},
+        files={"file": ("clients.csv", CSV.encode(), "text/csv")},
+    )
+    assert response.status_code == 200
+    assert "import-report" in response.text, re.findall(r"flash[^<]*<", response.text)
+    report = response.text.split('id="import-report"')[1].split("</section>")[0]
+    assert "Import of clients.csv" in report
+    assert re.search(r'<td class="num">3</td>', report), "the bad row is not reported by number"
+    found = signed_in.get("/contacts", params={"email": "MAYA@example.org"})
+    assert "Maya" in found.text and "Erase this contact" in found.text
+    export = signed_in.get("/contacts/export", params={"email": "maya@example.org"})
+    assert export.headers["content-disposition"].startswith("attachment")
+    assert export.json()
+    unconfirmed = signed_in.post(
+        "/contacts/erase",
+        data={"email": "maya@example.org", "confirm": "", "csrf_token": signed_in.csrf},
+    )
+    assert "Type the address again" in unconfirmed.text
+    erased = signed_in.post(
+        "/contacts/erase",
+        data={
+            "email": "maya@example.org",
+            "confirm": "maya@example.org",
+            "csrf_token": signed_in.csrf,
+        },
+    )
+    assert "Erased maya@example.org" in erased.text
+    gone = signed_in.get("/contacts", params={"email": "maya@example.org"})
+    assert "No contact with the address" in gone.text
+
+
+def test_a_dry_run_import_saves_nothing(synced, signed_in):
+    response = signed_in.post(
+        "/contacts/import",
+        data={"csrf_token": signed_in.csrf, "dry_run": "on"},
+        files={"file": ("clients.csv", CSV.encode(), "text/csv")},
+    )
+    assert "dry run: nothing saved" in response.text
+    assert (
+        "No contact with the address"
+        in signed_in.get("/contacts", params={"email": "lee@example.org"}).text
+    )
