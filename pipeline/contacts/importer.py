@@ -154,8 +154,9 @@ def merge(
     stored: dict[str, Any] | None, row: ParsedRow, source: str, now: datetime
 ) -> dict[str, Any]:
     """The contact's imported columns after this row: the row's non-empty values win (it is the
-    newer), tags are united, attributes merged key by key. Consent follows the row, except that
-    an import never turns `unsubscribed` back into `subscribed`: only the person can."""
+    newer), tags are united, attributes merged key by key, and the address keeps its first
+    spelling. Consent follows the row, except that an import never turns `unsubscribed` back
+    into `subscribed` (only the person can) and an empty or "none" answer never removes one."""
     before = stored or {
         "email": row.email,
         "first_name": "",
@@ -168,7 +169,9 @@ def merge(
         "consent_wording": None,
     }
     after = {name: before[name] for name in IMPORTED_COLUMNS}
-    after["email"] = row.email
+    # The address is the contact's identity: a later row that spells it in other capitals is
+    # the same person and leaves the stored spelling as it is.
+    after["email"] = before["email"]
     after["first_name"] = row.first_name or before["first_name"]
     after["last_name"] = row.last_name or before["last_name"]
     after["tags"] = tags_to_column(tags_from_column(before["tags"]) | row.tags)

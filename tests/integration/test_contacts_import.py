@@ -129,9 +129,9 @@ def test_duplicates_merge_within_the_file_and_with_the_database(engine, tmp_path
     assert (report.read, report.created, report.updated, report.unchanged) == (3, 1, 2, 0)
     assert _count(engine) == 1
     jo = _contact(engine, "jo@example.org")
-    assert (jo.email, jo.first_name, jo.last_name) == ("JO@example.org", "Joanna", "Bloggs")
+    assert (jo.email, jo.first_name, jo.last_name) == ("Jo@example.org", "Joanna", "Bloggs")
     assert jo.tags == {"runner", "vip"} and jo.attributes == {"occupation": "Nurse"}
-    second = "Email,Tags,Occupation\njo@example.org,cyclist,Teacher\njo@example.org,,\n"
+    second = "Email,Tags,Occupation\njo@example.org,cyclist,Teacher\nJO@example.org,,\n"
     report = import_contacts(engine, _file(tmp_path, second), now=NOW)
     assert (report.created, report.updated, report.unchanged) == (0, 1, 1)
     jo = _contact(engine, "jo@example.org")

@@ -175,3 +175,24 @@ def test_an_import_never_resubscribes_and_never_forgets_consent():
     subscribed = merge(None, _row(consent="subscribed"), "import:x.csv", NOW)
     assert merge(subscribed, _row(consent="none"), "import:y.csv", NOW) == subscribed
     assert merge(subscribed, _row(consent=None), "import:y.csv", NOW) == subscribed
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["Jane.Doe@Example.ORG", "a..b@x.org", ".a@x.org", "a.@x.org", "a@x", "a@-x.org",
+     "Postmaster@X.org", "zoë@example.org", '"a b"@x.org', "x" * 65 + "@x.org",
+     "a@" + "b" * 250 + ".org", "o'neil+tag@Sub.Example.CO.UK", "a@münchen.de", "a@localhost",
+     "a!#$%&'*+/=?^_`{|}~-@x.org", "a@x_y.org", "a@@b.org", "a@b.c"],
+)  # fmt: skip
+def test_the_fast_path_agrees_with_email_validator(address):
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        expected = validate_email(address, check_deliverability=False).normalized
+    except EmailNotValidError:
+        expected = None
+    try:
+        actual = normalise_email(address)
+    except InvalidValue:
+        actual = None
+    assert actual == expected
