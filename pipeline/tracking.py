@@ -7,6 +7,7 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -28,6 +29,11 @@ TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
 SIMULATED_FIELD = "clinicmail_simulated"
 # Where the send id travels: in custom_args, which SendGrid flattens into each event.
 SEND_ID_FIELD = "send_id"
+
+# What make_token produces (URL-safe base64 and dots), with room to spare; anything else is
+# refused before any decoding.
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+_TOKEN_MAX_LENGTH = 1024
 
 # Timestamps past this are milliseconds (Single Sends report them so), not seconds.
 _MILLISECONDS_THRESHOLD = 100_000_000_000
@@ -66,8 +72,11 @@ def read_token(secret: str, purpose: TokenPurpose, token: str) -> dict[str, Any]
 
     Raises BadToken when the token was altered, cut short, made for another purpose or signed
     with another key."""
+    serializer = _serializer(secret, purpose)
     try:
-        payload = _serializer(secret, purpose).loads(token)
+        if len(token) > _TOKEN_MAX_LENGTH or not _TOKEN_SHAPE.fullmatch(token):
+            raise BadSignature("not a token")
+        payload = serializer.loads(token)
     except BadSignature:
         raise BadToken(
             f"this {purpose} link is not valid: it was changed or cut short; "
