@@ -268,3 +268,13 @@ def test_erasing_someone_not_held_still_protects_them(engine, tmp_path):
         assert erase_contact(conn, "ghost@example.org", "erase-command", NOW) is False
     import_contacts(engine, _file(tmp_path, "Email,Marketing Consent\nghost@example.org,yes\n"))
     assert _count(engine) == 0
+
+
+def test_progress_is_reported_per_chunk_up_to_the_whole_file(engine, tmp_path, monkeypatch):
+    monkeypatch.setattr(importer, "CHUNK_ROWS", 10)
+    path = _file(tmp_path, "Email\n" + "".join(f"p{n}@example.org\n" for n in range(35)))
+    seen: list[tuple[int, int]] = []
+    import_contacts(engine, path, now=NOW, progress=lambda done, total: seen.append((done, total)))
+    assert len(seen) == 4
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+    assert seen[-1] == (path.stat().st_size, path.stat().st_size)
