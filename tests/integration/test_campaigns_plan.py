@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 
 from pipeline.campaigns import assignment_segments, load_campaign_spec, plan_campaign
+from pipeline.checks import check_rendered
 from pipeline.config import load_settings
 from pipeline.content import sync_content
 from pipeline.errors import SpecError
 from pipeline.models import Contact
+from pipeline.render import render_variant
 from pipeline.segments import load_segments
 from pipeline.store import open_engine, utcnow
 from pipeline.store.campaigns import variant_of_contact
@@ -96,6 +98,17 @@ def test_a_sensitive_article_puts_post_op_clients_first(clinic):
     assert plan.variants[-1].segment == "general"
     post_op = plan.variants[0]
     assert "surgery" not in post_op.subject.lower()
+    # Derived subjects and preheaders pass the guardrails: rendering and checking every
+    # variant finds no error.
+    segments = {segment.name: segment for segment in load_segments(settings.workspace)}
+    for each in plan.variants:
+        rendered = render_variant(settings, each, plan.articles, "single")
+        errors = [
+            f
+            for f in check_rendered(settings, rendered, segments[each.segment])
+            if f.level == "error"
+        ]
+        assert errors == [], errors
     choice = assigned(settings, engine, plan, ids)
     assert choice["postop-athlete@example.org"] == choice["postop-desk@example.org"] == "post_op"
     counts = {v.segment: v.audience for v in plan.variants}
@@ -122,10 +135,14 @@ def test_without_general_only_segment_members_are_counted(clinic):
 
 def test_a_threshold_from_the_file_skips_segments_below_it(clinic):
     settings, engine, _ = clinic
-    plan = plan_for(settings, engine, threshold=0.8)
+    scores = {v.segment: v.score for v in plan_for(settings, engine).variants}
+    between = (scores["desk_workers"] + scores["athletes"]) / 2
+    plan = plan_for(settings, engine, threshold=between)
     assert [v.segment for v in plan.variants] == ["athletes", "general"]
     skipped = {s.segment: s.reason for s in plan.skipped}
-    assert skipped["desk_workers"].startswith("relevance 0.75 is below the threshold 0.80")
+    assert skipped["desk_workers"].startswith(
+        f"relevance {scores['desk_workers']:.2f} is below the threshold {between:.2f}"
+    )
 
 
 def test_excerpts_are_the_segments_best_paragraphs_in_article_order(clinic):
@@ -169,3 +186,14 @@ def test_a_missing_article_says_to_sync(clinic):
     settings, engine, _ = clinic
     with pytest.raises(SpecError, match="clinicmail content sync"):
         plan_for(settings, engine, article="not-written-yet")
+
+
+def test_a_digest_with_nothing_new_plans_no_variant_and_says_why(workspace_db):
+    settings = load_settings(workspace_db)
+    engine = open_engine(settings.database_url)
+    try:
+        plan = plan_for(settings, engine, slug="monthly-digest")
+    finally:
+        engine.dispose()
+    assert plan.variants == ()
+    assert {s.reason for s in plan.skipped} == {"no published article yet"}
