@@ -59,10 +59,18 @@ def make_workspace(folder: Path, database_url: str | None) -> dict[str, str]:
     return env
 
 
-def prepare_database(env: dict[str, str], sends: int) -> list[int]:
-    """Migrate, and make one started campaign with two variants and `sends` sends."""
+SEGMENTS = (
+    ("athletes", "s1a7"), ("desk_workers", "s3q8"), ("post_op", "s5w2"), ("general", "g0"),
+)  # fmt: skip
+
+
+def prepare_database(
+    env: dict[str, str], sends: int, segments: int = 2, statuses: tuple[str, ...] = ("sent",)
+) -> list[int]:
+    """Migrate, and make one started campaign with `segments` variants and `sends` sends (their
+    statuses taken in turn from `statuses`)."""
     os.environ.update(env)
-    from sqlalchemy import insert
+    from sqlalchemy import insert, select
 
     from pipeline.config import load_settings
     from pipeline.store import open_engine, upgrade, utcnow
@@ -92,20 +100,19 @@ def prepare_database(env: dict[str, str], sends: int) -> list[int]:
                 )
                 .returning(variants.c.id)
             ).scalar_one()
-            for segment, code in (("athletes", "s1a7"), ("desk_workers", "s3q8"))
+            for segment, code in SEGMENTS[:segments]
         ]  # fmt: skip
         rows = [
             {
                 "campaign_id": campaign_id, "contact_id": None,
-                "variant_id": variant_ids[number % 2], "status": "sent", "attempts": 1,
+                "variant_id": variant_ids[number % segments],
+                "status": statuses[number % len(statuses)], "attempts": 1,
                 "queued_at": now, "sent_at": now, "updated_at": now,
             }
             for number in range(sends)
         ]  # fmt: skip
         for start in range(0, len(rows), 50_000):
             conn.execute(insert(sends_table), rows[start : start + 50_000])
-        from sqlalchemy import select
-
         send_ids = list(conn.execute(select(sends_table.c.id).order_by(sends_table.c.id)).scalars())
     engine.dispose()
     return send_ids

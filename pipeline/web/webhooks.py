@@ -37,8 +37,10 @@ MAX_INBOUND_BYTES = 5 * 1024 * 1024
 # A signed batch older (or newer) than this is refused, so a captured request cannot be replayed.
 SIGNATURE_TOLERANCE_SECONDS = 600
 
-# An itsdangerous token: base64url payload, a dot, base64url signature.
-_TOKEN_CANDIDATE = re.compile(r"[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{20,}")
+# A run of the characters a signed token is made of (base64url and dots; a compressed payload
+# starts with a dot). A token is some tail of such a run, after a "-" or at a ".".
+_TOKEN_RUN = re.compile(r"[A-Za-z0-9_.\-]{20,}")
+_MAX_TRIES_PER_RUN = 64
 
 
 class BodyTooLarge(Exception):
@@ -148,9 +150,22 @@ def _addresses(value: str) -> list[str]:
     return [address for _, address in getaddresses([value]) if address]
 
 
+def _token_candidates(text: str) -> list[str]:
+    """Tails of token-like runs in `text`: the subject reads "unsubscribe-<token>", and a token
+    may contain "-" itself, so each tail after a dash (or starting at a dot) is a candidate."""
+    candidates: list[str] = []
+    for run in _TOKEN_RUN.findall(text):
+        run = run.rstrip(".")
+        starts = {0} | {i + 1 for i, char in enumerate(run) if char == "-"}
+        starts |= {i for i, char in enumerate(run) if char == "."}
+        tails = [run[start:] for start in sorted(starts)]
+        candidates.extend(tail for tail in tails[:_MAX_TRIES_PER_RUN] if tail.count(".") in (1, 2))
+    return candidates
+
+
 def find_unsubscribe_token(settings: Settings, to: str, subject: str) -> str | None:
     """The first valid unsubscribe token in a message to the unsubscribe mailbox: after a `+`
-    in the address, or anywhere in the subject. None when the message is not one of ours."""
+    in the address, or in the subject. None when the message is not one of ours."""
     mailbox = settings.sender.unsubscribe_mailbox
     if mailbox is None:
         return None
@@ -158,27 +173,22 @@ def find_unsubscribe_token(settings: Settings, to: str, subject: str) -> str | N
     candidates: list[str] = []
     addressed = False
     for address in _addresses(to):
-        address_local, _, address_domain = address.partition("@")
+        address_local, _, address_domain = address.rpartition("@")
         base, _, tag = address_local.partition("+")
         # Tokens are case-sensitive: only the mailbox itself is compared without case.
         if base.lower() == local and address_domain.lower() == domain:
             addressed = True
-            candidates.extend(_TOKEN_CANDIDATE.findall(tag))
+            candidates.extend(_token_candidates(tag))
     if not addressed:
         return None
-    candidates.extend(_TOKEN_CANDIDATE.findall(subject))
+    candidates.extend(_token_candidates(subject))
     secret = settings.secret_key.get_secret_value()
     for candidate in candidates:
-        # The subject reads "unsubscribe-<token>", and a token may itself contain "-": try the
-        # text after each dash of the payload part too.
-        payload_part = candidate.partition(".")[0]
-        starts = [0] + [index + 1 for index, char in enumerate(payload_part) if char == "-"]
-        for start in starts:
-            try:
-                read_token(secret, "unsubscribe", candidate[start:])
-            except BadToken:
-                continue
-            return candidate[start:]
+        try:
+            read_token(secret, "unsubscribe", candidate)
+        except BadToken:
+            continue
+        return candidate
     return None
 
 
