@@ -1,0 +1,208 @@
+"""Exactly once over real HTTP, on SQLite and PostgreSQL: the SendGrid backend sends to the local
+SendGrid-compatible server, whose signed Event Webhook posts reach the app (uvicorn) and are
+stored; a worker process is killed with SIGKILL mid-campaign and restarted, and 429s, 500s and
+timeouts are injected. Every recipient must reach the server exactly once."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import uvicorn
+from sqlalchemy import select
+
+from pipeline.config import load_settings
+from pipeline.content import sync_content
+from pipeline.delivery import SendGridBackend
+from pipeline.delivery.local import WEBHOOK_PATH, LocalSendGridServer
+from pipeline.demo import seed_demo_contacts
+from pipeline.lifecycle import approve_campaign
+from pipeline.outbox import drain_outbox, start_campaign
+from pipeline.scheduling.sync import sync_campaigns
+from pipeline.store import open_engine
+from pipeline.store.tables import campaigns, contacts, sends
+from pipeline.web.app import create_app
+
+SLUG = "full-treatment-for-back-pain"
+API_KEY = "SG.outbox-test"
+CLINICMAIL = Path(sys.executable).with_name("clinicmail")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for(condition, what: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up waiting for {what}")
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def stack(workspace_db, monkeypatch):
+    """A workspace sending with the sendgrid backend to a local server on a real port, whose
+    webhook posts reach the app served by uvicorn; the sample campaign approved, 1,500 clients.
+    Yields (workspace, server, engine, environment for a worker process)."""
+    config = workspace_db / "clinic.toml"
+    text = config.read_text(encoding="utf-8")
+    text = text.replace('quiet_hours = "21:00-08:00"', 'quiet_hours = ""')
+    text = text.replace(
+        'closure_dates = ["2026-12-25", "2026-12-26", "2027-01-01"]', "closure_dates = []"
+    )
+    text = text.replace("timeout_seconds = 30", "timeout_seconds = 1\nbatch_size = 50")
+    text = text.replace("concurrency = 4", "concurrency = 2")
+    config.write_text(text, encoding="utf-8")
+    app_port = _free_port()
+    server = LocalSendGridServer(
+        webhook_url=f"http://127.0.0.1:{app_port}{WEBHOOK_PATH}", api_key=API_KEY
+    )
+    environment = {
+        "SENDGRID_WEBHOOK_PUBLIC_KEY": server.public_key,
+        "SENDGRID_API_KEY": API_KEY,
+        "CLINICMAIL_DELIVERY_BACKEND": "sendgrid",
+        # Links in the emails must look reachable for the checks to let a real backend send.
+        "CLINICMAIL_PUBLIC_URL": "https://harbourside-clinic.example",
+        "CLINICMAIL_RECONCILE_AFTER": "3",
+    }
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    server.start()
+    monkeypatch.setenv("SENDGRID_API_HOST", server.url)
+    settings = load_settings(workspace_db)
+    engine = open_engine(settings.database_url)
+    app = create_app(settings, engine)
+    receiver = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=app_port, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=receiver.run, daemon=True)
+    thread.start()
+    _wait_for(lambda: receiver.started, "the app to start", 20)
+    sync_content(engine, settings)
+    seed_demo_contacts(engine, 1500)
+    sync_campaigns(engine, settings)
+    approve_campaign(engine, SLUG, "owner@example.com")
+    yield workspace_db, server, engine, {**os.environ}
+    server.stop()
+    receiver.should_exit = True
+    thread.join(timeout=20)
+    engine.dispose()
+
+
+def _received(server: LocalSendGridServer) -> Counter[str]:
+    """How many times the server accepted each address."""
+    return Counter(
+        to["email"]
+        for _, document in server.accepted
+        for personalization in document["personalizations"]
+        for to in personalization["to"]
+    )
+
+
+def _audience(engine) -> set[str]:
+    with engine.connect() as conn:
+        return set(
+            conn.execute(
+                select(contacts.c.email)
+                .join(sends, sends.c.contact_id == contacts.c.id)
+                .where(sends.c.status.not_in(("skipped",)))
+            ).scalars()
+        )
+
+
+def _open_sends(engine) -> int:
+    with engine.connect() as conn:
+        return len(
+            conn.execute(
+                select(sends.c.id).where(sends.c.status.in_(("queued", "sending", "unknown")))
+            ).all()
+        )
+
+
+def _worker(workspace: Path, environment: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [
+            str(CLINICMAIL),
+            "--workspace",
+            str(workspace),
+            "campaign",
+            "send",
+            SLUG,
+            "--now",
+            "--json",
+        ],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_a_worker_killed_mid_campaign_and_restarted_delivers_everyone_once(stack):
+    workspace, server, engine, environment = stack
+    # Paced, so that the kill lands while most of the audience is still to go.
+    environment = {**environment}
+    config = workspace / "clinic.toml"
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(
+            "rate_limit_per_second = 0", "rate_limit_per_second = 500"
+        ),
+        encoding="utf-8",
+    )
+    first = _worker(workspace, environment)
+    _wait_for(lambda: server.accepted_recipients >= 300, "the first worker to hand off 300")
+    first.send_signal(signal.SIGKILL)
+    first.communicate(timeout=30)
+    audience = _audience(engine)
+    assert first.returncode == -signal.SIGKILL
+    assert server.accepted_recipients < len(audience), "the kill came after the last batch"
+    assert _open_sends(engine) > 0
+
+    second = _worker(workspace, environment)
+    out, err = second.communicate(timeout=180)
+    assert second.returncode == 0, err
+    summary = json.loads(out)
+    assert summary["started"] is False and summary["state"] == "sent"
+    received = _received(server)
+    assert set(received) == audience
+    assert [email for email, times in received.items() if times > 1] == []
+    assert _open_sends(engine) == 0
+
+
+def test_injected_429s_500s_and_timeouts_still_deliver_everyone_once(stack):
+    workspace, server, engine, _ = stack
+    settings = load_settings(workspace)
+    server.fail_next(2, status=429, retry_after=1)
+    server.fail_next(2, status=500)
+    server.time_out_next(2, accepted=True, hold_seconds=5)
+    server.time_out_next(1, accepted=False, hold_seconds=5)
+    start_campaign(engine, settings, SLUG)
+    backend = SendGridBackend(settings)
+    try:
+        report = drain_outbox(engine, settings, backend, wait_for_unknown=True)
+    finally:
+        backend.close()
+    # Four refused requests and three unanswered ones, of 50 recipients each.
+    assert (report.retried, report.unknown) == (200, 150)
+    assert report.requeued == 50
+    received = _received(server)
+    assert set(received) == _audience(engine)
+    assert [email for email, times in received.items() if times > 1] == []
+    with engine.connect() as conn:
+        assert (
+            conn.execute(select(campaigns.c.state).where(campaigns.c.slug == SLUG)).scalar()
+            == "sent"
+        )
+    assert _open_sends(engine) == 0
