@@ -6,7 +6,7 @@ then times `pipeline.metrics.campaign_metrics` (median of several runs, after on
 Baseline in the same run: a bare `SELECT COUNT(*) FROM events`. Target: at most 200 ms.
 
     .venv/bin/python bench/bench_metrics.py
-    .venv/bin/python bench/bench_metrics.py --sends 100000 --database-url postgresql://...
+    .venv/bin/python bench/bench_metrics.py --sends 100000 --postgres
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_webhook import BOOKING, machine, make_workspace, prepare_database
+from bench_webhook import BOOKING, machine, make_workspace, prepare_database, start_postgres
 
 EVENTS_PER_SEND = 3
 INGEST_BATCH = 5000
@@ -89,13 +89,17 @@ def main() -> None:
     parser.add_argument("--events", type=int, help="default: three per send")
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--database-url", help="an empty database (default: a new SQLite file)")
+    parser.add_argument(
+        "--postgres", action="store_true", help="run on a throwaway PostgreSQL server"
+    )
     args = parser.parse_args()
     total_events = args.events or args.sends * EVENTS_PER_SEND
 
     print(f"machine: {machine()}")
     folder = Path(tempfile.mkdtemp(prefix="clinicmail-bench-metrics-"))
+    postgres, database_url = start_postgres() if args.postgres else (None, args.database_url)
     try:
-        env = make_workspace(folder, args.database_url)
+        env = make_workspace(folder, database_url)
         started = time.perf_counter()
         send_ids = prepare_database(env, args.sends, segments=4, statuses=STATUSES)
         print(f"made {len(send_ids):,} sends in {time.perf_counter() - started:.0f} s")
@@ -154,6 +158,8 @@ def main() -> None:
         print(f"{'PASS' if metrics_ms <= 200 else 'FAIL'}: target at most 200 ms")
         engine.dispose()
     finally:
+        if postgres is not None:
+            postgres.stop()
         shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -6,7 +6,7 @@ re-posted batches). Baseline in the same run and server: the same posts to an en
 only verifies the signature and parses the batch, then discards it.
 
     .venv/bin/python bench/bench_webhook.py                      # 1,000,000 events on SQLite
-    .venv/bin/python bench/bench_webhook.py --events 200000 --database-url postgresql://...
+    .venv/bin/python bench/bench_webhook.py --events 200000 --postgres
 """
 
 from __future__ import annotations
@@ -62,6 +62,22 @@ def make_workspace(folder: Path, database_url: str | None) -> dict[str, str]:
 SEGMENTS = (
     ("athletes", "s1a7"), ("desk_workers", "s3q8"), ("post_op", "s5w2"), ("general", "g0"),
 )  # fmt: skip
+
+
+def start_postgres():
+    """A throwaway PostgreSQL server (as the tests use) with an empty `bench` database; returns
+    (server, database URL). Call server.stop() afterwards."""
+    from sqlalchemy import create_engine, text
+
+    from tests.postgres import ThrowawayPostgres
+
+    server = ThrowawayPostgres()
+    base = server.start()
+    admin = create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text("CREATE DATABASE bench"))
+    admin.dispose()
+    return server, f"{base}/bench"
 
 
 def prepare_database(
@@ -277,6 +293,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--clients", type=int, default=3, help="concurrent connections")
     parser.add_argument("--database-url", help="an empty database (default: a new SQLite file)")
+    parser.add_argument(
+        "--postgres", action="store_true", help="run on a throwaway PostgreSQL server"
+    )
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -286,8 +305,9 @@ def main() -> None:
 
     print(f"machine: {machine()}")
     folder = Path(tempfile.mkdtemp(prefix="clinicmail-bench-webhook-"))
+    postgres, database_url = start_postgres() if args.postgres else (None, args.database_url)
     try:
-        env = make_workspace(folder, args.database_url)
+        env = make_workspace(folder, database_url)
         sends = int(args.events / EVENTS_PER_SEND) + 1
         send_ids = prepare_database(env, sends)
         items = make_events(send_ids, args.events)
@@ -336,6 +356,8 @@ def main() -> None:
         verdict = "PASS" if rate >= 20_000 else "FAIL"
         print(f"{verdict}: target at least 20,000 events/s stored")
     finally:
+        if postgres is not None:
+            postgres.stop()
         shutil.rmtree(folder, ignore_errors=True)
 
 
