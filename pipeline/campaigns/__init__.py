@@ -1,6 +1,7 @@
 """Campaigns: their files (validated into CampaignSpec) and their plan (one variant per segment
 that fits the article, with its audience)."""
 
+from pipeline.campaigns.document import spec_document, spec_from_document
 from pipeline.campaigns.plan import (
     DEFAULT_THRESHOLD,
     assignment_segments,
@@ -14,8 +15,6 @@ from pipeline.campaigns.spec import (
     load_campaign_spec,
     load_campaign_specs,
     parse_campaign_spec,
-    spec_document,
-    spec_from_document,
 )
 
 __all__ = [

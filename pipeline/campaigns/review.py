@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pipeline.campaigns.document import spec_from_document
 from pipeline.campaigns.plan import assignment_segments, plan_campaign
-from pipeline.campaigns.spec import load_campaign_spec, spec_from_document
+from pipeline.campaigns.spec import load_campaign_spec
 from pipeline.checks import check_rendered, preview_recipient
 from pipeline.config import Settings
 from pipeline.errors import InputError, NotFoundError, StateError
@@ -17,8 +18,9 @@ from pipeline.models import CampaignSpec, Finding, Plan, Recipient, RenderedVari
 from pipeline.render import mime_bytes, personalise, recipient_values, render_variant
 from pipeline.segments import load_segments
 from pipeline.store import utcnow
-from pipeline.store.campaigns import stored_spec, variant_of_contact
+from pipeline.store.campaigns import variant_of_contact
 from pipeline.store.contacts import get_contact, why_not_mailable
+from pipeline.store.lifecycle import campaign_spec_document
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -30,7 +32,7 @@ def resolve_campaign_spec(conn: Connection, settings: Settings, slug: str) -> Ca
     try:
         return load_campaign_spec(settings.workspace, slug, settings.clinic.zone)
     except NotFoundError:
-        document = stored_spec(conn, slug)
+        document = campaign_spec_document(conn, slug)
         if document is None:
             raise
         return spec_from_document(document)

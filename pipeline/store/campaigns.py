@@ -79,14 +79,6 @@ def campaign_id_by_slug(conn: Connection, slug: str) -> int | None:
     return conn.execute(select(campaigns.c.id).where(campaigns.c.slug == slug)).scalar_one_or_none()
 
 
-def stored_spec(conn: Connection, slug: str) -> dict[str, Any] | None:
-    """The spec document a campaign row keeps (campaigns made in the web app, digest
-    occurrences), or None when there is no such row."""
-    return conn.execute(
-        select(campaigns.c.spec).where(campaigns.c.slug == slug)
-    ).scalar_one_or_none()
-
-
 def variant_of_contact(
     conn: Connection,
     contact_id: int,

@@ -5,18 +5,22 @@ from __future__ import annotations
 
 import email.policy
 import json
+from dataclasses import replace
 from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import insert
 
+from pipeline.campaigns import load_campaign_spec, spec_document
 from pipeline.cli import main
 from pipeline.config import load_settings
 from pipeline.content import sync_content
 from pipeline.models import Contact
-from pipeline.store import open_engine
+from pipeline.store import open_engine, utcnow
 from pipeline.store.contacts import add_contact
+from pipeline.store.tables import campaigns
 
 CAMPAIGNS = ("full-treatment-for-back-pain", "monthly-digest")
 
@@ -168,3 +172,27 @@ def test_a_broken_campaign_file_is_reported_with_its_line(clinic):
     result = run(clinic, "plan", "broken")
     assert result.exit_code == 1
     assert "campaigns/broken.yaml:3: template: no template 'nope'" in result.stderr
+
+
+def test_a_campaign_made_in_the_web_app_is_planned_from_its_row(clinic):
+    settings = load_settings(clinic)
+    spec = load_campaign_spec(
+        settings.workspace, "full-treatment-for-back-pain", settings.clinic.zone
+    )
+    made_in_browser = replace(spec, slug="web-made", source_path=None, segments=("athletes",))
+    engine = open_engine(settings.database_url)
+    with engine.begin() as conn:
+        now = utcnow()
+        conn.execute(
+            insert(campaigns).values(
+                slug="web-made", name="Made in the browser", origin="web",
+                spec=spec_document(made_in_browser), spec_hash="0" * 64, state="draft",
+                created_at=now, updated_at=now,
+            )
+        )  # fmt: skip
+    engine.dispose()
+    result = run(clinic, "plan", "web-made", "--json")
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.stdout)
+    assert plan["campaign"] == "web-made"
+    assert [v["segment"] for v in plan["variants"]] == ["athletes"]
