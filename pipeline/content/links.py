@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 from urllib.parse import urljoin, urlsplit
 
 from pipeline.models import CallToAction, CtaKind, ParseWarning
@@ -115,6 +116,33 @@ class ClinicLinks:
         by_slug = {article.slug: article for article in (*self.articles, *articles)}
         return replace(self, articles=tuple(by_slug.values()))
 
+    @cached_property
+    def _articles_by_page(self) -> dict[tuple[str, str], KnownArticle]:
+        return {_page_key(article.url): article for article in self.articles}
+
+    @cached_property
+    def _articles_by_slug(self) -> dict[str, KnownArticle]:
+        return {article.slug: article for article in self.articles}
+
+    @cached_property
+    def _vocabularies(self) -> tuple[tuple[KnownArticle, frozenset[str]], ...]:
+        """Each known article with the stems of the words of its title, slug and tags."""
+        return tuple(
+            (
+                article,
+                frozenset(
+                    map(_stem, words(f"{article.title} {article.slug} {' '.join(article.tags)}"))
+                ),
+            )
+            for article in self.articles
+        )
+
+    def article_by_url(self, url: str) -> KnownArticle | None:
+        return self._articles_by_page.get(_page_key(url))
+
+    def article_by_slug(self, slug: str) -> KnownArticle | None:
+        return self._articles_by_slug.get(slug)
+
     def article_url(self, slug: str, canonical_url: str | None = None) -> str:
         """An article's public address: its canonical URL, else a page under the website."""
         return canonical_url or f"{self.website.rstrip('/')}/articles/{slug}"
@@ -175,13 +203,12 @@ def link_call_to_action(text: str, href: str, links: ClinicLinks) -> CallToActio
 
 def linked_article(href: str, links: ClinicLinks) -> KnownArticle | None:
     """The known article a link points at: its URL, its file (`sciatica.md`) or its path."""
-    for article in links.articles:
-        if _same_page(absolute(href, links), article.url):
-            return article
+    article = links.article_by_url(absolute(href, links))
+    if article:
+        return article
     match = _ARTICLE_FILE.match(href) or _ARTICLE_PATH.search(urlsplit(href).path)
     if match and (not urlsplit(href).netloc or _same_site(href, links.website)):
-        slug = match["slug"]
-        return next((article for article in links.articles if article.slug == slug), None)
+        return links.article_by_slug(match["slug"])
     return None
 
 
@@ -189,26 +216,33 @@ def resolve_article(topic: str, links: ClinicLinks, own_slug: str) -> KnownArtic
     """The known article that best fits `topic`: most of its meaningful words (compared by
     stem, so "sciatica" finds "sciatic") are in the article's title, slug or tags."""
     topic = _CLAUSE_END.split(topic, maxsplit=1)[0]
-    wanted = list(dict.fromkeys(word for word in words(topic) if word not in _STOPWORDS))
+    wanted = {_stem(word) for word in words(topic) if word not in _STOPWORDS}
     if not wanted:
         return None
     best: tuple[float, int, KnownArticle] | None = None
-    for article in links.articles:
+    for article, vocabulary in links._vocabularies:
         if article.slug == own_slug:
             continue
-        vocabulary = set(words(f"{article.title} {article.slug} {' '.join(article.tags)}"))
-        matched = sum(any(_same_stem(word, known) for known in vocabulary) for word in wanted)
+        matched = len(wanted & vocabulary)
         share = matched / len(wanted)
         if share >= _REFERENCE_MATCH_SHARE and (best is None or (share, matched) > best[:2]):
             best = (share, matched, article)
     return best[2] if best else None
 
 
-def _same_stem(word: str, other: str) -> bool:
-    size = min(len(word), len(other), 5)
-    if size < 4:
-        return word == other
-    return word[:size] == other[:size] and abs(len(word) - len(other)) <= 4
+def _stem(word: str) -> str:
+    """A crude English stem that is enough to match a reference to a title: no plural "s",
+    at most five letters ("sciatica" and "sciatic" both give "sciat")."""
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        word = word[:-1]
+    return word[:5]
+
+
+def is_call_to_action(sentence: str) -> bool:
+    """Whether a sentence reads as a call to action, without binding it to a URL."""
+    return len(words(sentence)) <= _MAX_CTA_WORDS and bool(
+        _ARTICLE_REF.match(sentence) or _READ_MORE.match(sentence) or _BOOKING.match(sentence)
+    )
 
 
 def resolve_href(href: str, links: ClinicLinks) -> str:
@@ -233,12 +267,13 @@ def absolute(href: str, links: ClinicLinks) -> str:
     return urljoin(links.website.rstrip("/") + "/", href)
 
 
+def _page_key(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.netloc.lower(), parts.path.rstrip("/")
+
+
 def _same_page(url: str, other: str) -> bool:
-    first, second = urlsplit(url), urlsplit(other)
-    return (first.netloc.lower(), first.path.rstrip("/")) == (
-        second.netloc.lower(),
-        second.path.rstrip("/"),
-    )
+    return _page_key(url) == _page_key(other)
 
 
 def _same_site(url: str, website: str) -> bool:

@@ -9,7 +9,7 @@ from pathlib import PurePath
 from pipeline.models import Article, Block, ParseWarning
 
 from .assemble import Paragraph, Parts, build_article
-from .links import ClinicLinks, LinkSpan, sentence_call_to_action
+from .links import ClinicLinks, LinkSpan, is_call_to_action
 from .text import count_words, normalise, sentences, slugify
 
 _BULLET = re.compile(r"^(?:[-*•·–]|\d{1,2}[.)])\s+")
@@ -48,7 +48,7 @@ def parse_plain_text(text: str, path: str, links: ClinicLinks) -> Article:
     groups = _groups(normalise(text))
     parts = Parts(slug=slugify(PurePath(path).stem), title="", source_path=path, source_kind="text")
     first_line, first_lines = groups[0]
-    if _is_title_line(first_lines, links):
+    if _is_title_line(first_lines):
         parts.title = first_lines[0].rstrip(":")
         rest = first_lines[1:]
         groups = ([(first_line + 1, rest)] if rest else []) + groups[1:]
@@ -63,7 +63,7 @@ def parse_plain_text(text: str, path: str, links: ClinicLinks) -> Article:
         )
     for index, (line, lines) in enumerate(groups):
         is_last = index == len(groups) - 1
-        if not is_last and _is_heading(lines, links):
+        if not is_last and _is_heading(lines):
             parts.blocks.append(Block("heading", lines[0].rstrip(":"), level=2, line=line))
             continue
         _read_group(line, lines, parts)
@@ -86,14 +86,14 @@ def _groups(text: str) -> list[tuple[int, list[str]]]:
     return groups
 
 
-def _is_title_line(lines: list[str], links: ClinicLinks) -> bool:
+def _is_title_line(lines: list[str]) -> bool:
     candidate = lines[0]
     if (
         count_words(candidate) > _MAX_TITLE_WORDS
         or len(candidate) > 120
         or re.search(r"[.,;]$", candidate)
         or _BULLET.match(candidate)
-        or sentence_call_to_action(candidate, [], links, "", None)[0]
+        or is_call_to_action(candidate)
     ):
         return False
     # A first line directly followed by more lines is a title only when it reads as one,
@@ -101,7 +101,7 @@ def _is_title_line(lines: list[str], links: ClinicLinks) -> bool:
     return len(lines) == 1 or candidate.endswith(("?", "!")) or candidate.istitle()
 
 
-def _is_heading(lines: list[str], links: ClinicLinks) -> bool:
+def _is_heading(lines: list[str]) -> bool:
     line = lines[0]
     return (
         len(lines) == 1
@@ -109,7 +109,7 @@ def _is_heading(lines: list[str], links: ClinicLinks) -> bool:
         and not re.search(r"[.,;!]$", line)
         and not _BULLET.match(line)
         and not _URL.search(line)
-        and sentence_call_to_action(line, [], links, "", None)[0] is None
+        and not is_call_to_action(line)
     )
 
 

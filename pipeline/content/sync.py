@@ -14,7 +14,7 @@ from pipeline.config import Settings
 from pipeline.errors import ContentError
 from pipeline.models import Article
 
-from .links import ClinicLinks, KnownArticle
+from .links import ClinicLinks
 from .sources import KINDS_BY_SUFFIX, known_article, parse_path, parse_source
 
 CONTENT_FOLDER = "content"
@@ -46,35 +46,63 @@ def content_files(folder: Path) -> list[Path]:
 def workspace_links(settings: Settings, engine: Engine | None = None) -> ClinicLinks:
     """The clinic's links, knowing every article in content/ (and in the database, when an
     engine is given) so that "my article on ..." references resolve."""
+    links = _database_links(settings, engine)
+    parsed = _parse_folder(settings, links, strict=False)
+    return links.with_articles(
+        known_article(article, links) for _, _, articles in parsed for article in articles
+    )
+
+
+def _database_links(settings: Settings, engine: Engine | None) -> ClinicLinks:
     links = ClinicLinks.from_settings(settings)
-    known: list[KnownArticle] = []
-    if engine is not None:
-        with engine.connect() as connection:
-            known += [known_article(a, links) for a in article_store.list_articles(connection)]
-    for article in _parse_folder(settings, links, strict=False):
-        known.append(known_article(article, links))
-    return links.with_articles(known)
+    if engine is None:
+        return links
+    with engine.connect() as connection:
+        stored = article_store.list_articles(connection)
+    return links.with_articles(known_article(article, links) for article in stored)
 
 
-def _parse_folder(settings: Settings, links: ClinicLinks, strict: bool) -> list[Article]:
-    articles: list[Article] = []
+def _parse_folder(
+    settings: Settings, links: ClinicLinks, strict: bool
+) -> list[tuple[Path, str, list[Article]]]:
+    """(file, its name in the workspace, its articles) for each article file in content/;
+    files that fail are left out unless `strict`."""
+    parsed = []
     for path in content_files(settings.path(CONTENT_FOLDER)):
         name = path.relative_to(settings.workspace).as_posix()
         try:
-            articles += parse_path(path, links, name=name)
+            parsed.append((path, name, parse_path(path, links, name=name)))
         except ContentError:
             if strict:
                 raise
-    return articles
+    return parsed
 
 
 def sync_content(engine: Engine, settings: Settings) -> SyncReport:
     """Every file in content/ parsed, then all stored in one transaction: a file that fails to
     parse stops the sync before anything is written."""
-    links = workspace_links(settings, engine)
-    articles = _parse_folder(settings, links, strict=True)
+    links = _database_links(settings, engine)
+    parsed = _parse_folder(settings, links, strict=True)
+    # References can only be resolved once every article is known, so the files that make
+    # one are read a second time; the rest are final after one reading.
+    known = links.with_articles(
+        known_article(article, links) for _, _, articles in parsed for article in articles
+    )
+    articles: list[Article] = []
+    for path, name, first_reading in parsed:
+        if any(_may_refer_to_an_article(article, links) for article in first_reading):
+            articles += parse_path(path, known, name=name)
+        else:
+            articles += first_reading
     _refuse_duplicate_slugs(articles)
     return _store(engine, articles)
+
+
+def _may_refer_to_an_article(article: Article, links: ClinicLinks) -> bool:
+    return any(
+        cta.kind == "article_ref" or (cta.kind != "booking" and cta.url.startswith(links.website))
+        for cta in article.ctas
+    )
 
 
 def import_sources(engine: Engine, settings: Settings, sources: Sequence[str]) -> SyncReport:
