@@ -23,7 +23,7 @@ run: $(RUN_STAMP)
 	$(BIN)/clinicmail db upgrade
 	$(BIN)/clinicmail content sync
 	$(BIN)/clinicmail demo seed --contacts 2000 --if-empty
-	$(BIN)/clinicmail content list
+	$(BIN)/clinicmail run
 
 # The official MJML validator the template tests run (npm's `mjml`, pinned in package-lock.json).
 # Without npm those tests skip with the reason, except under CI=true, where they fail.
@@ -34,6 +34,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 test: $(DEV_STAMP) node_modules/.package-lock.json
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	sh tests/e2e/ensure_chromium.sh
 	$(BIN)/pytest
 
 lint: $(DEV_STAMP)

@@ -1,10 +1,27 @@
-"""`clinicmail serve`: the web app alone, under uvicorn."""
+"""`clinicmail serve` (the web app alone, under uvicorn) and `clinicmail run` (everything on one
+machine: the web app, the worker, and in demo mode the local SendGrid-compatible server)."""
 
 from __future__ import annotations
+
+import threading
 
 import click
 
 from pipeline.cli.base import AppContext, pass_app
+from pipeline.cli.users import announce_first_owner
+
+DEFAULT_DEMO_CONTACTS = 500
+
+
+def _uvicorn_server(app: AppContext, host: str, port: int):
+    import uvicorn
+
+    from pipeline.web.app import create_app
+
+    config = uvicorn.Config(
+        create_app(app.settings, app.engine), host=host, port=port, log_level="warning"
+    )
+    return uvicorn.Server(config)
 
 
 @click.command()
@@ -19,13 +36,87 @@ def serve(app: AppContext, host: str, port: int) -> None:
 
         clinicmail serve --host 0.0.0.0 --port 8080
     """
-    import uvicorn
-
-    from pipeline.web.app import create_app
-
+    server = _uvicorn_server(app, host, port)
     click.echo(f"clinicmail web app on http://{host}:{port}/ (sign in at /login)")
-    uvicorn.run(create_app(app.settings, app.engine), host=host, port=port, log_level="warning")
+    server.run()
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address the app listens on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port the app listens on.")
+@click.option(
+    "--demo-contacts",
+    default=DEFAULT_DEMO_CONTACTS,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Fictional clients to add when the database has no contact (local backend only).",
+)
+@click.option(
+    "--sendgrid-port",
+    default=None,
+    type=int,
+    help="Port of the local SendGrid-compatible server (default 3025; local backend only).",
+)
+@pass_app
+def run(
+    app: AppContext, host: str, port: int, demo_contacts: int, sendgrid_port: int | None
+) -> None:
+    """Run everything until Ctrl-C: migrate the database, sync content/ and campaigns/, make a
+    first owner when there is none, and start the web app, the worker (scheduler and outbox)
+    and, with the local delivery backend, the local SendGrid-compatible server in demo mode
+    (simulated opens and clicks, marked as such) with fictional demo clients.
+
+    Example:
+
+        clinicmail run --port 8000
+    """
+    from pipeline.content import sync_content
+    from pipeline.demo import seed_demo_contacts
+    from pipeline.schedule import run_worker
+    from pipeline.scheduling.sync import sync_campaigns
+    from pipeline.store import upgrade
+
+    settings = app.settings
+    upgrade(app.engine)
+    content = sync_content(app.engine, settings)
+    click.echo(
+        f"content: {len(content.added)} added, {len(content.updated)} updated, "
+        f"{len(content.unchanged)} unchanged"
+    )
+    campaigns = sync_campaigns(app.engine, settings)
+    for line in campaigns.refused:
+        click.echo(f"campaign file not applied: {line}", err=True)
+    local_server = None
+    if settings.delivery.backend == "local":
+        from pipeline.delivery.local import WEBHOOK_PATH, LocalSendGridServer
+
+        seeded = seed_demo_contacts(app.engine, demo_contacts, if_empty=True)
+        if not seeded.skipped:
+            click.echo(f"demo: {seeded.created} fictional clients added")
+        app_address = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        options = {"demo": True, "webhook_url": f"http://{app_address}:{port}{WEBHOOK_PATH}"}
+        if sendgrid_port is not None:
+            options["port"] = sendgrid_port
+        local_server = LocalSendGridServer.from_settings(settings, **options).start()
+        click.echo(f"demo: local SendGrid-compatible server on {local_server.url} (nothing leaves)")
+    announce_first_owner(app)
+    stop = threading.Event()
+    worker = threading.Thread(
+        target=run_worker, args=(settings, stop), kwargs={"engine": app.engine}, name="worker"
+    )
+    server = _uvicorn_server(app, host, port)
+    worker.start()
+    click.echo(f"clinicmail is running: open http://{host}:{port}/ ; Ctrl-C stops")
+    try:
+        server.run()
+    finally:
+        stop.set()
+        worker.join()
+        if local_server is not None:
+            local_server.stop()
+        click.echo("stopped")
 
 
 def register(group: click.Group) -> None:
     group.add_command(serve)
+    group.add_command(run)

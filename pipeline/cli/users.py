@@ -163,6 +163,11 @@ def users_ensure_owner(app: AppContext, email: str | None) -> None:
 
         clinicmail users ensure-owner --email owner@clinic.example
     """
+    announce_first_owner(app, email)
+
+
+def announce_first_owner(app: AppContext, email: str | None = None) -> None:
+    """Make the first owner when there is no user, and print how to sign in."""
     settings = app.settings
     with app.engine.connect() as conn:
         existing = user_store.count_users(conn)
