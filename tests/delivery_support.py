@@ -1,12 +1,15 @@
 """Helpers for the delivery tests: settings with delivery overrides, a rendered variant with
-token placeholders in both parts, its recipients, and a webhook receiver on a real local port."""
+token placeholders in both parts, its recipients, a webhook receiver on a real local port, and
+a report-like whole message."""
 
 from __future__ import annotations
 
+import base64
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -107,3 +110,23 @@ def webhook_receiver(status: int = 200) -> Iterator[tuple[str, list[ReceivedPost
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+
+
+def report_email() -> EmailMessage:
+    """A whole message like the owner's weekly report: text, HTML and an inline chart."""
+    message = EmailMessage()
+    message["Subject"] = "Your week at the clinic"
+    message["From"] = "Harbourside Clinic <news@harbourside-clinic.example>"
+    message["To"] = "owner@example.com"
+    message["Message-ID"] = "<report-2026-w47@harbourside-clinic.example>"
+    message.set_content("Deliveries: 120\n")
+    message.add_alternative(
+        '<p>Deliveries: 120</p><img src="cid:chart" alt="chart">', subtype="html"
+    )
+    message.get_payload()[1].add_related(PNG, "image", "png", cid="<chart>", filename="chart.png")
+    return message

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from email.message import EmailMessage
 from typing import Protocol
 
 import httpx
@@ -28,6 +29,11 @@ class Backend(Protocol):
         self, rendered: RenderedVariant, recipients: Sequence[Recipient]
     ) -> list[SendResult]:
         """One result per recipient, in order: sent | failed | retry | unknown."""
+        ...
+
+    def send_message(self, message: EmailMessage) -> str | None:
+        """Send one whole message that is no campaign send (the owner's report); the
+        provider's id for it. Raises DeliveryError when it was not accepted."""
         ...
 
     def close(self) -> None: ...
@@ -69,6 +75,9 @@ class LocalBackend:
         self, rendered: RenderedVariant, recipients: Sequence[Recipient]
     ) -> list[SendResult]:
         return self._sendgrid.send_batch(rendered, recipients)
+
+    def send_message(self, message: EmailMessage) -> str | None:
+        return self._sendgrid.send_message(message)
 
     def close(self) -> None:
         self._sendgrid.close()

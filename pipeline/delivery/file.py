@@ -4,10 +4,13 @@ send id, for trying clinicmail out and for inspecting exactly what would go on t
 from __future__ import annotations
 
 import contextlib
+import email.policy
+import hashlib
 import os
 import re
 import tempfile
 from collections.abc import Sequence
+from email.message import EmailMessage
 from pathlib import Path
 
 from pipeline.config import Settings
@@ -40,6 +43,15 @@ class FileBackend:
                 _write_once(path, mime_bytes(message, self.settings))
             results.append(SendResult(recipient.send_id, "sent", provider_message_id=path.name))
         return results
+
+    def send_message(self, message: EmailMessage) -> str:
+        """Write one whole message that is no campaign send (the owner's report) to
+        var/outbox/messages/, named after its Message-ID (or its content); the file's name."""
+        data = message.as_bytes(policy=email.policy.SMTP)
+        identity = str(message["Message-ID"] or "").strip("<> ") or hashlib.sha256(data).hexdigest()
+        path = self.directory / "messages" / f"{_UNSAFE.sub('-', identity).strip('.-')}.eml"
+        _write_once(path, data)
+        return path.name
 
     def close(self) -> None:
         """Nothing to release: every file is closed as soon as it is written."""

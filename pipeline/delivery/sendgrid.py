@@ -12,6 +12,7 @@ import threading
 import time
 import urllib.error
 from collections.abc import Mapping, Sequence
+from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -35,6 +36,7 @@ from sendgrid.helpers.mail import (
 )
 
 from pipeline.config import Settings
+from pipeline.delivery.whole_message import message_request_body, require_sent
 from pipeline.errors import DeliveryError
 from pipeline.models import Recipient, RenderedVariant, SendResult
 from pipeline.render import list_unsubscribe_headers
@@ -190,38 +192,45 @@ class SendGridBackend:
             chunk = sendable[start : start + MAX_PERSONALIZATIONS]
             body = request_body(self.settings, rendered, chunk)
             with self._in_flight:
-                by_send.update((result.send_id, result) for result in self._post(body, chunk))
+                results = self._post(body, [recipient.send_id for recipient in chunk])
+                by_send.update((result.send_id, result) for result in results)
         return [by_send[recipient.send_id] for recipient in recipients]
 
-    def _post(self, body: dict[str, Any], recipients: Sequence[Recipient]) -> list[SendResult]:
+    def _post(self, body: dict[str, Any], send_ids: Sequence[int]) -> list[SendResult]:
         try:
             response = self._client().send(body)
         except HTTPError as error:
-            return _results_for_error(error, recipients)
+            return _results_for_error(error, send_ids)
         except urllib.error.URLError as error:
             # urllib raises URLError while connecting or sending: the request never arrived.
             reason = f"could not reach {self.api_host}: {error.reason}"
-            return [SendResult(r.send_id, "retry", reason=reason) for r in recipients]
+            return [SendResult(send_id, "retry", reason=reason) for send_id in send_ids]
         except (OSError, http.client.HTTPException) as error:
             # The request was sent but no answer came back (timeout, connection dropped):
             # SendGrid may have accepted it, so it must not be re-sent blindly.
             reason = (
                 f"no answer from {self.api_host} after sending: {error or type(error).__name__}"
             )
-            return [SendResult(r.send_id, "unknown", reason=reason) for r in recipients]
+            return [SendResult(send_id, "unknown", reason=reason) for send_id in send_ids]
         message_id = response.headers.get("X-Message-Id")
         if 200 <= response.status_code < 300:
-            return [
-                SendResult(r.send_id, "sent", provider_message_id=message_id) for r in recipients
-            ]
+            return [SendResult(n, "sent", provider_message_id=message_id) for n in send_ids]
         reason = f"unexpected answer {response.status_code} from {self.api_host}"
-        return [SendResult(r.send_id, "unknown", reason=reason) for r in recipients]
+        return [SendResult(send_id, "unknown", reason=reason) for send_id in send_ids]
+
+    def send_message(self, message: EmailMessage) -> str | None:
+        """Send one whole message that is no campaign send (the owner's report); the provider's
+        message id. Raises DeliveryError when it was not accepted."""
+        body = message_request_body(message)
+        with self._in_flight:
+            [result] = self._post(body, [0])
+        return require_sent(result, message, "sendgrid")
 
     def close(self) -> None:
         self._clients = threading.local()
 
 
-def _results_for_error(error: HTTPError, recipients: Sequence[Recipient]) -> list[SendResult]:
+def _results_for_error(error: HTTPError, send_ids: Sequence[int]) -> list[SendResult]:
     status = int(error.status_code)
     headers = error.headers or {}
     messages = _error_messages(error.body)
@@ -229,35 +238,23 @@ def _results_for_error(error: HTTPError, recipients: Sequence[Recipient]) -> lis
     if status == 429 or status >= 500:
         retry_after = retry_after_seconds(headers)
         reason = f"SendGrid answered {status}: {text}"
-        return [
-            SendResult(r.send_id, "retry", reason=reason, retry_after=retry_after)
-            for r in recipients
-        ]
-    rejected = _rejected_personalizations(messages, len(recipients))
+        return [SendResult(n, "retry", reason=reason, retry_after=retry_after) for n in send_ids]
+    rejected = _rejected_personalizations(messages, len(send_ids))
     if rejected is None:
-        return [
-            SendResult(r.send_id, "failed", reason=f"SendGrid {status}: {text}") for r in recipients
-        ]
+        return [SendResult(n, "failed", reason=f"SendGrid {status}: {text}") for n in send_ids]
     # SendGrid rejected the whole request for some personalizations only: those fail, the others
     # go back to the outbox to be sent again without them.
-    results = []
-    for index, recipient in enumerate(recipients):
-        if index in rejected:
-            results.append(
-                SendResult(
-                    recipient.send_id, "failed", reason=f"SendGrid {status}: {rejected[index]}"
-                )
-            )
-        else:
-            results.append(
-                SendResult(
-                    recipient.send_id,
-                    "retry",
-                    reason="resend: another recipient in the same request was rejected",
-                    retry_after=0,
-                )
-            )
-    return results
+    return [
+        SendResult(n, "failed", reason=f"SendGrid {status}: {rejected[index]}")
+        if index in rejected
+        else SendResult(
+            n,
+            "retry",
+            reason="resend: another recipient in the same request was rejected",
+            retry_after=0,
+        )
+        for index, n in enumerate(send_ids)
+    ]
 
 
 def _error_messages(body: bytes | str | None) -> list[tuple[str | None, str]]:

@@ -4,15 +4,18 @@ one message per recipient, the connection kept open across recipients and batche
 from __future__ import annotations
 
 import contextlib
+import email.policy
 import re
 import smtplib
 import ssl
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from pipeline.config import Settings
+from pipeline.delivery.whole_message import recipients_of, require_sent
 from pipeline.errors import ConfigError, DeliveryError
 from pipeline.models import Recipient, RenderedVariant, SendResult
 from pipeline.render import mime_bytes, personalise
@@ -95,7 +98,7 @@ class SmtpBackend:
             message = personalise(rendered, recipient, self.settings)
             data = mime_bytes(message, self.settings)
             try:
-                results.append(self._deliver(recipient, data))
+                results.append(self._deliver(recipient.send_id, recipient.email, data))
             except (OSError, smtplib.SMTPException) as error:
                 # The server cannot be reached now: nothing further in this batch was sent.
                 reason = f"SMTP server {self.target.host}:{self.target.port} unreachable: {error}"
@@ -105,14 +108,14 @@ class SmtpBackend:
                 break
         return results
 
-    def _deliver(self, recipient: Recipient, data: bytes) -> SendResult:
+    def _deliver(self, send_id: int, address: str, data: bytes) -> SendResult:
         sender = self.settings.sender.email
         for fresh in (False, True):
             connection = self._connection(fresh=fresh)
             try:
                 code, answer = connection.mail(sender)
                 if code == 250:
-                    code, answer = connection.rcpt(recipient.email)
+                    code, answer = connection.rcpt(address)
             except OSError:
                 # An idle connection the server closed (SMTPServerDisconnected is an OSError):
                 # nothing of this message was sent yet, so one fresh connection may try again.
@@ -123,27 +126,40 @@ class SmtpBackend:
             break
         if code not in (250, 251):
             connection.rset()
-            return _refused(recipient, code, answer)
+            return _refused(send_id, code, answer)
         try:
             code, answer = connection.data(data)
         except smtplib.SMTPDataError as error:
             # The DATA command itself was refused: the message never left.
-            return _refused(recipient, error.smtp_code, error.smtp_error)
+            return _refused(send_id, error.smtp_code, error.smtp_error)
         except OSError as error:
             self._drop()
             return SendResult(
-                recipient.send_id,
+                send_id,
                 "unknown",
                 reason=f"the SMTP connection dropped while the message was being sent: {error}",
             )
         if code != 250:
-            return _refused(recipient, code, answer)
+            return _refused(send_id, code, answer)
         match = _MESSAGE_ID.search(data)
         return SendResult(
-            recipient.send_id,
+            send_id,
             "sent",
             provider_message_id=match[1].decode("ascii", "replace") if match else None,
         )
+
+    def send_message(self, message: EmailMessage) -> str | None:
+        """Send one whole message that is no campaign send (the owner's report), to each of its
+        To addresses; its Message-ID. Raises DeliveryError when it was not accepted."""
+        data = message.as_bytes(policy=email.policy.SMTP)
+        message_id = None
+        for address in recipients_of(message):
+            try:
+                result = self._deliver(0, address, data)
+            except OSError as error:
+                result = SendResult(0, "retry", reason=f"SMTP server unreachable: {error}")
+            message_id = require_sent(result, message, "smtp")
+        return message_id
 
     def _connection(self, *, fresh: bool) -> smtplib.SMTP:
         connection: smtplib.SMTP | None = getattr(self._local, "connection", None)
@@ -215,8 +231,8 @@ class SmtpBackend:
         self._local = threading.local()
 
 
-def _refused(recipient: Recipient, code: int, answer: bytes) -> SendResult:
+def _refused(send_id: int, code: int, answer: bytes) -> SendResult:
     text = f"{code} {answer.decode('utf-8', 'replace')}".strip()
     if 400 <= code < 500:
-        return SendResult(recipient.send_id, "retry", reason=f"SMTP server deferred: {text}")
-    return SendResult(recipient.send_id, "failed", reason=f"SMTP server refused: {text}")
+        return SendResult(send_id, "retry", reason=f"SMTP server deferred: {text}")
+    return SendResult(send_id, "failed", reason=f"SMTP server refused: {text}")

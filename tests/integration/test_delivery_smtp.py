@@ -28,7 +28,13 @@ from pipeline.delivery import open_backend
 from pipeline.delivery.smtp import SmtpBackend, parse_smtp_url
 from pipeline.errors import ConfigError, DeliveryError
 from pipeline.models import Recipient
-from tests.delivery_support import delivery_settings, recipients, rendered_variant
+from tests.delivery_support import (
+    PNG,
+    delivery_settings,
+    recipients,
+    rendered_variant,
+    report_email,
+)
 
 USER, PASSWORD = "clinic", "s3cret:with@odd/chars"
 
@@ -301,3 +307,22 @@ def test_a_refused_message_fails_and_a_lost_answer_is_unknown(
         ["vanish@example.com"],
         [ok.email],
     ]
+
+
+def test_smtp_sends_the_message_as_it_is(
+    workspace: Path,
+    plain_server: tuple[int, RecordingHandler],
+) -> None:
+    port, handler = plain_server
+    settings = delivery_settings(workspace, smtp_url=f"smtp://127.0.0.1:{port}", backend="smtp")
+    backend = SmtpBackend(settings)
+    try:
+        message_id = backend.send_message(report_email())
+    finally:
+        backend.close()
+    [received] = handler.received
+    assert message_id == "<report-2026-w47@harbourside-clinic.example>"
+    assert received.rcpt_tos == ["owner@example.com"]
+    images = [part for part in received.message.walk() if part.get_content_type() == "image/png"]
+    assert [part["Content-ID"] for part in images] == ["<chart>"]
+    assert images[0].get_content() == PNG
