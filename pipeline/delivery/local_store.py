@@ -86,12 +86,6 @@ class LocalMailStore:
                     return found
         return found
 
-    def count_messages(self) -> int:
-        return sum(
-            len(_read_request(path)[0].get("personalizations") or [])
-            for path in self._files_newest_first()
-        )
-
     def get_message(self, message_id: str) -> LocalMessage:
         request_id, _, index_text = message_id.rpartition("-")
         matches = list(self.mail_dir.glob(f"*-{request_id}.json")) if request_id else []
