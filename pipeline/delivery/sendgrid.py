@@ -235,6 +235,13 @@ def _results_for_error(error: HTTPError, send_ids: Sequence[int]) -> list[SendRe
     headers = error.headers or {}
     messages = _error_messages(error.body)
     text = "; ".join(message for _, message in messages) or f"HTTP {status} {error.reason}"
+    if status in (401, 403):
+        # The account refuses everything (a wrong or revoked key, an unverified sender): failing
+        # recipient after recipient would burn through the audience. Nothing was accepted.
+        raise DeliveryError(
+            f"SendGrid refused the request ({status}): {text}; check SENDGRID_API_KEY, its "
+            "Mail Send permission, and that [sender] email is a verified sender"
+        )
     if status == 429 or status >= 500:
         retry_after = retry_after_seconds(headers)
         reason = f"SendGrid answered {status}: {text}"

@@ -102,10 +102,17 @@ class SmtpBackend:
             except (OSError, smtplib.SMTPException) as error:
                 # The server cannot be reached now: nothing further in this batch was sent.
                 reason = f"SMTP server {self.target.host}:{self.target.port} unreachable: {error}"
-                results.extend(
-                    SendResult(r.send_id, "retry", reason=reason) for r in recipients[position:]
-                )
-                break
+            except DeliveryError as error:
+                if not results:
+                    raise
+                # Sent ones must be recorded; the next batch raises this again, at once.
+                reason = str(error)
+            else:
+                continue
+            results.extend(
+                SendResult(r.send_id, "retry", reason=reason) for r in recipients[position:]
+            )
+            break
         return results
 
     def _deliver(self, send_id: int, address: str, data: bytes) -> SendResult:

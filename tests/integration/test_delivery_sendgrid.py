@@ -170,13 +170,11 @@ def test_a_rejected_address_fails_alone_and_the_rest_are_resent(
     assert results[0].retry_after == 0
 
 
-def test_wrong_api_key_fails_with_the_servers_message(
-    server: LocalSendGridServer, settings: Settings
-) -> None:
+def test_a_refused_api_key_stops_sending(server: LocalSendGridServer, settings: Settings) -> None:
     backend = SendGridBackend(settings, api_host=server.url, api_key="SG.wrong")
-    [result] = backend.send_batch(rendered_variant(), recipients(settings, 1))
-    assert result.outcome == "failed"
-    assert "401" in (result.reason or "") and "authorization grant" in (result.reason or "")
+    with pytest.raises(DeliveryError, match=r"refused the request \(401\).*authorization grant"):
+        backend.send_batch(rendered_variant(), recipients(settings, 1))
+    assert server.accepted == []
 
 
 def test_an_unreachable_host_is_a_retry(settings: Settings) -> None:

@@ -9,7 +9,7 @@ import ipaddress
 import socket
 import ssl
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
@@ -326,3 +326,24 @@ def test_smtp_sends_the_message_as_it_is(
     images = [part for part in received.message.walk() if part.get_content_type() == "image/png"]
     assert [part["Content-ID"] for part in images] == ["<chart>"]
     assert images[0].get_content() == PNG
+
+
+def test_a_login_refused_mid_batch_keeps_what_was_sent(
+    workspace: Path, tls_server: tuple[int, RecordingHandler, Path]
+) -> None:
+    port, _, cert = tls_server
+    url = f"smtp://{USER}:s3cret%3Awith%40odd%2Fchars@127.0.0.1:{port}?starttls=true&cafile={cert}"
+    backend = SmtpBackend(_settings(workspace, url))
+    [ok] = recipients(backend.settings, 1)
+    vanish = Recipient(send_id=6, email="vanish@example.com", values=ok.values)
+    try:
+        assert [r.outcome for r in backend.send_batch(rendered_variant(), [ok])] == ["sent"]
+        # The password changes while a connection is open; the next connection is refused.
+        backend.target = replace(backend.target, password="changed")
+        results = backend.send_batch(rendered_variant(), [vanish, ok])
+        with pytest.raises(DeliveryError, match="refused the login"):
+            backend.send_batch(rendered_variant(), [ok])
+    finally:
+        backend.close()
+    assert [r.outcome for r in results] == ["unknown", "retry"]
+    assert "refused the login" in (results[1].reason or "")

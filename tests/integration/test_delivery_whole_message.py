@@ -43,11 +43,15 @@ def test_sendgrid_sends_the_chart_inline(workspace: Path) -> None:
 
 
 def test_a_refused_message_is_a_delivery_error(workspace: Path) -> None:
+    """An account-level refusal and a refused recipient alike."""
     settings = delivery_settings(workspace)
     with LocalSendGridServer() as server:
         server.fail_next(status=403, message="The from address does not match a verified Sender")
         backend = SendGridBackend(settings, api_host=server.url, api_key="SG.any")
-        with pytest.raises(DeliveryError, match=r"owner@example\.com.*verified Sender"):
+        with pytest.raises(DeliveryError, match=r"\(403\).*verified Sender"):
+            backend.send_message(report_email())
+        server.fail_next(status=400, message="Does not contain a valid address.")
+        with pytest.raises(DeliveryError, match=r"owner@example\.com.*valid address"):
             backend.send_message(report_email())
 
 
