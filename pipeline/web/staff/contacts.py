@@ -18,7 +18,13 @@ from pipeline.errors import ClinicmailError, InputError
 from pipeline.models import StaffUser
 from pipeline.segments import load_segments
 from pipeline.store import utcnow
-from pipeline.store.contacts import contact_count, contact_export, erase_contact, get_contact
+from pipeline.store.contacts import (
+    contact_count,
+    contact_export,
+    erase_contact,
+    get_contact,
+    why_not_mailable,
+)
 from pipeline.store.segments import mailable_count, segment_counts
 from pipeline.web.auth import staff_user
 from pipeline.web.staff.rendering import flash, redirect, render
@@ -53,6 +59,7 @@ def _page(request: Request, **extra) -> Response:
 @router.get("/contacts")
 def contacts_page(request: Request, email: str = "") -> Response:
     found = None
+    not_mailable = None
     query = email.strip()
     if query:
         with request.app.state.engine.connect() as conn:
@@ -61,7 +68,9 @@ def contacts_page(request: Request, email: str = "") -> Response:
             except ClinicmailError:
                 flash(request, f"No contact with the address {query}.", "error")
                 return redirect("/contacts")
-    return _page(request, found=found, query=query)
+            assert found.id is not None
+            not_mailable = why_not_mailable(conn, found.id, utcnow())
+    return _page(request, found=found, query=query, not_mailable=not_mailable)
 
 
 @router.post("/contacts/import")

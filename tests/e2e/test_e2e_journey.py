@@ -1,0 +1,94 @@
+"""The whole journey in a real browser against `clinicmail run`: sign in, make and schedule a
+campaign from an article, watch it send to the local server, see the dashboard's figures change,
+then unsubscribe through the link in a received message and see the contact suppressed."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import STARTUP_LIMIT_S, RunningClinic
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+ZONE = ZoneInfo("Europe/London")  # the sample clinic's timezone
+
+
+def _figure(page: Page, name: str) -> int:
+    return int(page.locator(f'[data-figure="{name}"]').first.inner_text().replace(",", ""))
+
+
+def _wait_for_state(page: Page, clinic: RunningClinic, wanted: str) -> None:
+    """Reload the campaign's page until its state is `wanted`; fail with the app's log if it
+    never gets there."""
+    deadline = time.monotonic() + STARTUP_LIMIT_S
+    while time.monotonic() < deadline:
+        if page.locator("[data-state]").first.inner_text().strip() == wanted:
+            return
+        page.wait_for_timeout(1500)
+        page.reload()
+    pytest.fail(f"the campaign never became {wanted}:\n{clinic.log_text()[-4000:]}")
+
+
+def test_make_schedule_send_and_unsubscribe(staff_page: Page, clinic: RunningClinic, artifacts):
+    page = staff_page
+    expect(page.locator("h1")).to_have_text("Dashboard")
+    sent_before = _figure(page, "sent")
+
+    # Make a campaign from an article, in the browser.
+    page.click("nav >> text=Content")
+    page.click("text=Why we massage your legs when it's your back that hurts")
+    page.click("text=Make a campaign from this article")
+    page.fill("input[name=name]", "Legs for backs (browser)")
+    page.click("text=Make draft")
+    expect(page.locator(".flash.ok")).to_contain_text("Draft made")
+    expect(page.locator("[data-state]")).to_have_text("draft")
+    campaign_url = page.url
+
+    # Its previews render, at 600 and 375 px.
+    desktop = page.locator(".preview.desktop iframe").first
+    mobile = page.locator(".preview.mobile iframe").first
+    desktop.scroll_into_view_if_needed()
+    expect(desktop).to_have_attribute("src", re.compile(r"/preview/"))
+    assert desktop.bounding_box()["width"] == pytest.approx(600, abs=2)
+    assert mobile.bounding_box()["width"] == pytest.approx(375, abs=2)
+    frame = page.frame_locator(".preview.desktop iframe").first
+    expect(frame.locator("body")).to_contain_text("14 Quay Street")
+    page.locator(".previews").first.screenshot(path=str(artifacts / "campaign-previews.png"))
+
+    # Approve, then schedule it a few seconds from now (clinic time).
+    page.click("button:text('Approve')")
+    expect(page.locator(".flash.ok")).to_contain_text("approved")
+    soon = datetime.now(ZONE) + timedelta(seconds=8)
+    page.fill("input[name=day]", soon.date().isoformat())
+    page.fill("input[name=clock]", soon.strftime("%H:%M:%S"))
+    page.click("button:text('Schedule')")
+    expect(page.locator(".flash.ok")).to_contain_text("scheduled")
+
+    # The worker starts it and the local server receives it.
+    _wait_for_state(page, clinic, "sent")
+    assert _figure(page, "sent") > 0
+    page.goto(campaign_url)
+
+    # The dashboard's figures have changed.
+    page.click("nav >> text=Dashboard")
+    assert _figure(page, "sent") > sent_before
+    page.screenshot(path=str(artifacts / "dashboard.png"), full_page=True)
+
+    # A received message, and the unsubscribe link in it.
+    page.click("nav >> text=Received mail")
+    page.locator("table a").first.click()
+    recipient = re.search(r"To</strong> (\S+)", page.content())[1]
+    page.locator(".message-links a", has_text=re.compile("unsubscribe", re.I)).first.click()
+    expect(page.locator("h1")).to_contain_text("Unsubscribe")
+    page.click("button:text('Unsubscribe')")
+    expect(page.locator("main")).to_contain_text("unsubscribed", ignore_case=True)
+
+    # The contact is suppressed: no further campaign reaches them.
+    page.goto(f"{clinic.url}/contacts?email={recipient}")
+    expect(page.locator(".not-mailable")).to_be_visible()
+    expect(page.locator(".not-mailable")).to_contain_text("unsubscribed", ignore_case=True)
