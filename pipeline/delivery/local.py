@@ -3,6 +3,7 @@ accepted, posts signed Event Webhook batches back, and fails on request for test
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import random
@@ -247,8 +248,12 @@ class LocalSendGridServer:
             self._server.server_close()
         if self._poster is not None:
             self._poster.stop()
-        if self._store_dir is not None:
-            (self._store_dir / SERVER_FILE).unlink(missing_ok=True)
+        if self._server is not None and self._store_dir is not None:
+            server_file = self._store_dir / SERVER_FILE
+            # Another server of this workspace may have announced itself since: leave it be.
+            with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+                if json.loads(server_file.read_text())["url"] == self.url:
+                    server_file.unlink()
 
     def __enter__(self) -> LocalSendGridServer:
         return self.start()

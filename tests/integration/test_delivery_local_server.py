@@ -220,3 +220,13 @@ def test_events_wait_for_their_delay_but_stopping_posts_them(workspace: Path) ->
             "processed",
             "delivered",
         }
+
+
+def test_stopping_leaves_another_servers_announcement(workspace: Path) -> None:
+    settings = delivery_settings(workspace)
+    server_file = workspace / "var" / "local-sendgrid" / "server.json"
+    first = LocalSendGridServer.from_settings(settings, port=0, webhook_url=None).start()
+    with LocalSendGridServer.from_settings(settings, port=0, webhook_url=None) as second:
+        first.stop()
+        assert json.loads(server_file.read_text())["url"] == second.url
+    assert not server_file.exists()
