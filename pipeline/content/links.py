@@ -7,9 +7,13 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 from pipeline.models import CallToAction, CtaKind, ParseWarning
+
+if TYPE_CHECKING:
+    from pipeline.config import Settings
 
 from .text import words
 
@@ -109,7 +113,7 @@ class ClinicLinks:
     articles: tuple[KnownArticle, ...] = ()
 
     @classmethod
-    def from_settings(cls, settings) -> ClinicLinks:
+    def from_settings(cls, settings: Settings) -> ClinicLinks:
         return cls(website=settings.clinic.website, booking_url=settings.clinic.booking_url)
 
     def with_articles(self, articles: Iterable[KnownArticle]) -> ClinicLinks:

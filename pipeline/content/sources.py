@@ -14,7 +14,7 @@ from .html import parse_html_page
 from .links import ClinicLinks, KnownArticle
 from .markdown import parse_markdown
 from .plaintext import parse_plain_text
-from .text import decode
+from .text import decode, refuse_empty
 
 KINDS_BY_SUFFIX = {
     ".md": "markdown",
@@ -69,14 +69,14 @@ def parse_bytes(
     kind: str | None = None,
     source_url: str | None = None,
 ) -> list[Article]:
-    if kind == "feed" or (kind is None and _sniff(data) == "feed"):
-        if not data.strip():
-            decode(data, name)
-        return parse_feed(data, name, links)
-    text = decode(data, name)
+    """The articles in `data`, read as `kind` (markdown, text, html, feed) or, when None, as
+    its first bytes suggest. `name` is the file or URL that messages and the store name."""
     kind = kind or _sniff(data)
     if kind == "feed":
+        # feedparser reads the feed's own encoding declaration, so only emptiness is checked.
+        refuse_empty(data, name)
         return parse_feed(data, name, links)
+    text = decode(data, name)
     if kind == "html":
         return [parse_html_page(text, name, links, source_url)]
     if kind == "markdown":

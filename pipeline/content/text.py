@@ -33,10 +33,14 @@ _WORD = re.compile(r"[A-Za-z0-9\u00c0-\u024f]+(?:['-][A-Za-z0-9\u00c0-\u024f]+)*
 _SUMMARY_CHARACTERS = 200
 
 
-def decode(data: bytes, path: str) -> str:
-    """The text of a file, or a ContentError saying why it is not usable text."""
+def refuse_empty(data: bytes, path: str) -> None:
     if not data.strip():
         raise ContentError("the file is empty: write the article into it", path=path)
+
+
+def decode(data: bytes, path: str) -> str:
+    """The text of a file, or a ContentError saying why it is not usable text."""
+    refuse_empty(data, path)
     if b"\x00" in data[:8192] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise ContentError(
             "this is a binary file, not text: save the article as .md, .txt, .html or a feed",

@@ -181,6 +181,11 @@ def test_unusable_bytes_are_refused_with_the_file_name(data, line, message):
     assert caught.value.line == line
 
 
+def test_an_empty_feed_file_is_refused_as_empty():
+    with pytest.raises(ContentError, match=r"^news\.rss: the file is empty"):
+        parse_bytes(b"\n", "news.rss", LINKS, "feed")
+
+
 def test_utf16_with_a_byte_order_mark_is_read():
     data = "Title\n\nSome text.\n".encode("utf-16")
     [article] = parse_bytes(data, "content/x.txt", LINKS, "text")
