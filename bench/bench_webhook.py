@@ -249,6 +249,22 @@ def serve(port: int, workers: int) -> None:
     )
 
 
+def cpu_seconds(root_pid: int) -> float:
+    """CPU time (user + system) used so far by a process and its children (uvicorn's workers),
+    from /proc: on a shared machine, events per server CPU-second is the figure that compares."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid, parent = int(stat.parent.name), int(fields[1])
+        if root_pid in (pid, parent):
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
 def post_all(
     base: str, path: str, batches: list[tuple[bytes, dict[str, str]]], clients: int
 ) -> float:
@@ -291,12 +307,12 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--clients", type=int, default=3, help="concurrent connections")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent connections")
     parser.add_argument("--database-url", help="an empty database (default: a new SQLite file)")
     parser.add_argument(
         "--postgres", action="store_true", help="run on a throwaway PostgreSQL server"
     )
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -332,8 +348,11 @@ def main() -> None:
                     break
                 except httpx.TransportError:
                     time.sleep(0.1)
+            cpu_start = cpu_seconds(server.pid)
             baseline = post_all(base, "/bench/discard", batches, args.clients)
+            cpu_baseline = cpu_seconds(server.pid) - cpu_start
             stored_time = post_all(base, "/webhooks/sendgrid", batches, args.clients)
+            cpu_stored = cpu_seconds(server.pid) - cpu_start - cpu_baseline
             # SendGrid retries: re-posting batches must store nothing more.
             post_all(base, "/webhooks/sendgrid", batches[:20], args.clients)
         finally:
@@ -349,6 +368,10 @@ def main() -> None:
             f"stored (verify + parse + store + apply): {rate:,.0f} events/s ({stored_time:.1f} s)"
         )
         print(f"ratio stored/baseline: {rate / baseline_rate:.2f}")
+        print(
+            f"server CPU: baseline {len(items) / cpu_baseline:,.0f} events per CPU-second, "
+            f"stored {len(items) / cpu_stored:,.0f} events per CPU-second"
+        )
         expected = len(items)
         print(f"events in the database: {stored:,} (distinct {distinct:,}; expected {expected:,})")
         if stored != len(items) or distinct != len(items):

@@ -126,7 +126,10 @@ def record_events(
         unique.setdefault(event.sg_event_id, event)
     refs = _send_refs(conn, (e.send_id for e in unique.values() if e.send_id is not None))
     rows = []
-    for event in unique.values():
+    # In id order: two overlapping batches (a retry racing the original on PostgreSQL) then wait
+    # for each other's rows in the same order instead of deadlocking.
+    for event_id in sorted(unique):
+        event = unique[event_id]
         ref = refs.get(event.send_id) if event.send_id is not None else None
         rows.append(
             {

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -101,3 +102,27 @@ def test_one_click_unsubscribe_over_real_http(served):
             select(contacts.c.consent_status).where(contacts.c.id == contact_id)
         ).scalar_one()
     assert consent == "unsubscribed"
+
+
+def test_the_same_batch_posted_concurrently_counts_once(served, webhook_signer):
+    base, app = served
+    with app.state.engine.begin() as conn:
+        scenario = add_campaign(conn)
+        sends = [
+            add_send(conn, scenario, add_contact(conn, f"c{n}@example.com"), "desk_workers")
+            for n in range(200)
+        ]
+    batch = [sg_event(kind, send_id) for send_id in sends for kind in ("delivered", "open")]
+    body = body_of(batch)
+
+    def post(_) -> int:
+        with httpx.Client(base_url=base, timeout=60) as client:
+            headers = webhook_signer.headers(body)
+            return client.post("/webhooks/sendgrid", content=body, headers=headers).status_code
+
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(post, range(4))) == [200] * 4
+    with app.state.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(events)).scalar_one() == 400
+        totals = campaign_metrics(conn, "spring-back-care").totals
+    assert (totals.delivered, totals.opens) == (200, 200)
