@@ -66,23 +66,26 @@ def write_export(path: Path, rows: int) -> None:
     line breaks, about 2% duplicate addresses in other case and 0.5% bad addresses."""
     pick = random.Random(42).choice
     chance = random.Random(43).random
-    earlier: list[str] = []
+    earlier: list[tuple[str, str, str, str, str]] = []
     with path.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\r\n")
         writer.writerow(HEADINGS)
         for number in range(rows):
             first, last = pick(FIRST), pick(LAST)
             email = f"{ascii_name(first)}.{ascii_name(last)}.{number}@{pick(DOMAINS)}"
+            job, consent = pick(JOBS), pick(CONSENT)
             if chance() < 0.005:
                 email = email.replace("@", "")
             elif earlier and chance() < 0.02:
-                email = pick(earlier).upper()  # the same client again, typed in capitals
+                # The same client booked again and typed their address in capitals.
+                first, last, email, job, consent = pick(earlier)
+                email = email.upper()
             else:
-                earlier.append(email)
+                earlier.append((first, last, email, job, consent))
             writer.writerow([
                 number, first, last, email, f"07700 9{number % 100000:05d}",
-                f"{1 + number % 28:02d}/{1 + number % 12:02d}/{1950 + number % 55}", pick(JOBS),
-                pick(TAGS), pick(CONSENT), f"2025-{1 + number % 12:02d}-{1 + number % 28:02d}",
+                f"{1 + number % 28:02d}/{1 + number % 12:02d}/{1950 + number % 55}", job,
+                pick(TAGS), consent, f"2025-{1 + number % 12:02d}-{1 + number % 28:02d}",
                 f"{1 + number % 28:02d}/{1 + number % 12:02d}/2025" if chance() < 0.2 else "",
                 "Prefers mornings\r\nNo deep tissue on the left calf" if chance() < 0.05 else "",
             ])  # fmt: skip
@@ -138,6 +141,7 @@ def main() -> None:
     parser.add_argument("--database-url", help="an empty database (default: a new SQLite file)")
     args = parser.parse_args()
     print(f"machine: {machine()}")
+    print(f"load average before the run: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "clients.csv"
         write_export(path, args.rows)

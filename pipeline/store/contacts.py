@@ -4,8 +4,9 @@ pipeline.store.segments, with the other audience clauses) are re-exported here."
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -235,16 +236,56 @@ def contacts_by_key(conn: Connection, keys: Sequence[str]) -> dict[str, dict[str
     return {row.email_key: dict(row._mapping) for row in rows}
 
 
+_INSERTED_COLUMNS = ("email_key", "email_hash", *IMPORTED_COLUMNS)
+
+
 def insert_contacts(conn: Connection, rows: Sequence[Mapping[str, Any]], now: datetime) -> None:
-    """Insert new contacts in one executemany (multi-row VALUES under SQLAlchemy)."""
-    if rows:
-        conn.execute(
-            insert(contacts),
-            [
-                {"topics": [], "paused_until": None, "created_at": now, "updated_at": now, **row}
-                for row in rows
-            ],
-        )
+    """Insert new contacts (each row: email_key, email_hash and the imported columns) in one
+    executemany at the driver level.
+
+    Why not `conn.execute(insert(contacts), rows)`: SQLAlchemy's per-row bind processing (the
+    UTC type, JSON, SQLite's date formatting) was three quarters of an import's CPU time. The
+    values are converted here exactly as those types would store them, so reads are unchanged.
+    """
+    if not rows:
+        return
+    postgres = conn.dialect.name == "postgresql"
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    json_marker = f"{marker}::json" if postgres else marker
+
+    def stored_time(value: datetime | None) -> datetime | str | None:
+        if value is None or postgres:
+            return value
+        # SQLite keeps naive UTC text in SQLAlchemy's DATETIME format.
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+    names = (*_INSERTED_COLUMNS, "topics", "paused_until", "created_at", "updated_at")
+    markers = [json_marker if name in ("attributes", "topics") else marker for name in names]
+    statement = f"INSERT INTO {contacts.name} ({', '.join(names)}) VALUES ({', '.join(markers)})"
+    stamp = stored_time(now)
+    conn.exec_driver_sql(
+        statement,
+        [
+            (
+                row["email_key"],
+                row["email_hash"],
+                row["email"],
+                row["first_name"],
+                row["last_name"],
+                row["tags"],
+                json.dumps(row["attributes"]),
+                row["consent_status"],
+                row["consent_source"],
+                stored_time(row["consent_at"]),
+                row["consent_wording"],
+                "[]",
+                None,
+                stamp,
+                stamp,
+            )
+            for row in rows
+        ],
+    )
 
 
 def update_contacts(conn: Connection, rows: Sequence[Mapping[str, Any]], now: datetime) -> None:

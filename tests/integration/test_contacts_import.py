@@ -278,3 +278,23 @@ def test_progress_is_reported_per_chunk_up_to_the_whole_file(engine, tmp_path, m
     assert len(seen) == 4
     assert [done for done, _ in seen] == sorted(done for done, _ in seen)
     assert seen[-1] == (path.stat().st_size, path.stat().st_size)
+
+
+def test_imported_contacts_read_back_and_match_segment_rules(engine, tmp_path):
+    from datetime import date
+
+    from pipeline.models import Condition, Rule, Segment
+    from pipeline.store.contacts import segment_condition
+
+    content = "Email,Occupation,Surgery Date,Marketing Consent\nol@example.org,Web Developer,2026-01-20,yes\n"  # noqa: E501
+    import_contacts(engine, _file(tmp_path, content), now=NOW)
+    rule = Rule("all", (Condition("attributes.occupation", "contains", "developer"),
+                        Condition("attributes.surgery_date", "within", ("months", 3))))  # fmt: skip
+    segment = Segment("s", "S", "s0s0", False, 0, rule)
+    with engine.connect() as conn:
+        found = conn.execute(
+            select(contacts.c.email, contacts.c.created_at, contacts.c.topics).where(
+                segment_condition(segment, date(2026, 3, 1)), mailable_condition(NOW)
+            )
+        ).one()
+    assert found == ("ol@example.org", NOW, [])
