@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, text
 
 from pipeline.errors import NotFoundError
 from pipeline.store.tables import campaigns, event_counts, sends, variants
@@ -60,9 +60,36 @@ def campaign_variants(conn: Connection, campaign_id: int) -> list[VariantRow]:
     return [VariantRow(*row) for row in rows]
 
 
+# SQLite: list the campaign's statuses with a loose index scan (one B-tree seek per status),
+# then count each (status, variant) range of ix_sends_claim. Stepping through an index range
+# for COUNT(*) costs about half of feeding the same rows through GROUP BY, and this count is
+# the only part of the metrics that grows with the audience.
+_SQLITE_STATUS_COUNTS = text(
+    """
+    WITH RECURSIVE statuses(status) AS (
+        SELECT MIN(status) FROM sends WHERE campaign_id = :campaign_id
+        UNION ALL
+        SELECT (SELECT MIN(status) FROM sends
+                WHERE campaign_id = :campaign_id AND status > statuses.status)
+        FROM statuses WHERE status IS NOT NULL
+    )
+    SELECT variants.id, statuses.status,
+           (SELECT COUNT(*) FROM sends
+            WHERE campaign_id = :campaign_id AND status = statuses.status
+              AND variant_id = variants.id)
+    FROM statuses JOIN variants ON variants.campaign_id = :campaign_id
+    WHERE statuses.status IS NOT NULL
+    """
+)
+
+
 def send_status_counts(conn: Connection, campaign_id: int) -> list[tuple[int, str, int]]:
-    """(variant_id, status, sends): one walk of ix_sends_claim (campaign_id, status,
-    variant_id), an index-only scan; the only part of the metrics that grows with the audience."""
+    """(variant_id, status, sends) of one campaign, from ix_sends_claim (campaign_id, status,
+    variant_id) alone. PostgreSQL aggregates an index-only scan with a hash; SQLite counts
+    index ranges (see above)."""
+    if conn.dialect.name == "sqlite":
+        rows = conn.execute(_SQLITE_STATUS_COUNTS, {"campaign_id": campaign_id})
+        return [(variant_id, status, count) for variant_id, status, count in rows if count]
     rows = conn.execute(
         select(sends.c.variant_id, sends.c.status, func.count())
         .where(sends.c.campaign_id == campaign_id)

@@ -165,3 +165,14 @@ def test_the_overview_sums_segments_across_campaigns(engine, campaign):
 def test_an_unknown_campaign_is_named(engine):
     with engine.connect() as conn, pytest.raises(NotFoundError, match="no campaign 'nope'"):
         campaign_metrics(conn, "nope")
+
+
+def test_a_status_metrics_does_not_know_still_counts_in_the_audience(engine, campaign):
+    scenario, _ = campaign
+    with engine.begin() as conn:
+        contact_id = add_contact(conn, "new@example.com")
+        add_send(conn, scenario, contact_id, "desk_workers", status="held")
+    with engine.connect() as conn:
+        counts = campaign_metrics(conn, "spring-back-care").segments[1].counts
+    assert counts.audience == DESK_WORKERS.audience + 1
+    assert counts.as_dict() | {"audience": DESK_WORKERS.audience} == DESK_WORKERS.as_dict()
