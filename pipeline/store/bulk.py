@@ -1,10 +1,5 @@
-"""Set-based statements for hot paths (webhook ingestion): one statement per batch, values bound
-once through each column's type and handed to the driver as they are.
-
-SQLAlchemy's executemany builds and processes parameters row by row, which costs more than the
-database work for a 1,000-event batch; these build one multi-row statement instead (a VALUES
-list on SQLite, arrays through unnest / ANY on PostgreSQL).
-"""
+"""Set-based statements for hot paths (webhook ingestion): one multi-row statement per batch,
+values bound once through each column's type and handed to the driver as they are."""
 
 from __future__ import annotations
 
@@ -13,6 +8,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Table
 
+# SQLAlchemy's executemany builds and processes parameters row by row, which costs more than
+# the database work for a 1,000-event batch; these functions build one statement instead (a
+# VALUES list on SQLite, arrays through unnest / ANY on PostgreSQL).
 # SQLite's default limit on bound variables per statement is 32,766; stay below it.
 _SQLITE_MAX_VARIABLES = 30_000
 

@@ -1,9 +1,5 @@
-"""The event store: SendGrid events (and our own unsubscribes) recorded once each, what they
-change on sends, contacts and suppressions, and the first-engagement counters metrics read.
-
-Ingestion is set-based per webhook batch: one lookup of the batch's sends, one INSERT … ON
-CONFLICT DO NOTHING for the events, one for first engagements, one upsert of the counters.
-"""
+"""The event store: SendGrid events (and our own unsubscribes) stored once each, set-based per
+batch, and what they change: send statuses, suppressions and the counters metrics read."""
 
 from __future__ import annotations
 
@@ -49,7 +45,6 @@ _DROP_SUPPRESSIONS = {
     "invalid": "invalid",
     "unsubscribed address": "unsubscribe",
     "spam reporting address": "complaint",
-    "invalid smtpapi header": None,
 }
 
 UNSUBSCRIBED_REASON = "unsubscribed"
