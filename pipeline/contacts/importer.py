@@ -101,39 +101,48 @@ class RowParser:
         self.plan = plan
         self.day_first = mapping.day_first
         self.file_name = file_name
-        self.attribute_targets = [t for t in plan.indexes if t.startswith("attributes.")]
+        # (target, attribute name, is a date) worked out once per file, not once per row.
+        self.attributes = [
+            (target, target.removeprefix("attributes."), is_date_attribute(target[11:]))
+            for target in plan.indexes
+            if target.startswith("attributes.")
+        ]
 
     def _cell(self, cells: list[str], target: str) -> str:
         for index in self.plan.indexes.get(target, ()):
-            if index < len(cells) and cells[index].strip():
-                return cells[index].strip()
+            if index < len(cells):
+                value = cells[index].strip()
+                if value:
+                    return value
         return ""
 
     def parse(self, row: CsvRow) -> ParsedRow | Rejection:
+        cells = row.cells
         target = "email"
         try:
-            email = normalise_email(self._cell(row.cells, "email"))
-            first = self._cell(row.cells, "first_name")
-            last = self._cell(row.cells, "last_name")
-            full = self._cell(row.cells, "full_name")
+            email = normalise_email(self._cell(cells, "email"))
+            first = self._cell(cells, "first_name")
+            last = self._cell(cells, "last_name")
+            full = self._cell(cells, "full_name")
             if full and not (first or last):
                 first, _, last = full.rpartition(" ") if " " in full else (full, "", "")
             target = "tags"
-            tags = split_tags(self._cell(row.cells, "tags"))
+            tags = split_tags(self._cell(cells, "tags"))
             attributes = {}
-            for target in self.attribute_targets:
-                value = self._cell(row.cells, target)
-                name = target.removeprefix("attributes.")
-                if value and is_date_attribute(name):
-                    value = parse_date(value, day_first=self.day_first).isoformat()
+            for target, name, is_date in self.attributes:
+                value = self._cell(cells, target)
                 if value:
-                    attributes[name] = value
+                    attributes[name] = (
+                        parse_date(value, day_first=self.day_first).isoformat()
+                        if is_date
+                        else value
+                    )
             target = "consent"
-            consent = consent_answer(self._cell(row.cells, "consent"))
+            consent = consent_answer(self._cell(cells, "consent"))
             target = "consent_date"
-            consent_cell = self._cell(row.cells, "consent_date")
+            consent_cell = self._cell(cells, "consent_date")
             consent_at = (
-                parse_datetime(consent_cell, day_first=self.day_first) if (consent_cell) else None
+                parse_datetime(consent_cell, day_first=self.day_first) if consent_cell else None
             )
         except InvalidValue as error:
             return Rejection(row.number, self.plan.headings.get(target, target), str(error))
@@ -146,7 +155,7 @@ class RowParser:
             attributes=attributes,
             consent=consent,
             consent_at=consent_at,
-            consent_wording=self._cell(row.cells, "consent_wording") or None,
+            consent_wording=self._cell(cells, "consent_wording") or None,
         )
 
 
@@ -253,14 +262,16 @@ def _import_chunk(
             report.rejected.append(result)
         else:
             parsed.append(result)
-    keys = list(dict.fromkeys(email_key(row.email) for row in parsed))
-    stored = contacts_by_key(conn, keys)
-    erased = suppressed_hashes(conn, {email_hash(key) for key in keys}, "erased")
+    hashes = {email_key(row.email): "" for row in parsed}
+    for key in hashes:
+        hashes[key] = email_hash(key)
+    stored = contacts_by_key(conn, list(hashes))
+    erased = suppressed_hashes(conn, hashes.values(), "erased")
     states: dict[str, dict[str, Any]] = {}
     email_column = parser.plan.headings["email"]
     for row in parsed:
         key = email_key(row.email)
-        hashed = email_hash(key)
+        hashed = hashes[key]
         if hashed in erased:
             reason = "this person's data was erased on request; the address is not imported again"
             report.rejected.append(Rejection(row.row, email_column, reason))
