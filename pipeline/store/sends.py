@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import (
     Connection,
@@ -40,8 +41,9 @@ WEEKLY_CAP_REASON = "weekly cap"
 SKIPPED_REASON = "no longer mailable at send time (unsubscribed, suppressed, paused or erased)"
 
 
-@dataclass(frozen=True)
-class ClaimedSend:
+class ClaimedSend(NamedTuple):
+    """One row to send: a tuple, because a claim makes a thousand of them at a time."""
+
     send_id: int
     contact_id: int
     email: str
@@ -160,50 +162,44 @@ def claim_batch(
     )
     if skip_locked:
         batch = batch.with_for_update(skip_locked=True)
+    # Consent and suppressions are re-checked by the claim itself: a row whose contact is no
+    # longer mailable is claimed straight into `skipped` and never reaches the backend.
+    still_mailable = exists().where(contacts.c.id == sends.c.contact_id, mailable_condition(now))
     claimed = conn.execute(
         update(sends)
         .where(sends.c.id.in_(batch.scalar_subquery()))
         .values(
-            status="sending",
+            status=case((still_mailable, "sending"), else_="skipped"),
             lease_owner=lease_owner,
             lease_expires_at=lease_expires_at,
             attempts=sends.c.attempts + 1,
             updated_at=now,
         )
-        .returning(sends.c.id, sends.c.variant_id, sends.c.attempts)
+        .returning(sends.c.id, sends.c.variant_id, sends.c.attempts, sends.c.status)
     ).all()
     if not claimed:
         return None
     ids = [row.id for row in claimed]
     # The claim's rows lie between its smallest and largest id and carry its lease: a primary-key
     # range scan finds them again without a thousand bound parameters or an index on the lease.
-    mine = and_(
-        sends.c.id.between(min(ids), max(ids)),
-        sends.c.lease_owner == lease_owner,
-        sends.c.status == "sending",
-    )
-    still_mailable = exists().where(contacts.c.id == sends.c.contact_id, mailable_condition(now))
-    skipped = conn.execute(
-        update(sends)
-        .where(mine, ~still_mailable)
-        .values(
-            status="skipped",
-            reason=SKIPPED_REASON,
-            lease_owner=None,
-            lease_expires_at=None,
-            updated_at=now,
+    claim = and_(sends.c.id.between(min(ids), max(ids)), sends.c.lease_owner == lease_owner)
+    skipped = sum(1 for row in claimed if row.status == "skipped")
+    if skipped:
+        conn.execute(
+            update(sends)
+            .where(claim, sends.c.status == "skipped")
+            .values(reason=SKIPPED_REASON, lease_owner=None, lease_expires_at=None)
         )
-    ).rowcount
     rows = conn.execute(
         select(sends.c.id, sends.c.contact_id, contacts.c.email, contacts.c.first_name)
         .join(contacts, contacts.c.id == sends.c.contact_id)
-        .where(mine)
+        .where(claim, sends.c.status == "sending")
         .order_by(sends.c.id)
     ).all()
     return ClaimedBatch(
         lease_owner=lease_owner,
         variant_id=claimed[0].variant_id,
-        sends=tuple(ClaimedSend(row.id, row.contact_id, row.email, row.first_name) for row in rows),
+        sends=tuple(map(ClaimedSend._make, rows)),
         skipped=skipped,
         attempts=max(row.attempts for row in claimed),
     )
@@ -219,7 +215,8 @@ def record_results(
     reconcile_after: timedelta,
     max_attempts: int,
 ) -> dict[str, int]:
-    """Write a batch's outcomes: one UPDATE per group of rows sharing an outcome and its details.
+    """Write a claim's outcomes (one result per row of the claim still `sending`): one UPDATE
+    per group of rows sharing an outcome and its details.
 
     Only rows this claim still leases are touched. A `sent` result also lands on a row that an
     expired lease already turned `unknown` (the send went out; that is what reconciliation would
@@ -231,7 +228,9 @@ def record_results(
         groups[(result.outcome, result.provider_message_id, result.reason)].append(result.send_id)
     written: dict[str, int] = defaultdict(int)
     for (outcome, message_id, reason), ids in groups.items():
-        leased = _leased(lease_owner, ids)
+        # One outcome for the whole batch (the usual case) needs no list of ids: the claim's
+        # id range and lease name exactly its rows.
+        leased = _leased(lease_owner, ids, whole_claim=len(groups) == 1)
         if outcome == "sent":
             statement = (
                 update(sends)
@@ -390,12 +389,11 @@ def finish_campaign_if_drained(conn: Connection, campaign_id: int, now: datetime
     )
 
 
-def _leased(lease_owner: str, send_ids: Sequence[int]):
-    return and_(
-        sends.c.id.between(min(send_ids), max(send_ids)),
-        sends.c.id.in_(send_ids),
-        sends.c.lease_owner == lease_owner,
+def _leased(lease_owner: str, send_ids: Sequence[int], *, whole_claim: bool = False):
+    in_range = and_(
+        sends.c.id.between(min(send_ids), max(send_ids)), sends.c.lease_owner == lease_owner
     )
+    return in_range if whole_claim else and_(in_range, sends.c.id.in_(send_ids))
 
 
 def outbox_counts_by_variant(conn: Connection, campaign_id: int) -> dict[str, dict[str, int]]:

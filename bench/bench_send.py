@@ -1,0 +1,232 @@
+"""Sending benchmark: a campaign to N recipients (default 1,000,000) on SQLite, three segments
+and general, through the outbox and the SendGrid backend to the local SendGrid-compatible server
+(benchmark mode, in its own process). Measures the time to start the campaign (render, check,
+materialise the audience), the hand-off rate and this process's peak RSS; the baseline is the
+same server's accept rate for pre-built 1,000-recipient bodies, measured in the same run.
+
+Run: .venv/bin/python bench/bench_send.py [--recipients 1000000] [--concurrency 4] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import platform
+import pstats
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from sqlalchemy import text  # noqa: E402
+
+from pipeline.config import load_settings  # noqa: E402
+from pipeline.content import sync_content  # noqa: E402
+from pipeline.delivery import SendGridBackend  # noqa: E402
+from pipeline.delivery.local_baseline import measure_accept_rate, prebuilt_body  # noqa: E402
+from pipeline.lifecycle import approve_campaign  # noqa: E402
+from pipeline.models import Recipient  # noqa: E402
+from pipeline.outbox import drain_outbox, outbox_summary, start_campaign  # noqa: E402
+from pipeline.outbox.drain import _Drain  # noqa: E402
+from pipeline.render import recipient_values  # noqa: E402
+from pipeline.scheduling.sync import sync_campaigns  # noqa: E402
+from pipeline.store import open_engine, upgrade  # noqa: E402
+from pipeline.store.outbox import load_rendered_variant  # noqa: E402
+
+SLUG = "bench-send"
+API_KEY = "SG.benchmark"
+CAMPAIGN = """\
+name: Sending benchmark
+article: full-treatment-for-back-pain
+template: single
+segments: all
+threshold: 0.0
+"""
+# Set-based seeding: a recursive CTE makes N contacts in one INSERT … SELECT. A quarter each in
+# athletes (runner), desk workers (desk), post-op (post-op, health-sensitive) and none (general);
+# every tenth person is in two segments, which the outbox's CASE must resolve to one variant.
+SEED_CONTACTS = """
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :count)
+INSERT INTO contacts (email, email_key, email_hash, first_name, last_name, tags, attributes,
+                      consent_status, consent_source, consent_at, topics, created_at, updated_at)
+SELECT 'client' || i || '@example.com', 'client' || i || '@example.com', printf('%064x', i),
+       'Client' || (i % 997), '',
+       CASE i % 4 WHEN 0 THEN ',runner,' WHEN 1 THEN ',desk,' WHEN 2 THEN ',post-op,' ELSE ',' END
+         || CASE WHEN i % 10 = 0 THEN 'desk,' ELSE '' END,
+       '{}', 'subscribed', 'benchmark seed', :now, '[]', :now, :now
+FROM n
+"""
+
+
+def machine() -> str:
+    return f"{platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def make_workspace(root: Path, concurrency: int) -> Path:
+    workspace = root / "clinic"
+    workspace.mkdir()
+    for folder in ("content", "templates"):
+        shutil.copytree(REPO / folder, workspace / folder)
+    (workspace / "campaigns").mkdir()
+    shutil.copy(REPO / "campaigns" / "segments.yaml", workspace / "campaigns" / "segments.yaml")
+    (workspace / "campaigns" / f"{SLUG}.yaml").write_text(CAMPAIGN, encoding="utf-8")
+    config = (REPO / "clinic.toml").read_text(encoding="utf-8")
+    config = config.replace('quiet_hours = "21:00-08:00"', 'quiet_hours = ""')
+    config = config.replace(
+        'closure_dates = ["2026-12-25", "2026-12-26", "2027-01-01"]', "closure_dates = []"
+    )
+    config = config.replace("concurrency = 4", f"concurrency = {concurrency}")
+    (workspace / "clinic.toml").write_text(config, encoding="utf-8")
+    return workspace
+
+
+def start_server(workspace: Path) -> tuple[subprocess.Popen, str]:
+    """The local SendGrid-compatible server in benchmark mode, in its own process (its request
+    handling must not share this process's interpreter lock)."""
+    port = free_port()
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("clinicmail")), "--workspace", str(workspace), "dev",
+         "sendgrid-server", "--port", str(port), "--benchmark", "--no-webhook"],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{url}/_local/health").status_code == 200:
+                return process, url
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                process.kill()
+                raise SystemExit("the local SendGrid server did not start") from None
+            time.sleep(0.1)
+
+
+def profile_worker_threads() -> list[cProfile.Profile]:
+    """cProfile sees one thread only: give each of the drain's worker threads its own."""
+    profiles: list[cProfile.Profile] = []
+    work = _Drain.work
+
+    def profiled(self, campaign_ids):
+        profile = cProfile.Profile()
+        profiles.append(profile)
+        profile.runcall(work, self, campaign_ids)
+
+    _Drain.work = profiled
+    return profiles
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipients", type=int, default=1_000_000)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--baseline-requests", type=int, default=200)
+    parser.add_argument("--profile", action="store_true", help="Print the drain's top functions.")
+    options = parser.parse_args()
+
+    print(f"machine: {machine()}")
+    root = Path(tempfile.mkdtemp(prefix="clinicmail-bench-send-"))
+    workspace = make_workspace(root, options.concurrency)
+    os.environ.update(
+        {
+            "CLINICMAIL_DATABASE_URL": f"sqlite:///{root / 'bench.db'}",
+            "CLINICMAIL_SECRET_KEY": "benchmark-secret-key-not-for-production",
+            "CLINICMAIL_DELIVERY_BACKEND": "sendgrid",
+            "CLINICMAIL_PUBLIC_URL": "https://harbourside-clinic.example",
+            "SENDGRID_API_KEY": API_KEY,
+        }
+    )
+    server, url = start_server(workspace)
+    try:
+        os.environ["SENDGRID_API_HOST"] = url
+        settings = load_settings(workspace)
+        engine = open_engine(settings.database_url)
+        upgrade(engine)
+        sync_content(engine, settings)
+        started = time.perf_counter()
+        with engine.begin() as conn:
+            now = "2026-11-01 09:00:00.000000"
+            conn.execute(text(SEED_CONTACTS), {"count": options.recipients, "now": now})
+        print(f"seeded {options.recipients:,} contacts in {time.perf_counter() - started:.1f} s")
+        sync_campaigns(engine, settings)
+        approve_campaign(engine, SLUG, "benchmark")
+
+        started = time.perf_counter()
+        report = start_campaign(engine, settings, SLUG)
+        start_seconds = time.perf_counter() - started
+        segments = {name: sum(counts.values()) for name, counts in report.variants.items()}
+        print(
+            f"start (render, check, store variants, materialise {report.audience:,} sends): "
+            f"{start_seconds:.2f} s  {segments}"
+        )
+
+        backend = SendGridBackend(settings)
+        profiles = profile_worker_threads() if options.profile else []
+        started = time.perf_counter()
+        drained = drain_outbox(engine, settings, backend, report.campaign_id)
+        drain_seconds = time.perf_counter() - started
+        backend.close()
+        summary = outbox_summary(engine, SLUG)
+        accepted = httpx.get(f"{url}/_local/stats").json()["accepted_recipients"]
+        if accepted != report.audience or summary.counts.get("sent") != report.audience:
+            raise SystemExit(
+                f"the server accepted {accepted:,} of {report.audience:,} ({summary.counts})"
+            )
+        rate = drained.handed_off / drain_seconds
+
+        with engine.connect() as conn:
+            rendered = load_rendered_variant(conn, 1)
+        recipients = [
+            Recipient(n, f"baseline{n}@example.com",
+                      recipient_values(settings, n, f"baseline{n}@example.com", "Client", n))
+            for n in range(1000)
+        ]  # fmt: skip
+        body = prebuilt_body(settings, rendered, recipients)
+        baseline = measure_accept_rate(
+            url, body, 1000, requests=options.baseline_requests,
+            concurrency=options.concurrency, api_key=API_KEY,
+        )  # fmt: skip
+        engine.dispose()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        shutil.rmtree(root, ignore_errors=True)
+
+    print(f"concurrency: {options.concurrency} threads, batches of {settings.delivery.batch_size}")
+    print(f"request body: {len(body) / 1e6:.2f} MB per 1,000 recipients")
+    print(f"hand-off: {drained.handed_off:,} recipients in {drain_seconds:.1f} s = {rate:,.0f}/s")
+    print(f"baseline (server accepting pre-built bodies): {baseline.recipients_per_second:,.0f}/s")
+    print(f"ratio hand-off / baseline: {rate / baseline.recipients_per_second:.2f}")
+    print(f"peak RSS of this process: {peak_rss_mb():.0f} MB")
+    targets = [
+        ("start <= 10 s", start_seconds <= 10),
+        ("hand-off >= 50,000/s", rate >= 50_000),
+        ("peak RSS <= 300 MB", peak_rss_mb() <= 300),
+    ]
+    print("targets: " + ", ".join(f"{name}: {'met' if ok else 'NOT met'}" for name, ok in targets))
+    if profiles:
+        pstats.Stats(*profiles).sort_stats("tottime").print_stats(30)
+
+
+if __name__ == "__main__":
+    main()
