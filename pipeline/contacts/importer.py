@@ -97,10 +97,9 @@ class ParsedRow:
 class RowParser:
     """Turns a CsvRow into a ParsedRow or a Rejection, following a file's ColumnPlan."""
 
-    def __init__(self, plan: ColumnPlan, mapping: ColumnMapping, file_name: str) -> None:
+    def __init__(self, plan: ColumnPlan, mapping: ColumnMapping) -> None:
         self.plan = plan
         self.day_first = mapping.day_first
-        self.file_name = file_name
         # (target, attribute name, is a date) worked out once per file, not once per row.
         self.attributes = [
             (target, target.removeprefix("attributes."), is_date_attribute(target[11:]))
@@ -223,7 +222,7 @@ def import_contacts(
     source = f"import:{path.name}"[:200]
     with open_csv(path) as csv_file:
         plan = plan_columns(csv_file.headings, mapping, str(path))
-        parser = RowParser(plan, mapping, path.name)
+        parser = RowParser(plan, mapping)
         consent_heading = plan.headings.get("consent")
         default_wording = f"'{consent_heading}' column of {path.name}" if consent_heading else None
         report = ImportReport(ignored_columns=plan.ignored, dry_run=dry_run)

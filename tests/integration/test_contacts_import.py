@@ -298,3 +298,41 @@ def test_imported_contacts_read_back_and_match_segment_rules(engine, tmp_path):
             )
         ).one()
     assert found == ("ol@example.org", NOW, [])
+
+
+def test_export_lists_sends_and_erasure_keeps_them_detached(engine, tmp_path):
+    from pipeline.store.tables import campaigns, events, sends, variants
+
+    import_contacts(engine, _file(tmp_path, "Email,Marketing Consent\nray@example.org,yes\n"))
+    with engine.begin() as conn:
+        ray = get_contact(conn, "ray@example.org").id
+        campaign = conn.execute(
+            campaigns.insert().returning(campaigns.c.id),
+            {"slug": "spring", "name": "Spring", "origin": "file", "spec": {}, "spec_hash": "0",
+             "state": "sent", "created_at": NOW, "updated_at": NOW},
+        ).scalar_one()  # fmt: skip
+        variant = conn.execute(
+            variants.insert().returning(variants.c.id),
+            {"campaign_id": campaign, "segment": "general", "segment_code": "s0e4",
+             "subject": "Spring", "preheader": "", "score": 0.5, "matches": {}, "excerpt": [],
+             "html": "", "text": "", "tokens": {}, "created_at": NOW},
+        ).scalar_one()  # fmt: skip
+        send = conn.execute(
+            sends.insert().returning(sends.c.id),
+            {"campaign_id": campaign, "contact_id": ray, "variant_id": variant, "status": "sent",
+             "attempts": 1, "queued_at": NOW, "sent_at": NOW, "updated_at": NOW},
+        ).scalar_one()  # fmt: skip
+        conn.execute(
+            events.insert(),
+            {"sg_event_id": "e1", "send_id": send, "campaign_id": campaign, "variant_id": variant,
+             "event": "open", "occurred_at": NOW, "machine_open": False, "simulated": False,
+             "received_at": NOW},
+        )  # fmt: skip
+        document = contact_export(conn, "ray@example.org", NOW)
+    [sent] = document["sends"]
+    assert (sent["campaign"], sent["segment"], sent["status"]) == ("spring", "general", "sent")
+    assert [event["event"] for event in sent["events"]] == ["open"]
+    with engine.begin() as conn:
+        erase_contact(conn, "ray@example.org", "erase-command", NOW)
+        kept = conn.execute(select(sends.c.contact_id, sends.c.status)).one()
+    assert tuple(kept) == (None, "sent")
