@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
@@ -22,10 +23,12 @@ from pipeline.models import (
 )
 from pipeline.store.metrics import (
     campaign_by_slug,
+    campaign_clicks,
     campaign_variants,
     campaigns_active_since,
     daily_engagement_counts,
     engagement_counts,
+    segment_daily_engagement_counts,
     segment_engagement_since,
     segment_statuses_since,
     send_status_counts,
@@ -136,6 +139,46 @@ def daily_series(
         if kind in by_day[day]:
             by_day[day][kind] += count
     return [DayMetrics(day, counts) for day, counts in sorted(by_day.items())]
+
+
+def segment_daily_series(
+    conn: Connection, days: int, *, today: date
+) -> dict[str, list[DayMetrics]]:
+    """daily_series per segment name across all campaigns (segments with any engagement in the
+    period), for trend charts."""
+    if days < 1:
+        raise ValueError("days must be at least 1")
+    first_day = today - timedelta(days=days - 1)
+    all_days = [first_day + timedelta(days=offset) for offset in range(days)]
+    by_segment: dict[str, dict[date, dict[str, int]]] = {}
+    for segment, day, kind, count in segment_daily_engagement_counts(conn, first_day, today):
+        if kind not in DAILY_FIGURES:
+            continue
+        if segment not in by_segment:
+            by_segment[segment] = {day: dict.fromkeys(DAILY_FIGURES, 0) for day in all_days}
+        by_segment[segment][day][kind] += count
+    return {
+        segment: [DayMetrics(day, counts) for day, counts in sorted(days_of.items())]
+        for segment, days_of in sorted(by_segment.items())
+    }
+
+
+def link_without_query(url: str) -> str:
+    """A clicked address without its query and fragment: UTM parameters and per-recipient
+    tokens would otherwise make every click a different link."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc.lower(), parts.path or "/", "", ""))
+
+
+def top_links(conn: Connection, campaign_slug: str, limit: int = 10) -> list[tuple[str, int]]:
+    """A campaign's most clicked links (without query), with how many sends clicked each, most
+    first. The booking page is among them under its own address."""
+    campaign = campaign_by_slug(conn, campaign_slug)
+    senders: dict[str, set[int]] = defaultdict(set)
+    for url, send_id in campaign_clicks(conn, campaign.id):
+        senders[link_without_query(url)].add(send_id)
+    ranked = sorted(((url, len(ids)) for url, ids in senders.items()), key=lambda x: (-x[1], x[0]))
+    return ranked[:limit]
 
 
 def overview(conn: Connection, since: date, *, zone: ZoneInfo = _UTC_ZONE) -> Overview:

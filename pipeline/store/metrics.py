@@ -9,7 +9,7 @@ from datetime import date, datetime
 from sqlalchemy import Connection, func, select, text
 
 from pipeline.errors import NotFoundError
-from pipeline.store.tables import campaigns, event_counts, sends, variants
+from pipeline.store.tables import campaigns, event_counts, events, sends, variants
 
 
 @dataclass(frozen=True)
@@ -178,3 +178,34 @@ def campaigns_active_since(
         .order_by(campaigns.c.started_at.desc(), campaigns.c.id.desc())
     )
     return [CampaignRow(*row) for row in rows]
+
+
+def segment_daily_engagement_counts(
+    conn: Connection, first_day: date, last_day: date
+) -> list[tuple[str, date, str, int]]:
+    """(segment name, local day, kind, sends) within [first_day, last_day], across campaigns."""
+    rows = conn.execute(
+        select(
+            variants.c.segment,
+            event_counts.c.day,
+            event_counts.c.kind,
+            func.sum(event_counts.c.count),
+        )
+        .join(variants, variants.c.id == event_counts.c.variant_id)
+        .where(event_counts.c.day >= first_day, event_counts.c.day <= last_day)
+        .group_by(variants.c.segment, event_counts.c.day, event_counts.c.kind)
+    )
+    return [(segment, day, kind, int(n)) for segment, day, kind, n in rows]
+
+
+def campaign_clicks(conn: Connection, campaign_id: int) -> list[tuple[str, int]]:
+    """(url, send id) of every click on one campaign's emails (ix_events_clicks)."""
+    rows = conn.execute(
+        select(events.c.url, events.c.send_id).where(
+            events.c.campaign_id == campaign_id,
+            events.c.event == "click",
+            events.c.url.is_not(None),
+            events.c.send_id.is_not(None),
+        )
+    )
+    return [(url, send_id) for url, send_id in rows]

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from pipeline.store.types import UtcDateTime
@@ -180,6 +181,13 @@ events = Table(
     # Reconciliation and a send's history look events up by send. Metrics never scan events
     # (they read event_counts), so no index by campaign: each one would slow every insert.
     Index("ix_events_send_id", "send_id"),
+    # A campaign's clicks (its top links), indexed for click rows only.
+    Index(
+        "ix_events_clicks",
+        "campaign_id",
+        sqlite_where=text("event = 'click'"),
+        postgresql_where=text("event = 'click'"),
+    ),
 )
 
 # One row per send and kind of engagement (delivered, opens, clicks, ...) the first time it is

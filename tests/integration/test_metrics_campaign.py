@@ -9,7 +9,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from pipeline.errors import NotFoundError
-from pipeline.metrics import campaign_document, campaign_metrics, daily_series, overview
+from pipeline.metrics import (
+    campaign_document,
+    campaign_metrics,
+    daily_series,
+    overview,
+    segment_daily_series,
+    top_links,
+)
 from pipeline.models import METRIC_NAMES, Event, MetricCounts
 from pipeline.store.events import record_events
 from tests.tracking_support import add_campaign, add_contact, add_send
@@ -176,3 +183,32 @@ def test_a_status_metrics_does_not_know_still_counts_in_the_audience(engine, cam
         counts = campaign_metrics(conn, "spring-back-care").segments[1].counts
     assert counts.audience == DESK_WORKERS.audience + 1
     assert counts.as_dict() | {"audience": DESK_WORKERS.audience} == DESK_WORKERS.as_dict()
+
+
+def test_daily_series_per_segment(engine, campaign):
+    with engine.connect() as conn:
+        series = segment_daily_series(conn, 2, today=date(2026, 6, 2))
+    assert list(series) == ["athletes", "desk_workers"]
+    athletes, desk = series["athletes"], series["desk_workers"]
+    assert [day.day for day in athletes] == [date(2026, 6, 1), date(2026, 6, 2)]
+    assert (athletes[0].counts["opens"], athletes[1].counts["opens"]) == (1, 0)
+    assert (desk[0].counts["opens"], desk[1].counts["opens"]) == (0, 1)
+    assert desk[0].counts["complaints"] == 1
+
+
+def test_top_links_count_sends_per_link_without_query(engine, campaign):
+    scenario, _ = campaign
+    blog = "https://harbourside-clinic.example/blog/legs"
+    _ingest(
+        engine,
+        [
+            _event("click", scenario.send_ids["a1"], 7, url=blog + "?utm_source=clinicmail"),
+            _event("click", scenario.send_ids["d1"], 7, url=blog + "#part-2"),
+            _event("click", scenario.send_ids["d2"], 7, url=BOOKING + "?utm_campaign=x"),
+        ],
+    )
+    with engine.connect() as conn:
+        links = top_links(conn, "spring-back-care")
+        first = top_links(conn, "spring-back-care", limit=1)
+    assert links == [(blog, 3), (BOOKING, 2)]
+    assert first == [(blog, 3)]

@@ -99,6 +99,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.create_index("ix_events_send_id", ["send_id"], unique=False)
+        batch_op.create_index(
+            "ix_events_clicks",
+            ["campaign_id"],
+            unique=False,
+            sqlite_where=sa.text("event = 'click'"),
+            postgresql_where=sa.text("event = 'click'"),
+        )
 
     op.create_table(
         "send_engagements",
@@ -144,6 +151,7 @@ def downgrade() -> None:
     op.drop_table("event_counts")
     op.drop_table("send_engagements")
     with op.batch_alter_table("events", schema=None) as batch_op:
+        batch_op.drop_index("ix_events_clicks")
         batch_op.drop_index("ix_events_send_id")
 
     op.drop_table("events")
