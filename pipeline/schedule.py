@@ -54,6 +54,7 @@ class WorkerContext:
     worker_id: str
     clock: Callable[[], datetime] = utcnow
     campaign_files: str | None = field(default=None)
+    job_store_engine: Engine | None = field(default=None)
 
 
 # APScheduler stores jobs by a textual reference to a module-level function, so the functions
@@ -92,14 +93,24 @@ def build_scheduler(context: WorkerContext) -> BackgroundScheduler:
     """APScheduler with its job store in the clinic's database. misfire_grace_time is None
     because lateness is ours to judge: a campaign trigger past the grace window marks the
     campaign missed instead of being dropped silently."""
+    # The job store gets an engine of its own: APScheduler disposes it at shutdown.
+    context.job_store_engine = open_engine(context.settings.database_url)
+    job_store = SQLAlchemyJobStore(engine=context.job_store_engine, tablename=SCHEDULER_JOBS_TABLE)
     return BackgroundScheduler(
-        jobstores={
-            "default": SQLAlchemyJobStore(engine=context.engine, tablename=SCHEDULER_JOBS_TABLE)
-        },
+        jobstores={"default": job_store},
         executors={"default": ThreadPoolExecutor(4)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         timezone=context.settings.clinic.zone,
     )
+
+
+def stop_scheduler(scheduler: BackgroundScheduler, context: WorkerContext, wait: bool) -> None:
+    """Shut APScheduler down and close its job store's connections. Its loop thread looks for
+    due jobs once more after the store was disposed, so the engine is disposed again after."""
+    scheduler.shutdown(wait=wait)
+    if context.job_store_engine is not None:
+        context.job_store_engine.dispose()
+        context.job_store_engine = None
 
 
 def add_standing_jobs(scheduler: BackgroundScheduler, settings: Settings) -> None:
@@ -251,7 +262,7 @@ def run_worker(
                         announce("active")
             elif not guard.still_held():
                 log.error("worker %s lost the scheduler lock; standing by", worker_id)
-                scheduler.shutdown(wait=False)
+                stop_scheduler(scheduler, context, wait=False)
                 scheduler, _active = None, None
                 announce("standby")
             if scheduler is not None:
@@ -259,7 +270,7 @@ def run_worker(
             stop_event.wait(tick_seconds)
     finally:
         if scheduler is not None:
-            scheduler.shutdown(wait=True)
+            stop_scheduler(scheduler, context, wait=True)
             _active = None
         guard.release()
         drainer.join()

@@ -1,0 +1,139 @@
+"""The worker's scheduler on a real database: one APScheduler trigger per scheduled campaign in
+the apscheduler_jobs table, a late start marks a campaign missed, and feeds are polled over HTTP."""
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import time_machine
+from sqlalchemy import text
+
+from pipeline.config import load_settings
+from pipeline.lifecycle import cancel_campaign, get_lifecycle
+from pipeline.schedule import (
+    CAMPAIGN_JOB_PREFIX,
+    REPORT_JOB_ID,
+    WorkerContext,
+    add_standing_jobs,
+    build_scheduler,
+    reconcile_campaign_jobs,
+    run_worker,
+    stop_scheduler,
+)
+from pipeline.scheduling.jobs import poll_feeds
+from pipeline.store import lifecycle as store
+from pipeline.store.articles import list_articles
+from tests.outbox_fakes import RecordingBackend
+
+FEEDS = Path(__file__).resolve().parents[1] / "fixtures" / "content" / "feeds"
+WAIT_LIMIT_SECONDS = 60
+
+
+@pytest.fixture
+def settings(workspace_db):
+    return load_settings(workspace_db)
+
+
+def _add_scheduled(engine, slug, when, now):
+    with engine.begin() as conn:
+        store.insert_campaign(
+            conn, slug=slug, name=slug, origin="web", spec={"slug": slug}, spec_hash="0" * 64,
+            state="scheduled", now=now, scheduled_for=when, approved_by="owner", approved_at=now,
+        )  # fmt: skip
+
+
+def _wait_for(predicate, what):
+    deadline = time.monotonic() + WAIT_LIMIT_SECONDS
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    pytest.fail(f"gave up waiting for {what}")
+
+
+def test_triggers_follow_the_campaigns_table_and_live_in_the_database(engine, settings):
+    now = datetime.now(UTC)
+    first, second = now + timedelta(days=1), now + timedelta(days=2)
+    _add_scheduled(engine, "one", first, now)
+    _add_scheduled(engine, "two", second, now)
+    context = WorkerContext(engine, settings, "test-worker")
+    scheduler = build_scheduler(context)
+    scheduler.start(paused=True)
+    try:
+        add_standing_jobs(scheduler, settings)
+        reconcile_campaign_jobs(scheduler, context)
+        jobs = {job.id: job for job in scheduler.get_jobs()}
+        assert jobs[CAMPAIGN_JOB_PREFIX + "one"].trigger.run_date == first
+        assert REPORT_JOB_ID in jobs
+        with engine.connect() as conn:
+            stored = set(conn.execute(text("SELECT id FROM apscheduler_jobs")).scalars())
+        assert stored == {CAMPAIGN_JOB_PREFIX + "one", CAMPAIGN_JOB_PREFIX + "two", REPORT_JOB_ID}
+        later = first + timedelta(hours=3)
+        with engine.begin() as conn:
+            store.transition(conn, "one", ("scheduled",), "scheduled", now, scheduled_for=later)
+        cancel_campaign(engine, "two", "owner")
+        reconcile_campaign_jobs(scheduler, context)
+        jobs = {job.id: job for job in scheduler.get_jobs()}
+        assert jobs[CAMPAIGN_JOB_PREFIX + "one"].trigger.run_date == later
+        assert CAMPAIGN_JOB_PREFIX + "two" not in jobs
+    finally:
+        stop_scheduler(scheduler, context, wait=False)
+
+
+def test_a_worker_started_two_hours_after_the_time_marks_the_campaign_missed(engine, settings):
+    due = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    _add_scheduled(engine, "late-news", due, due - timedelta(days=1))
+    backend = RecordingBackend()
+    stop = threading.Event()
+    with time_machine.travel(due + timedelta(hours=2), tick=True):
+        worker = threading.Thread(
+            target=run_worker,
+            args=(settings, stop),
+            kwargs={"engine": engine, "backend": backend, "tick_seconds": 0.1},
+        )
+        worker.start()
+        try:
+            _wait_for(lambda: get_lifecycle(engine, "late-news").state != "scheduled", "a decision")
+        finally:
+            stop.set()
+            worker.join()
+    campaign = get_lifecycle(engine, "late-news")
+    assert campaign.state == "missed"
+    assert "2026-11-23 10:00 Europe/London" in campaign.state_reason
+    assert "2 h" in campaign.state_reason
+    assert backend.delivered == []
+
+
+@pytest.fixture
+def feed_server():
+    handler = partial(SimpleHTTPRequestHandler, directory=str(FEEDS))
+    handler.log_message = lambda *args: None
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def test_feed_polling_imports_new_articles_once(engine, workspace_db, feed_server):
+    config = workspace_db / "clinic.toml"
+    config.write_text(
+        config.read_text(encoding="utf-8")
+        + f'\n[feeds]\nurls = ["{feed_server}/clinic-blog.rss"]\npoll_minutes = 5\n',
+        encoding="utf-8",
+    )
+    settings = load_settings(workspace_db)
+    with engine.connect() as conn:
+        before = {article.slug for article in list_articles(conn)}
+    first = poll_feeds(engine, settings)
+    with engine.connect() as conn:
+        after = {article.slug for article in list_articles(conn)}
+    assert "stretching-after-a-long-run" in after - before
+    assert first.startswith(f"feeds polled: {len(after - before)} new")
+    assert poll_feeds(engine, settings).startswith("feeds polled: 0 new")
