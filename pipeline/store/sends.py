@@ -24,6 +24,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    true,
     update,
 )
 from sqlalchemy.types import Integer, String
@@ -31,7 +32,7 @@ from sqlalchemy.types import Integer, String
 from pipeline.models import Segment, SendResult
 from pipeline.store.campaigns import assignment_case
 from pipeline.store.contacts import mailable_condition
-from pipeline.store.lifecycle import weekly_cap_condition
+from pipeline.store.lifecycle import CAP_WINDOW, weekly_cap_condition
 from pipeline.store.tables import campaigns, contacts, events, sends, variants
 from pipeline.store.types import UtcDateTime
 
@@ -103,22 +104,39 @@ def materialise_sends(
     those over the weekly cap get a `skipped` one, so staff see them counted. The caller
     guarantees this runs once per campaign."""
     variant, in_audience = assignment_case(ordered, general_variant_id, today, excluded)
-    within_cap = weekly_cap_condition(now, weekly_cap, campaign_id)
+    # The cap's count is a correlated subquery per contact; when no other campaign has an email
+    # that could count (queued, or touched within the window), nobody can be over a positive
+    # cap and a million lookups are saved.
+    others_count = exists().where(
+        sends.c.campaign_id != campaign_id,
+        or_(
+            sends.c.status == "queued",
+            func.coalesce(sends.c.sent_at, sends.c.updated_at) > now - CAP_WINDOW,
+        ),
+    )
+    capped = weekly_cap <= 0 or conn.execute(select(others_count)).scalar_one()
+    within_cap = weekly_cap_condition(now, weekly_cap, campaign_id) if capped else true()
     audience = select(
         literal(campaign_id, Integer),
         contacts.c.id,
         variant,
         case((within_cap, literal("queued", String)), else_=literal("skipped", String)),
-        case((within_cap, None), else_=literal(WEEKLY_CAP_REASON, String)),
         literal(0, Integer),
         literal(now, UtcDateTime()),
         literal(now, UtcDateTime()),
     ).where(mailable_condition(now), in_audience)
     columns = [
-        "campaign_id", "contact_id", "variant_id", "status", "reason", "attempts", "queued_at",
-        "updated_at",
+        "campaign_id", "contact_id", "variant_id", "status", "attempts", "queued_at", "updated_at",
     ]  # fmt: skip
     conn.execute(insert(sends).from_select(columns, audience))
+    if capped:
+        # The reason is written afterwards, to the few skipped rows, so that the cap's subquery
+        # runs once per contact rather than once per column.
+        conn.execute(
+            update(sends)
+            .where(sends.c.campaign_id == campaign_id, sends.c.status == "skipped")
+            .values(reason=WEEKLY_CAP_REASON)
+        )
     # Counted rather than taken from rowcount, which psycopg reports as -1 for INSERT … SELECT.
     return count_sends(conn, campaign_id)
 

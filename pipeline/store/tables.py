@@ -157,10 +157,10 @@ sends = Table(
     Column("queued_at", UtcDateTime(), nullable=False),
     Column("sent_at", UtcDateTime()),
     Column("updated_at", UtcDateTime(), nullable=False),
-    UniqueConstraint("campaign_id", "contact_id"),
+    # Nobody gets a campaign twice. Contact first: the same index finds a contact's sends across
+    # campaigns, which the weekly cap counts for every contact of a new campaign.
+    UniqueConstraint("contact_id", "campaign_id"),
     Index("ix_sends_claim", "campaign_id", "status", "variant_id"),
-    # A contact's sends across campaigns: the weekly cap counts them for every contact.
-    Index("ix_sends_contact_id", "contact_id"),
 )
 
 events = Table(

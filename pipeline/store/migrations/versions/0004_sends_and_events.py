@@ -56,14 +56,13 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sends")),
         sa.UniqueConstraint(
-            "campaign_id", "contact_id", name=op.f("uq_sends_campaign_id_contact_id")
+            "contact_id", "campaign_id", name=op.f("uq_sends_contact_id_campaign_id")
         ),
     )
     with op.batch_alter_table("sends", schema=None) as batch_op:
         batch_op.create_index(
             "ix_sends_claim", ["campaign_id", "status", "variant_id"], unique=False
         )
-        batch_op.create_index("ix_sends_contact_id", ["contact_id"], unique=False)
 
     op.create_table(
         "events",
@@ -156,7 +155,6 @@ def downgrade() -> None:
 
     op.drop_table("events")
     with op.batch_alter_table("sends", schema=None) as batch_op:
-        batch_op.drop_index("ix_sends_contact_id")
         batch_op.drop_index("ix_sends_claim")
 
     op.drop_table("sends")
