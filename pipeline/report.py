@@ -18,7 +18,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from pipeline.config import Settings
-from pipeline.errors import DeliveryError, InputError
+from pipeline.errors import InputError
 from pipeline.models import CampaignMetrics, DayMetrics, Overview
 from pipeline.render import render_email
 from pipeline.scheduling.timing import format_local
@@ -227,14 +227,8 @@ def send_weekly_report(
     report = build_weekly_report(engine, settings, now)
     backend = open_backend(settings)
     try:
-        send_message = getattr(backend, "send_message", None)
-        if send_message is None:
-            raise DeliveryError(
-                f"the {settings.delivery.backend} backend cannot send a whole message; "
-                "write the report with `clinicmail report --week --out report.eml` instead"
-            )
         for recipient in recipients:
-            send_message(report_message(report, settings, [recipient]))
+            backend.send_message(report_message(report, settings, [recipient]))
     finally:
         backend.close()
     return recipients

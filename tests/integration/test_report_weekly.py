@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.config import load_settings
 from pipeline.errors import InputError
-from pipeline.report import CHART_CID, report_week, write_weekly_report
+from pipeline.report import CHART_CID, report_week, send_weekly_report, write_weekly_report
 from pipeline.store.users import create_user
 
 MONDAY_MORNING = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
@@ -56,3 +56,24 @@ def test_the_html_page_embeds_the_chart(engine, settings, tmp_path):
 def test_another_extension_is_refused(engine, settings, tmp_path):
     with pytest.raises(InputError, match=r"written as \.eml or \.html"):
         write_weekly_report(engine, settings, tmp_path / "week.pdf", now=MONDAY_MORNING)
+
+
+def test_the_report_is_sent_to_each_owner_through_the_backend(engine, workspace_db, monkeypatch):
+    monkeypatch.setenv("CLINICMAIL_DELIVERY_BACKEND", "file")
+    settings = load_settings(workspace_db)
+    with engine.begin() as conn:
+        create_user(conn, "owner@clinic.example", "owner", "x")
+        create_user(conn, "partner@clinic.example", "owner", "x")
+    assert send_weekly_report(engine, settings, now=MONDAY_MORNING) == [
+        "owner@clinic.example",
+        "partner@clinic.example",
+    ]
+    written = sorted((settings.var_dir / "outbox" / "messages").glob("*.eml"))
+    messages = [email.message_from_bytes(p.read_bytes(), policy=policy.default) for p in written]
+    assert sorted(m["To"] for m in messages) == ["owner@clinic.example", "partner@clinic.example"]
+    assert all(any(part["Content-ID"] == f"<{CHART_CID}>" for part in m.walk()) for m in messages)
+
+
+def test_without_an_owner_sending_says_how_to_add_one(engine, settings):
+    with pytest.raises(InputError, match="--role owner"):
+        send_weekly_report(engine, settings, now=MONDAY_MORNING)
