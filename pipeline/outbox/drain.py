@@ -25,14 +25,17 @@ from pipeline.models import Recipient, RenderedVariant, SendResult
 from pipeline.render import recipient_values
 from pipeline.scheduling import sending_allowed
 from pipeline.store import utcnow
-from pipeline.store.outbox import campaigns_sending, load_rendered_variant
+from pipeline.store.outbox import (
+    OutboxState,
+    campaigns_sending,
+    finish_campaign_if_drained,
+    load_rendered_variant,
+    outbox_state,
+)
 from pipeline.store.sends import (
     ClaimedBatch,
-    OutboxState,
     claim_batch,
     expire_leases,
-    finish_campaign_if_drained,
-    outbox_state,
     reconcile_unknown,
     record_results,
 )

@@ -21,9 +21,10 @@ from pipeline.store.outbox import (
     get_campaign_row,
     lock_campaign,
     mark_campaign_sending,
+    outbox_counts_by_variant,
     store_variants,
 )
-from pipeline.store.sends import count_sends, materialise_sends, outbox_counts_by_variant
+from pipeline.store.sends import count_sends, materialise_sends
 
 # States a campaign may start from: only approved campaigns are ever sent.
 STARTABLE = ("approved", "scheduled")

@@ -1,16 +1,19 @@
 """The campaign side of the outbox: the campaign row locked for its start, its state moves
-around sending, and the rendered variants stored once at start and read back by any worker."""
+around sending, the rendered variants stored once at start and read back by any worker, and
+what is left of its outbox."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, exists, func, insert, select, update
 
 from pipeline.models import RenderedVariant, Variant
-from pipeline.store.tables import campaigns, variants
+from pipeline.store.sends import OPEN_STATUSES
+from pipeline.store.tables import campaigns, sends, variants
 
 
 @dataclass(frozen=True)
@@ -112,3 +115,70 @@ def load_rendered_variant(conn: Connection, variant_id: int) -> RenderedVariant:
         campaign_id=row.campaign_id,
         variant_id=row.id,
     )
+
+
+@dataclass(frozen=True)
+class OutboxState:
+    """What is left of a campaign's outbox, and when the next piece of it becomes due."""
+
+    campaign_state: str
+    counts: Mapping[str, int]
+    next_due_at: datetime | None
+
+    @property
+    def open(self) -> int:
+        return sum(self.counts.get(status, 0) for status in OPEN_STATUSES)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def outbox_state(conn: Connection, campaign_id: int) -> OutboxState:
+    """The campaign's state, its sends counted by status, and the earliest time a waiting row
+    (backing off, or unknown awaiting its reconciliation window) becomes due again."""
+    counts = dict(
+        conn.execute(
+            select(sends.c.status, func.count())
+            .where(sends.c.campaign_id == campaign_id)
+            .group_by(sends.c.status)
+        ).all()
+    )
+    next_due_at = conn.execute(
+        select(func.min(sends.c.next_attempt_at)).where(
+            sends.c.campaign_id == campaign_id, sends.c.status.in_(("queued", "unknown"))
+        )
+    ).scalar_one()
+    campaign_state = conn.execute(
+        select(campaigns.c.state).where(campaigns.c.id == campaign_id)
+    ).scalar_one()
+    return OutboxState(campaign_state=campaign_state, counts=counts, next_due_at=next_due_at)
+
+
+def finish_campaign_if_drained(conn: Connection, campaign_id: int, now: datetime) -> bool:
+    """Move a `sending` campaign to `sent` once no send is still owed an outcome."""
+    still_open = exists().where(
+        sends.c.campaign_id == campaign_id, sends.c.status.in_(OPEN_STATUSES)
+    )
+    return (
+        conn.execute(
+            update(campaigns)
+            .where(campaigns.c.id == campaign_id, campaigns.c.state == "sending", ~still_open)
+            .values(state="sent", finished_at=now, updated_at=now)
+        ).rowcount
+        == 1
+    )
+
+
+def outbox_counts_by_variant(conn: Connection, campaign_id: int) -> dict[str, dict[str, int]]:
+    """{segment: {status: rows}} for the campaign's outbox."""
+    counts: dict[str, dict[str, int]] = defaultdict(dict)
+    rows = conn.execute(
+        select(variants.c.segment, sends.c.status, func.count())
+        .join(variants, variants.c.id == sends.c.variant_id)
+        .where(sends.c.campaign_id == campaign_id)
+        .group_by(variants.c.segment, sends.c.status)
+    )
+    for segment, status, count in rows:
+        counts[segment][status] = count
+    return dict(counts)

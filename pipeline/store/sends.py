@@ -9,7 +9,7 @@ and unknown → sent | queued on reconciliation.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import NamedTuple
@@ -33,7 +33,7 @@ from pipeline.models import Segment, SendResult
 from pipeline.store.campaigns import assignment_case
 from pipeline.store.contacts import mailable_condition
 from pipeline.store.lifecycle import CAP_WINDOW, weekly_cap_condition
-from pipeline.store.tables import campaigns, contacts, events, sends, variants
+from pipeline.store.tables import campaigns, contacts, events, sends
 from pipeline.store.types import UtcDateTime
 
 # Rows still owed an outcome: the campaign is not finished while any exist.
@@ -60,23 +60,6 @@ class ClaimedBatch:
     sends: tuple[ClaimedSend, ...]
     skipped: int
     attempts: int
-
-
-@dataclass(frozen=True)
-class OutboxState:
-    """What is left of a campaign's outbox, and when the next piece of it becomes due."""
-
-    campaign_state: str
-    counts: Mapping[str, int]
-    next_due_at: datetime | None
-
-    @property
-    def open(self) -> int:
-        return sum(self.counts.get(status, 0) for status in OPEN_STATUSES)
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
 
 
 def count_sends(conn: Connection, campaign_id: int) -> int:
@@ -371,58 +354,8 @@ def reconcile_unknown(conn: Connection, campaign_id: int, now: datetime) -> tupl
     return confirmed, requeued
 
 
-def outbox_state(conn: Connection, campaign_id: int) -> OutboxState:
-    """The campaign's state, its sends counted by status, and the earliest time a waiting row
-    (backing off, or unknown awaiting its reconciliation window) becomes due again."""
-    counts = dict(
-        conn.execute(
-            select(sends.c.status, func.count())
-            .where(sends.c.campaign_id == campaign_id)
-            .group_by(sends.c.status)
-        ).all()
-    )
-    next_due_at = conn.execute(
-        select(func.min(sends.c.next_attempt_at)).where(
-            sends.c.campaign_id == campaign_id, sends.c.status.in_(("queued", "unknown"))
-        )
-    ).scalar_one()
-    campaign_state = conn.execute(
-        select(campaigns.c.state).where(campaigns.c.id == campaign_id)
-    ).scalar_one()
-    return OutboxState(campaign_state=campaign_state, counts=counts, next_due_at=next_due_at)
-
-
-def finish_campaign_if_drained(conn: Connection, campaign_id: int, now: datetime) -> bool:
-    """Move a `sending` campaign to `sent` once no send is still owed an outcome."""
-    still_open = exists().where(
-        sends.c.campaign_id == campaign_id, sends.c.status.in_(OPEN_STATUSES)
-    )
-    return (
-        conn.execute(
-            update(campaigns)
-            .where(campaigns.c.id == campaign_id, campaigns.c.state == "sending", ~still_open)
-            .values(state="sent", finished_at=now, updated_at=now)
-        ).rowcount
-        == 1
-    )
-
-
 def _leased(lease_owner: str, send_ids: Sequence[int], *, whole_claim: bool = False):
     in_range = and_(
         sends.c.id.between(min(send_ids), max(send_ids)), sends.c.lease_owner == lease_owner
     )
     return in_range if whole_claim else and_(in_range, sends.c.id.in_(send_ids))
-
-
-def outbox_counts_by_variant(conn: Connection, campaign_id: int) -> dict[str, dict[str, int]]:
-    """{segment: {status: rows}} for the campaign's outbox."""
-    counts: dict[str, dict[str, int]] = defaultdict(dict)
-    rows = conn.execute(
-        select(variants.c.segment, sends.c.status, func.count())
-        .join(variants, variants.c.id == sends.c.variant_id)
-        .where(sends.c.campaign_id == campaign_id)
-        .group_by(variants.c.segment, sends.c.status)
-    )
-    for segment, status, count in rows:
-        counts[segment][status] = count
-    return dict(counts)

@@ -7,14 +7,12 @@ from sqlalchemy import insert, select, update
 
 from pipeline.models import Condition, Rule, Segment, SendResult
 from pipeline.store import utcnow
-from pipeline.store.outbox import load_rendered_variant
+from pipeline.store.outbox import finish_campaign_if_drained, load_rendered_variant, outbox_state
 from pipeline.store.sends import (
     SKIPPED_REASON,
     claim_batch,
     expire_leases,
-    finish_campaign_if_drained,
     materialise_sends,
-    outbox_state,
     reconcile_unknown,
     record_results,
 )
