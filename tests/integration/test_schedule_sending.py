@@ -204,3 +204,31 @@ def test_quiet_hours_pause_a_running_campaign_and_it_resumes_after(ready, worksp
         drain_outbox(ready, settings, backend)
     assert len(backend.delivered) == queued
     assert get_lifecycle(ready, SLUG).state == "sent"
+
+
+def test_a_digest_occurrence_is_sent_as_its_own_campaign_then_the_next_one_skips(ready, settings):
+    now = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+    approve_campaign(ready, "monthly-digest", "owner@example.com", now=now)
+    scheduled = schedule_campaign(ready, settings, "monthly-digest", now=now).campaign
+    assert scheduled.scheduled_for == datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    fired = run_due_campaign(ready, settings, "monthly-digest", scheduled.scheduled_for)
+    assert fired.outcome == "started"
+    assert fired.slug == "monthly-digest-2026-12-01"
+    occurrence = get_lifecycle(ready, "monthly-digest-2026-12-01")
+    assert occurrence.state == "sending" and occurrence.origin == "digest"
+    assert occurrence.approved_by == "owner@example.com"
+    with ready.connect() as conn:
+        runs = store.digest_runs_of(conn, scheduled.id)
+        spec = store.campaign_spec_document(conn, "monthly-digest-2026-12-01")
+    # The first digest carries the newest `digest.latest` (4) articles, newest first.
+    assert len(runs) == 1 and runs[0]["outcome"] == "started"
+    assert spec["articles"] == runs[0]["articles"] and len(runs[0]["articles"]) == 4
+    backend = RecordingBackend()
+    drain_outbox(ready, settings, backend)
+    assert backend.delivered and backend.duplicates() == []
+    parent = get_lifecycle(ready, "monthly-digest")
+    assert parent.state == "scheduled"
+    assert parent.scheduled_for == datetime(2027, 1, 1, 9, 0, tzinfo=UTC)
+    skipped = run_due_campaign(ready, settings, "monthly-digest", parent.scheduled_for)
+    assert skipped.outcome == "skipped"
+    assert "no new articles since the digest of 2026-12-01 09:00 Europe/London" in skipped.detail
