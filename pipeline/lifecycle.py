@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from pipeline.config import Settings
 from pipeline.errors import NotFoundError, StateError
@@ -130,7 +131,7 @@ def schedule_campaign(
     return ActionResult(campaign, f"scheduled {slug} for {format_local(when, zone)}", tuple(notes))
 
 
-def intended_time(campaign: CampaignLifecycle, zone, now: datetime) -> datetime | None:
+def intended_time(campaign: CampaignLifecycle, zone: ZoneInfo, now: datetime) -> datetime | None:
     """When the campaign's file says it should go: its send_at, or the next cron occurrence."""
     if campaign.cron:
         return next_occurrence(campaign.cron, zone, now)

@@ -172,8 +172,3 @@ def _record(
         conn, campaign_id=parent.id, occurrence_at=due, outcome=outcome, reason=reason, now=now
     )
     store.transition(conn, parent.slug, ("scheduled",), "scheduled", now, state_reason=reason)
-
-
-def digest_history(engine: Engine, campaign_id: int) -> list[dict]:
-    with engine.connect() as conn:
-        return store.digest_runs_of(conn, campaign_id)

@@ -68,13 +68,9 @@ def next_occurrence(expression: str, zone: ZoneInfo, after: datetime) -> datetim
     return fire.astimezone(UTC)
 
 
-def overdue_by(scheduled_for: datetime, now: datetime) -> timedelta:
-    return now - scheduled_for
-
-
 def beyond_grace(scheduled_for: datetime, now: datetime, grace_minutes: int) -> bool:
     """True when a trigger is late by more than the grace window: it must not be sent."""
-    return overdue_by(scheduled_for, now) > timedelta(minutes=grace_minutes)
+    return now - scheduled_for > timedelta(minutes=grace_minutes)
 
 
 def describe_delay(delay: timedelta) -> str:
@@ -133,7 +129,3 @@ def _quiet_end(local: datetime, window: tuple[time, time], zone: ZoneInfo) -> da
 def _at(day: date, clock: time, zone: ZoneInfo) -> datetime:
     """`day` at `clock` in `zone`; a wall time skipped by DST moves to the real instant after."""
     return datetime.combine(day, clock, tzinfo=zone).astimezone(UTC).astimezone(zone)
-
-
-def in_quiet_hours_or_closed(moment: datetime, settings: Settings) -> bool:
-    return sending_allowed(moment, settings) is not True

@@ -181,12 +181,6 @@ def resume_after_quiet_hours(conn: Connection, now: datetime) -> list[str]:
     return sorted(resumed.scalars())
 
 
-def count_sends(conn: Connection, campaign_id: int) -> int:
-    return conn.execute(
-        select(func.count()).select_from(sends).where(sends.c.campaign_id == campaign_id)
-    ).scalar_one()
-
-
 def skip_queued_sends(conn: Connection, campaign_id: int, reason: str, now: datetime) -> int:
     """Cancelled campaigns never send their remaining queue: mark it skipped, with the reason."""
     result = conn.execute(

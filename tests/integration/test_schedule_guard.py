@@ -40,6 +40,9 @@ def test_a_lost_postgres_session_loses_the_lock(workspace_db):
     other = SchedulerGuard(other_engine, settings)
     try:
         assert guard.try_acquire()
+        # The server drops a vanished holder's session, and so its lock, within half a minute.
+        lock_session = guard._advisory._connection
+        assert lock_session.execute(text("SHOW tcp_keepalives_idle")).scalar() == "10"
         with engine.connect() as admin:  # the server ends the holder's session
             admin.execute(
                 text(
