@@ -232,3 +232,15 @@ def test_a_digest_occurrence_is_sent_as_its_own_campaign_then_the_next_one_skips
     skipped = run_due_campaign(ready, settings, "monthly-digest", parent.scheduled_for)
     assert skipped.outcome == "skipped"
     assert "no new articles since the digest of 2026-12-01 09:00 Europe/London" in skipped.detail
+
+
+def test_a_trigger_late_but_within_the_grace_window_is_sent_once(ready, settings):
+    due = datetime.now(UTC) + timedelta(seconds=1)
+    schedule_campaign(ready, settings, SLUG, due)
+    thirty_minutes_late = due + timedelta(minutes=30)
+    assert run_due_campaign(ready, settings, SLUG, thirty_minutes_late).outcome == "started"
+    assert run_due_campaign(ready, settings, SLUG, thirty_minutes_late).outcome == "not scheduled"
+    backend = RecordingBackend()
+    drain_outbox(ready, settings, backend)
+    assert len(backend.delivered) == len(_statuses(ready, SLUG))
+    assert backend.duplicates() == []
