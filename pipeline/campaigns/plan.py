@@ -61,7 +61,7 @@ def plan_campaign(
     if not articles:
         skipped = tuple(SkippedSegment(segment.name, no_articles) for segment in targets)
         return Plan(spec, (), skipped, (), threshold)
-    relevance = _relevance(articles, all_segments)
+    relevance = _relevance(articles, all_segments, is_digest(spec, articles))
     fitting: list[Segment] = []
     skipped: list[SkippedSegment] = []
     for segment in targets:
@@ -170,12 +170,21 @@ def _articles(
     return found, reason
 
 
-def _relevance(articles: Sequence[Article], segments: Sequence[Segment]) -> dict[str, Relevance]:
-    """One article: its relevance per segment. Several (a digest): each segment's best score,
+def is_digest(spec: CampaignSpec, articles: Sequence[Article]) -> bool:
+    """A digest shows article cards (even when only one article is new); otherwise the one
+    article is excerpted."""
+    return spec.digest_latest is not None or len(articles) > 1
+
+
+def _relevance(
+    articles: Sequence[Article], segments: Sequence[Segment], digest: bool
+) -> dict[str, Relevance]:
+    """One article: its relevance per segment. A digest (even of one article): each segment's
+    best score,
     the phrases matched across all, and the articles best for it first (`paragraphs` then
     indexes the articles, not paragraphs)."""
     scored = [score_article(article, segments) for article in articles]
-    if len(scored) == 1:
+    if not digest:
         return scored[0]
     combined = {}
     for name in scored[0]:
@@ -202,8 +211,7 @@ def _variant(
 ) -> Variant:
     fit = relevance[segment.name]
     override = spec.overrides.get(segment.name, SegmentOverride())
-    digest = spec.digest_latest is not None or len(articles) > 1
-    if digest:
+    if is_digest(spec, articles):
         ordered = [articles[index] for index in fit.paragraphs] or list(articles)
         excerpt = tuple(article.summary for article in ordered)
         subject = override.subject or derive_digest_subject(settings, segment, ordered)

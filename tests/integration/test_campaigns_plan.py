@@ -182,6 +182,16 @@ def test_the_digest_takes_the_latest_articles_most_relevant_first(clinic):
     assert "surgery" not in post_op.subject.lower() and "surgery" not in post_op.preheader.lower()
 
 
+def test_a_digest_of_one_new_article_shows_it_as_a_card(clinic):
+    settings, engine, _ = clinic
+    plan = plan_for(settings, engine, slug="monthly-digest", digest_latest=1)
+    assert len(plan.articles) == 1
+    for variant in plan.variants:
+        assert variant.articles == (plan.articles[0].slug,)
+        assert variant.excerpt == (plan.articles[0].summary,)
+        assert render_variant(settings, variant, plan.articles, "digest").html.count("<h2") == 1
+
+
 def test_a_missing_article_says_to_sync(clinic):
     settings, engine, _ = clinic
     with pytest.raises(SpecError, match="clinicmail content sync"):
