@@ -180,9 +180,8 @@ def _relevance(
     articles: Sequence[Article], segments: Sequence[Segment], digest: bool
 ) -> dict[str, Relevance]:
     """One article: its relevance per segment. A digest (even of one article): each segment's
-    best score,
-    the phrases matched across all, and the articles best for it first (`paragraphs` then
-    indexes the articles, not paragraphs)."""
+    best score, the phrases matched across all, and the articles best for it first
+    (`paragraphs` then indexes the articles, not paragraphs)."""
     scored = [score_article(article, segments) for article in articles]
     if not digest:
         return scored[0]
