@@ -71,7 +71,8 @@ def request_events(
     for index, personalization in enumerate(body.get("personalizations") or []):
         custom_args = {**top_args, **(personalization.get("custom_args") or {})}
         for recipient in personalization.get("to") or []:
-            base = {
+            # What SendGrid puts in every event of one message: its custom_args flattened in.
+            common = {
                 **custom_args,
                 "email": recipient.get("email"),
                 "timestamp": now,
@@ -79,39 +80,60 @@ def request_events(
                 "sg_message_id": f"{request_id}.local.{index}",
                 "category": categories,
             }
-
-            def add(name: str, simulated: bool = False, base: dict = base, **fields: Any) -> None:
-                event = {**base, "event": name, "sg_event_id": secrets.token_urlsafe(16), **fields}
-                if simulated:
-                    event[SIMULATED_FIELD] = True
-                events.append(event)
-
-            add("processed")
+            events.append(_event(common, "processed"))
             if demo and rng.random() < rates.bounce:
-                blocked = rng.random() < rates.blocked_share
-                add(
-                    "bounce",
-                    simulated=True,
-                    type="blocked" if blocked else "bounce",
-                    status="5.7.1" if blocked else "5.1.1",
-                    reason="550 5.7.1 message refused (simulated)"
-                    if blocked
-                    else "550 5.1.1 mailbox does not exist (simulated)",
-                    bounce_classification="Reputation" if blocked else "Invalid Address",
-                )
+                events.append(_simulated_bounce(common, blocked=rng.random() < rates.blocked_share))
                 continue
-            add("delivered", response="250 OK (local SendGrid-compatible server)")
-            if not demo:
-                continue
-            if rng.random() < rates.open:
-                machine = rng.random() < rates.machine_open_share
-                add("open", simulated=True, sg_machine_open=machine, useragent="clinicmail-demo")
-                if not machine and links and rng.random() < rates.click:
-                    add("click", simulated=True, url=_pick_link(rng, links, booking_url, rates))
-            if rng.random() < rates.unsubscribe:
-                add("unsubscribe", simulated=True)
-            elif rng.random() < rates.spamreport:
-                add("spamreport", simulated=True)
+            events.append(_event(common, "delivered", response="250 OK (local server)"))
+            if demo:
+                events.extend(_simulated_engagement(common, rng, rates, links, booking_url))
+    return events
+
+
+def _event(common: Mapping[str, Any], name: str, **fields: Any) -> dict[str, Any]:
+    return {**common, "event": name, "sg_event_id": secrets.token_urlsafe(16), **fields}
+
+
+def _simulated_bounce(common: Mapping[str, Any], *, blocked: bool) -> dict[str, Any]:
+    if blocked:
+        reason, status, kind = "550 5.7.1 message refused (simulated)", "5.7.1", "Reputation"
+    else:
+        reason, status = "550 5.1.1 mailbox does not exist (simulated)", "5.1.1"
+        kind = "Invalid Address"
+    return _event(
+        common,
+        "bounce",
+        type="blocked" if blocked else "bounce",
+        status=status,
+        reason=reason,
+        bounce_classification=kind,
+        **{SIMULATED_FIELD: True},
+    )
+
+
+def _simulated_engagement(
+    common: Mapping[str, Any],
+    rng: random.Random,
+    rates: DemoRates,
+    links: list[str],
+    booking_url: str | None,
+) -> list[dict[str, Any]]:
+    simulated = {SIMULATED_FIELD: True}
+    events = []
+    if rng.random() < rates.open:
+        machine = rng.random() < rates.machine_open_share
+        events.append(
+            _event(
+                common, "open", sg_machine_open=machine, useragent="clinicmail-demo", **simulated
+            )
+        )
+        if not machine and links and rng.random() < rates.click:
+            url = _pick_link(rng, links, booking_url, rates)
+            events.append(_event(common, "click", url=url, **simulated))
+    if rng.random() < rates.unsubscribe:
+        events.append(_event(common, "unsubscribe", **simulated))
+    elif rng.random() < rates.spamreport:
+        events.append(_event(common, "spamreport", **simulated))
     return events
 
 
