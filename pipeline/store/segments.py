@@ -153,31 +153,36 @@ def segment_counts(
     conn: Connection, segments: Sequence[Segment], today: date, now: datetime
 ) -> dict[str, dict[str, Any]]:
     """Per segment: all contacts in it, the mailable ones, and how many mailable ones it shares
-    with each other segment. One scan of `contacts`: every figure is a SUM over CASE columns."""
-    conditions = {s.name: segment_condition(s, today, segments) for s in segments}
-    mailable = mailable_condition(now)
-    names = list(conditions)
+    with each other segment (`general`: in none of the others).
 
-    def counted(condition: ColumnElement[bool]):
-        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-    columns = []
-    for name in names:
-        columns.append(counted(conditions[name]))
-        columns.append(counted(and_(conditions[name], mailable)))
-    pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1 :]]
-    columns += [counted(and_(conditions[a], conditions[b], mailable)) for a, b in pairs]
-    values = list(conn.execute(select(*columns).select_from(contacts)).one())
-    result: dict[str, dict[str, Any]] = {}
-    for index, name in enumerate(names):
-        result[name] = {
-            "contacts": int(values[2 * index]),
-            "mailable": int(values[2 * index + 1]),
-            "overlap": {},
-        }
-    for (a, b), value in zip(pairs, values[2 * len(names) :], strict=True):
-        result[a]["overlap"][b] = int(value)
-        result[b]["overlap"][a] = int(value)
+    One scan of `contacts` that evaluates each rule and the mailability test once per row and
+    groups by the resulting flags: at most 2^(segments + 1) groups, summed here. (SUM(CASE ...)
+    columns per figure and pair would evaluate every rule and the suppression lookup many times
+    per row.)"""
+    ruled = [segment for segment in segments if segment.rule is not None]
+    flags = [
+        case((segment_condition(segment, today), 1), else_=0).label(f"in_{index}")
+        for index, segment in enumerate(ruled)
+    ]
+    flags.append(case((mailable_condition(now), 1), else_=0).label("mailable"))
+    per_row = select(*flags).select_from(contacts).subquery()
+    grouped = select(*per_row.c, func.count()).group_by(*per_row.c)
+    names = [segment.name for segment in segments]
+    result: dict[str, dict[str, Any]] = {
+        name: {"contacts": 0, "mailable": 0, "overlap": {n: 0 for n in names if n != name}}
+        for name in names
+    }
+    for *membership, mailable, count in conn.execute(grouped):
+        member_of = [s.name for s, inside in zip(ruled, membership, strict=True) if inside]
+        if not member_of:
+            member_of = [s.name for s in segments if s.rule is None]
+        for name in member_of:
+            result[name]["contacts"] += count
+            if mailable:
+                result[name]["mailable"] += count
+                for other in member_of:
+                    if other != name:
+                        result[name]["overlap"][other] += count
     return result
 
 
