@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from pipeline.config import Settings
 from pipeline.errors import InputError
@@ -110,7 +111,8 @@ def weekly_chart(first_day: date, days: Sequence[DayMetrics]) -> bytes:
             label=label,
         )
     axes.set_ylabel("emails")
-    axes.set_ylim(bottom=0)
+    axes.set_ylim(bottom=0, top=max(axes.get_ylim()[1], 1))
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes.legend(loc="upper left", fontsize=8, frameon=False)
     axes.grid(axis="y", alpha=0.3)
     figure.tight_layout()
