@@ -21,6 +21,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -28,7 +30,7 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from sqlalchemy import text  # noqa: E402
+from sqlalchemy import event, text  # noqa: E402
 
 from pipeline.config import load_settings  # noqa: E402
 from pipeline.content import sync_content  # noqa: E402
@@ -122,6 +124,26 @@ def start_server(workspace: Path) -> tuple[subprocess.Popen, str]:
             time.sleep(0.1)
 
 
+@contextmanager
+def timed_statements(engine) -> Iterator[list[tuple[str, float]]]:
+    """(SQL, seconds) of every statement the engine runs inside the block."""
+    timings: list[tuple[str, float]] = []
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        conn.info["statement_started"] = time.perf_counter()
+
+    def after(conn, cursor, statement, parameters, context, executemany):
+        timings.append((statement, time.perf_counter() - conn.info["statement_started"]))
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+    try:
+        yield timings
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+        event.remove(engine, "after_cursor_execute", after)
+
+
 def profile_worker_threads() -> list[cProfile.Profile]:
     """cProfile sees one thread only: give each of the drain's worker threads its own."""
     profiles: list[cProfile.Profile] = []
@@ -156,7 +178,11 @@ def main() -> None:
             "SENDGRID_API_KEY": API_KEY,
         }
     )
-    server, url = start_server(workspace)
+    try:
+        server, url = start_server(workspace)
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
     try:
         os.environ["SENDGRID_API_HOST"] = url
         settings = load_settings(workspace)
@@ -171,14 +197,24 @@ def main() -> None:
         sync_campaigns(engine, settings)
         approve_campaign(engine, SLUG, "benchmark")
 
-        started = time.perf_counter()
-        report = start_campaign(engine, settings, SLUG)
-        start_seconds = time.perf_counter() - started
+        with timed_statements(engine) as statements:
+            started = time.perf_counter()
+            report = start_campaign(engine, settings, SLUG)
+            start_seconds = time.perf_counter() - started
+        materialise_seconds = sum(
+            seconds for sql, seconds in statements if sql.startswith("INSERT INTO sends")
+        )
+        plan_seconds = sum(seconds for sql, seconds in statements if "count(*)" in sql)
         segments = {name: sum(counts.values()) for name, counts in report.variants.items()}
         print(
-            f"start (render, check, store variants, materialise {report.audience:,} sends): "
-            f"{start_seconds:.2f} s  {segments}"
+            f"materialise {report.audience:,} sends (one INSERT … SELECT): "
+            f"{materialise_seconds:.2f} s"
         )
+        print(
+            f"start as a whole (plan with audience counts, render, check, store, materialise, "
+            f"count): {start_seconds:.2f} s, of which counting queries {plan_seconds:.2f} s"
+        )
+        print(f"sends per variant: {segments}")
 
         backend = SendGridBackend(settings)
         profiles = profile_worker_threads() if options.profile else []
