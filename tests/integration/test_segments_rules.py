@@ -179,3 +179,30 @@ def test_suppress_twice_is_harmless_and_takes_a_hash(engine, people):
         assert suppress(conn, "plain@example.org", "manual", "staff") is True
         assert suppress(conn, email_hash("Plain@Example.org"), "manual", "staff") is False
     assert "plain@example.org" not in _matching(engine, mailable_condition(NOW))
+
+
+def test_segment_counts_agree_with_the_clauses_one_by_one(engine, people):
+    from pipeline.store.segments import segment_counts
+
+    with engine.begin() as conn:
+        suppress(conn, "runner@example.org", "bounce", "sendgrid")
+    job = Condition("attributes.occupation", "present", True)
+    sport = Condition("attributes.sport", "present", True)
+    surgery = Condition("attributes.surgery_date", "present", True)
+    athletes = Segment("athletes", "A", "a1a1", False, 0, Rule("any", (sport, job)))
+    post_op = Segment("post_op", "P", "p1p1", True, 0, Rule("any", (surgery, job)))
+    general = Segment("general", "G", "g1g1", False, 0, None)
+    segments = [athletes, post_op, general]
+    with engine.connect() as conn:
+        counts = segment_counts(conn, segments, TODAY, NOW)
+    mailable = _matching(engine, mailable_condition(NOW))
+    for segment in segments:
+        members = _matching(engine, segment_condition(segment, TODAY, segments))
+        assert counts[segment.name]["contacts"] == len(members)
+        assert counts[segment.name]["mailable"] == len(members & mailable)
+        for other in segments:
+            if other is not segment:
+                both = members & _matching(engine, segment_condition(other, TODAY, segments))
+                assert counts[segment.name]["overlap"][other.name] == len(both & mailable)
+    assert counts["athletes"]["overlap"]["post_op"] == 1  # the developer
+    assert counts["general"]["contacts"] == 1  # plain
