@@ -184,7 +184,8 @@ def housekeeping(scheduler: BackgroundScheduler, context: WorkerContext) -> None
         else:
             for line in report.refused:
                 log.error("campaign file change refused: %s", line)
-            context.campaign_files = fingerprint
+        # Remembered either way: a broken file is reported once, not on every tick.
+        context.campaign_files = fingerprint
     now = context.clock()
     changed = hold_for_quiet_hours(context.engine, context.settings, now)
     if changed:
@@ -209,6 +210,9 @@ def drain_loop(
                 drain_outbox(engine, settings, backend, worker_id=worker_id, stop=stop)
             except ClinicmailError as error:
                 log.error("outbox drain stopped: %s", error)
+            except Exception:
+                # A worker outlives a database or network blip; it tries again next time.
+                log.exception("outbox drain failed; trying again")
         stop.wait(poll_seconds)
 
 
@@ -266,7 +270,10 @@ def run_worker(
                 scheduler, _active = None, None
                 announce("standby")
             if scheduler is not None:
-                housekeeping(scheduler, context)
+                try:
+                    housekeeping(scheduler, context)
+                except Exception:
+                    log.exception("scheduler housekeeping failed; trying again")
             stop_event.wait(tick_seconds)
     finally:
         if scheduler is not None:

@@ -20,6 +20,7 @@ from pipeline.schedule import (
     WorkerContext,
     add_standing_jobs,
     build_scheduler,
+    housekeeping,
     reconcile_campaign_jobs,
     run_worker,
     stop_scheduler,
@@ -137,3 +138,20 @@ def test_feed_polling_imports_new_articles_once(engine, workspace_db, feed_serve
     assert "stretching-after-a-long-run" in after - before
     assert first.startswith(f"feeds polled: {len(after - before)} new")
     assert poll_feeds(engine, settings).startswith("feeds polled: 0 new")
+
+
+def test_a_broken_campaign_file_is_reported_once_not_on_every_tick(engine, settings, caplog):
+    broken = settings.path("campaigns", "broken.yaml")
+    broken.write_text("name: Broken\ntemplate: single\nsend_at: 12\n", encoding="utf-8")
+    context = WorkerContext(engine, settings, "test-worker")
+    scheduler = build_scheduler(context)
+    scheduler.start(paused=True)
+    try:
+        with caplog.at_level("ERROR", logger="clinicmail.worker"):
+            housekeeping(scheduler, context)
+            housekeeping(scheduler, context)
+    finally:
+        stop_scheduler(scheduler, context, wait=False)
+    reports = [r.getMessage() for r in caplog.records if "not synced" in r.getMessage()]
+    assert len(reports) == 1
+    assert "broken.yaml" in reports[0]
