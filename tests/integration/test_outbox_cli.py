@@ -89,3 +89,13 @@ def test_without_now_nothing_is_started(prepared):
     assert result.exit_code == 2
     assert "add --now" in result.output
     assert not (workspace / "var" / "outbox").exists()
+
+
+def test_on_a_terminal_a_progress_bar_runs_until_the_outbox_is_drained(prepared, monkeypatch):
+    workspace, engine = prepared
+    approve_campaign(engine, SLUG, "owner@example.com")
+    monkeypatch.setattr("pipeline.cli.send.is_terminal", lambda: True)
+    result = _send(workspace, "--now")
+    assert result.exit_code == 0, result.output
+    assert f"sending {SLUG}" in result.output
+    assert "campaign is sent" in result.output
