@@ -13,7 +13,8 @@ from sqlalchemy import Engine
 
 from pipeline.contacts.normalise import email_hash, email_key, tags_to_column
 from pipeline.store import utcnow
-from pipeline.store.contacts import contact_count, insert_contacts, suppress_many
+from pipeline.store.contacts import contact_count
+from pipeline.store.contacts_bulk import insert_contacts, suppress_many
 
 CHUNK = 5000
 # Reserved for documentation (RFC 2606): mail to them can never reach a real person.

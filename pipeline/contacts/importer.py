@@ -33,11 +33,11 @@ from pipeline.contacts.normalise import (
 )
 from pipeline.models import ConsentStatus
 from pipeline.store import utcnow
-from pipeline.store.contacts import (
+from pipeline.store.contacts import suppressed_hashes
+from pipeline.store.contacts_bulk import (
     IMPORTED_COLUMNS,
     contacts_by_key,
     insert_contacts,
-    suppressed_hashes,
     update_contacts,
 )
 
