@@ -122,3 +122,13 @@ def test_import_needs_a_source(workspace_db):
     result = run(workspace_db, "import")
     assert result.exit_code == 2
     assert "Missing argument" in result.stderr
+
+
+def test_commands_on_a_database_without_tables_say_what_to_run(workspace, tmp_path, monkeypatch):
+    monkeypatch.setenv("CLINICMAIL_DATABASE_URL", f"sqlite:///{tmp_path / 'fresh.db'}")
+    for command in (["sync"], ["list"], ["import", str(FIXTURES / "text" / "post-3.txt")]):
+        result = run(workspace, *command)
+        assert result.exit_code == 1
+        assert result.stderr == (
+            "Error: the database has no tables yet: run 'clinicmail db upgrade' first\n"
+        )
