@@ -2,8 +2,8 @@
 every recipient handed off exactly once through retries, ambiguous outcomes, crashes,
 unsubscribes, pauses and two workers sharing one campaign."""
 
+import itertools
 import threading
-import time
 from datetime import timedelta
 
 import pytest
@@ -218,9 +218,17 @@ def test_without_a_campaign_id_every_sending_campaign_is_drained(engine, setting
 
 def test_two_workers_with_their_own_connections_share_a_campaign(engine, settings, database_url):
     campaign = _campaign(engine, 2000)
-    settings = _with(settings, batch_size=50, concurrency=3)
-    # A little time in the "provider" per batch, so that both workers get to claim.
-    backend = RecordingBackend(on_batch=lambda recipients: time.sleep(0.005))
+    settings = _with(settings, batch_size=50, concurrency=1)
+    # Each worker's first batch waits at the barrier until the other worker has claimed one too,
+    # so both are holding leases at the same moment.
+    both_claimed = threading.Barrier(2, timeout=60)
+    calls = itertools.count()
+
+    def meet_the_other_worker(recipients):
+        if next(calls) < 2:
+            both_claimed.wait()
+
+    backend = RecordingBackend(on_batch=meet_the_other_worker)
     engines = [open_engine(database_url) for _ in range(2)]
     reports = {}
 
