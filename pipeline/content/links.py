@@ -12,55 +12,20 @@ from urllib.parse import urljoin, urlsplit
 
 from pipeline.models import CallToAction, CtaKind, ParseWarning
 
+from .text import words
+
 if TYPE_CHECKING:
     from pipeline.config import Settings
 
-from .text import words
-
 # Words that say nothing about which article a reference means.
-_STOPWORDS = frozenset(
-    {
-        "a",
-        "an",
-        "and",
-        "are",
-        "about",
-        "at",
-        "be",
-        "can",
-        "more",
-        "than",
-        "do",
-        "does",
-        "for",
-        "from",
-        "how",
-        "i",
-        "in",
-        "is",
-        "it",
-        "me",
-        "my",
-        "of",
-        "on",
-        "or",
-        "our",
-        "the",
-        "this",
-        "to",
-        "what",
-        "when",
-        "where",
-        "which",
-        "who",
-        "why",
-        "with",
-        "you",
-        "your",
-    }
-)
+_STOPWORDS = frozenset({
+    "a", "about", "an", "and", "are", "at", "be", "can", "do", "does", "for", "from", "how", "i",
+    "in", "is", "it", "me", "more", "my", "of", "on", "or", "our", "than", "the", "this", "to",
+    "what", "when", "where", "which", "who", "why", "with", "you", "your",
+})  # fmt: skip
 _ARTICLE_REF = re.compile(
-    r"^(?:[^,.!?]{1,80},\s*)?(?:please\s+|do\s+|you\s+can\s+|you\s+(?:might|may)\s+(?:also\s+)?(?:like\s+to\s+)?)?"
+    r"^(?:[^,.!?]{1,80},\s*)?"
+    r"(?:please\s+|do\s+|you\s+can\s+|you\s+(?:might|may)\s+(?:also\s+)?(?:like\s+to\s+)?)?"
     r"(?:check\s+out|read|see|have\s+a\s+look\s+at|take\s+a\s+look\s+at|look\s+at|enjoy)\s+"
     r"(?:my|our|the|this)\s+(?:previous\s+|earlier\s+|other\s+|recent\s+|related\s+)?"
     r"(?:article|post|blog\s+post|blog|piece|guide)\s+(?:on|about|called|titled|explaining)\s+"
@@ -129,7 +94,7 @@ class ClinicLinks:
         return {article.slug: article for article in self.articles}
 
     @cached_property
-    def _vocabularies(self) -> tuple[tuple[KnownArticle, frozenset[str]], ...]:
+    def vocabularies(self) -> tuple[tuple[KnownArticle, frozenset[str]], ...]:
         """Each known article with the stems of the words of its title, slug and tags."""
         return tuple(
             (
@@ -224,7 +189,7 @@ def resolve_article(topic: str, links: ClinicLinks, own_slug: str) -> KnownArtic
     if not wanted:
         return None
     best: tuple[float, int, KnownArticle] | None = None
-    for article, vocabulary in links._vocabularies:
+    for article, vocabulary in links.vocabularies:
         if article.slug == own_slug:
             continue
         matched = len(wanted & vocabulary)

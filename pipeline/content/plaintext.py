@@ -19,29 +19,10 @@ _MAX_TITLE_WORDS = 16
 _MAX_HEADING_WORDS = 10
 _TITLE_WORDS_FROM_SENTENCE = 12
 # File names that say nothing about the article ("untitled.txt", "post-3.txt", "copy of draft").
-_GENERIC_NAME_WORDS = frozenset(
-    {
-        "untitled",
-        "document",
-        "doc",
-        "post",
-        "blog",
-        "article",
-        "text",
-        "draft",
-        "copy",
-        "of",
-        "new",
-        "final",
-        "version",
-        "file",
-        "paste",
-        "pasted",
-        "export",
-        "page",
-        "content",
-    }
-)
+_GENERIC_NAME_WORDS = frozenset({
+    "article", "blog", "content", "copy", "doc", "document", "draft", "export", "file", "final",
+    "new", "of", "page", "paste", "pasted", "post", "text", "untitled", "version",
+})  # fmt: skip
 
 
 def parse_plain_text(text: str, path: str, links: ClinicLinks) -> Article:
