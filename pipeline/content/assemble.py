@@ -8,7 +8,8 @@ import json
 import re
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import urljoin
 
 from pipeline.errors import ContentError
 from pipeline.models import Article, Block, CallToAction, ParseWarning
@@ -65,7 +66,7 @@ class Parts:
     slug: str
     title: str
     source_path: str | None
-    source_kind: str
+    source_kind: Literal["markdown", "text", "html", "feed"]
     summary: str = ""
     published: date | None = None
     tags: tuple[str, ...] = ()
@@ -90,6 +91,9 @@ def build_article(parts: Parts, links: ClinicLinks) -> Article:
             prose = _split_paragraph(block, parts, links, has_images, ctas, warnings)
             if prose:
                 blocks.append(prose)
+        elif block.type == "image" and block.src:
+            # Emails need absolute addresses; a relative image lives on the clinic's website.
+            blocks.append(replace(block, src=urljoin(links.website.rstrip("/") + "/", block.src)))
         else:
             blocks.append(block)
     if not any(block.type != "image" for block in blocks):
@@ -117,7 +121,7 @@ def build_article(parts: Parts, links: ClinicLinks) -> Article:
         word_count=sum(count_words(block.text) for block in blocks if block.type != "image"),
         warnings=tuple(sorted(dict.fromkeys(warnings), key=lambda w: w.line or 0)),
         source_path=parts.source_path,
-        source_kind=parts.source_kind,  # type: ignore[arg-type]
+        source_kind=parts.source_kind,
         hero_alt=parts.hero_alt,
     )
     return replace(article, content_hash=content_hash(article))

@@ -92,7 +92,7 @@ def test_house_format_front_matter_and_blocks():
     )
     assert article.blocks[2].items == ("Stiff mornings", "Aching after driving")
     assert (article.blocks[4].src, article.blocks[4].alt) == (
-        "/images/seated.jpg",
+        "https://clinic.example/images/seated.jpg",
         "A seated stretch",
     )
     assert article.warnings == ()
