@@ -132,3 +132,12 @@ def test_commands_on_a_database_without_tables_say_what_to_run(workspace, tmp_pa
         assert result.stderr == (
             "Error: the database has no tables yet: run 'clinicmail db upgrade' first\n"
         )
+
+
+def test_parse_json_of_an_html_page(workspace):
+    result = run(workspace, "parse", str(FIXTURES / "html" / "shoulder-tension.html"), "--json")
+    assert result.exit_code == 0
+    document = json.loads(result.stdout)
+    assert set(document) == DOCUMENT_KEYS
+    assert document["title"] == "Shoulder tension and how to ease it"
+    assert document["canonical_url"] == "https://harbourside-clinic.example/blog/shoulder-tension"
