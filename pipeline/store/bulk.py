@@ -4,6 +4,8 @@ values bound once through each column's type and handed to the driver as they ar
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Table
@@ -21,32 +23,19 @@ def _processors(conn: Connection, table: Table, names: Sequence[str]) -> list[Ca
     return [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
 
 
-def _binder(processor: Callable | None) -> Callable[[Any], Any] | None:
-    """`processor` memoised: a batch repeats timestamps and flags many times over."""
-    if processor is None:
-        return None
-    memo: dict[Any, Any] = {}
-
-    def bind(value: Any) -> Any:
-        if value is None:
-            return None
-        try:
-            return memo[value]
-        except KeyError:
-            memo[value] = bound = processor(value)
-            return bound
-
-    return bind
-
-
 def _bound_rows(
     conn: Connection, table: Table, names: Sequence[str], rows: Sequence[Mapping[str, Any]]
 ) -> list[list[Any]]:
-    binders = [_binder(processor) for processor in _processors(conn, table, names)]
+    """The rows' values column by column, each bound through its column's processor. A batch
+    repeats timestamps and flags many times over, so each distinct value is bound once (the
+    values must be hashable: ids, text, flags, datetimes)."""
     columns = []
-    for name, binder in zip(names, binders, strict=True):
-        values = [row[name] for row in rows]
-        columns.append(values if binder is None else [binder(value) for value in values])
+    for name, processor in zip(names, _processors(conn, table, names), strict=True):
+        values = list(map(itemgetter(name), rows))
+        if processor is not None:
+            bound = {value: None if value is None else processor(value) for value in set(values)}
+            values = list(map(bound.__getitem__, values))
+        columns.append(values)
     return columns
 
 
@@ -83,11 +72,9 @@ def insert_new_rows(
     per_statement = max(1, _SQLITE_MAX_VARIABLES // width)
     inserted: list[tuple] = []
     for start in range(0, len(rows), per_statement):
-        chunk = list(
-            zip(*(column[start : start + per_statement] for column in columns), strict=True)
-        )
-        values = tuple(value for row in chunk for value in row)
-        marks = ", ".join([row_marks] * len(chunk))
+        chunk = [column[start : start + per_statement] for column in columns]
+        values = tuple(chain.from_iterable(zip(*chunk, strict=True)))
+        marks = ", ".join([row_marks] * len(chunk[0]))
         inserted.extend(conn.exec_driver_sql(f"{target} VALUES {marks} {tail}", values).all())
     return inserted
 
