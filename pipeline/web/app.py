@@ -46,6 +46,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine or open_engine(settings.database_url)
     app.add_middleware(SessionMiddleware, **session_options(settings))
+    app.middleware("http")(_security_headers)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_exception_handler(ClinicmailError, _clinicmail_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
@@ -54,6 +55,21 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.include_router(public.router)
     app.include_router(webhooks.router)
     return app
+
+
+# Sent with every response unless a route set its own (the email previews do).
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "SAMEORIGIN",
+    "Referrer-Policy": "same-origin",
+}
+
+
+async def _security_headers(request: Request, call_next) -> Response:
+    response = await call_next(request)
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
 
 
 async def _http_error(request: Request, error: Exception) -> Response:

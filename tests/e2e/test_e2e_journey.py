@@ -77,6 +77,8 @@ def test_make_schedule_send_and_unsubscribe(staff_page: Page, clinic: RunningCli
     # The dashboard's figures have changed.
     page.click("nav >> text=Dashboard")
     assert _figure(page, "sent") > sent_before
+    # One trend chart for all segments, and one for each segment that had engagement.
+    assert page.locator("figure.chart svg[role=img]").count() >= 2
     page.screenshot(path=str(artifacts / "dashboard.png"), full_page=True)
 
     # A received message, and the unsubscribe link in it.

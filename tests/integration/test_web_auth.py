@@ -221,3 +221,11 @@ def test_owner_cannot_remove_themselves_from_the_users_page(signed_in, web_app):
         me = get_user_by_email(conn, "owner@clinic.example")
     response = signed_in.post(f"/users/{me.id}/delete", data={"csrf_token": signed_in.csrf})
     assert response.status_code == 409
+
+
+def test_responses_carry_security_headers(web_app):
+    with _client(web_app) as client:
+        response = client.get("/login")
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-frame-options"] == "SAMEORIGIN"
+    assert response.headers["referrer-policy"] == "same-origin"

@@ -61,7 +61,11 @@ def campaign_spec(engine: Engine, slug: str) -> CampaignSpec:
     return spec_from_document(document)
 
 
-def build_preview(engine: Engine, settings: Settings, slug: str) -> CampaignPreview:
+def build_preview(
+    engine: Engine, settings: Settings, slug: str, *, only_segment: str | None = None
+) -> CampaignPreview:
+    """The plan, every variant rendered and checked; with `only_segment`, just that variant
+    rendered and nothing checked (what one preview frame needs)."""
     spec = campaign_spec(engine, slug)
     segments = load_segments(settings.workspace)
     with engine.connect() as conn:
@@ -70,9 +74,12 @@ def build_preview(engine: Engine, settings: Settings, slug: str) -> CampaignPrev
     rendered: dict[str, RenderedVariant] = {}
     findings: list[Finding] = []
     for variant in plan.variants:
+        if only_segment is not None and variant.segment != only_segment:
+            continue
         compiled = render_variant(settings, variant, plan.articles, spec.template, utm=spec.utm)
         rendered[variant.segment] = compiled
-        findings.extend(check_rendered(settings, compiled, by_name.get(variant.segment)))
+        if only_segment is None:
+            findings.extend(check_rendered(settings, compiled, by_name.get(variant.segment)))
     return CampaignPreview(spec, plan, by_name, rendered, findings)
 
 

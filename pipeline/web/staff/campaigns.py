@@ -22,7 +22,7 @@ from pipeline.lifecycle import (
     resume_campaign,
     schedule_campaign,
 )
-from pipeline.metrics import campaign_metrics
+from pipeline.metrics import campaign_metrics, top_links
 from pipeline.models import StaffUser
 from pipeline.segments import load_segments
 from pipeline.store import lifecycle as lifecycle_store
@@ -111,6 +111,7 @@ def campaign_page(request: Request, slug: str) -> Response:
         preview_error = str(problem)
     with engine.connect() as conn:
         metrics = campaign_metrics(conn, slug)
+        links = top_links(conn, slug)
     segments = (
         preview.segments if preview else {s.name: s for s in load_segments(settings.workspace)}
     )
@@ -120,6 +121,7 @@ def campaign_page(request: Request, slug: str) -> Response:
         "preview": preview,
         "preview_error": preview_error,
         "metrics": metrics,
+        "top_links": links,
         "label": lambda name: segment_label(segments, name),
         "actions": _actions(campaign.state),
         "live": campaign.state in LIVE_STATES,
@@ -132,7 +134,8 @@ def campaign_page(request: Request, slug: str) -> Response:
 
 @router.get("/campaigns/{slug}/preview/{segment}")
 def campaign_preview(request: Request, slug: str, segment: str) -> Response:
-    preview = build_preview(request.app.state.engine, request.app.state.settings, slug)
+    settings = request.app.state.settings
+    preview = build_preview(request.app.state.engine, settings, slug, only_segment=segment)
     rendered = preview.rendered.get(segment)
     if rendered is None:
         raise NotFoundError(f"campaign {slug!r} has no variant for segment {segment!r}")
@@ -141,7 +144,7 @@ def campaign_preview(request: Request, slug: str, segment: str) -> Response:
         "Content-Security-Policy": "sandbox; script-src 'none'",
         "X-Frame-Options": "SAMEORIGIN",
     }
-    return HTMLResponse(preview_html(request.app.state.settings, rendered), headers=headers)
+    return HTMLResponse(preview_html(settings, rendered), headers=headers)
 
 
 @router.get("/campaigns/{slug}/progress")
@@ -228,7 +231,7 @@ def campaign_test_send(
     settings = request.app.state.settings
 
     def send() -> str:
-        preview = build_preview(request.app.state.engine, settings, slug)
+        preview = build_preview(request.app.state.engine, settings, slug, only_segment=segment)
         rendered = preview.rendered.get(segment)
         if rendered is None:
             raise NotFoundError(f"campaign {slug!r} has no variant for segment {segment!r}")

@@ -8,7 +8,8 @@ from datetime import timedelta
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from pipeline.metrics import daily_series, local_today, overview
+from pipeline.metrics import daily_series, local_today, overview, segment_daily_series
+from pipeline.models import DayMetrics, Segment
 from pipeline.segments import load_segments
 from pipeline.store import lifecycle as lifecycle_store
 from pipeline.web.staff.campaign_work import segment_label
@@ -32,19 +33,14 @@ def dashboard_page(request: Request) -> Response:
     with request.app.state.engine.connect() as conn:
         figures = overview(conn, since, zone=zone)
         series = daily_series(conn, None, DAYS, today=today)
+        per_segment = segment_daily_series(conn, DAYS, today=today)
         upcoming = lifecycle_store.campaigns_in_states(conn, UPCOMING_STATES)
     upcoming.sort(key=lambda c: (c.scheduled_for is None, c.scheduled_for or c.started_at, c.slug))
-    days = [day.day for day in series]
-    charts = [
-        {
-            "title": "All segments",
-            "svg": trend_chart_svg(
-                days,
-                {label: [day.counts.get(name, 0) for day in series] for name, label in TREND_LINES},
-                title=f"Delivered, opened and clicked per day, last {DAYS} days, all segments",
-            ),
-        }
-    ]
+    charts = [_chart("All segments", series)]
+    for name, segment_series in sorted(
+        per_segment.items(), key=lambda item: _order(segments, item[0])
+    ):
+        charts.append(_chart(segment_label(segments, name), segment_series))
     context = {
         "overview": figures,
         "since": since,
@@ -55,3 +51,18 @@ def dashboard_page(request: Request) -> Response:
         "days": DAYS,
     }
     return render(request, "dashboard.html", context)
+
+
+def _chart(title: str, series: list[DayMetrics]) -> dict[str, str]:
+    values = {label: [day.counts.get(name, 0) for day in series] for name, label in TREND_LINES}
+    description = f"Delivered, opened and clicked per day, last {DAYS} days: {title}"
+    return {
+        "title": title,
+        "svg": trend_chart_svg([d.day for d in series], values, title=description),
+    }
+
+
+def _order(segments: dict[str, Segment], name: str) -> tuple[int, str]:
+    """segments.yaml's order (general last), unknown names after."""
+    names = list(segments)
+    return (names.index(name) if name in names else len(names), name)
