@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from pipeline.config import Settings, load_settings
 from pipeline.errors import ClinicmailError
-from pipeline.store import open_engine
+from pipeline.store import open_engine, require_current_schema
 
 
 class AppContext:
@@ -28,7 +28,14 @@ class AppContext:
 
     @cached_property
     def engine(self) -> Engine:
-        return open_engine(self.settings.database_url)
+        """The database, checked to carry every migration this version ships."""
+        engine = open_engine(self.settings.database_url)
+        try:
+            require_current_schema(engine)
+        except ClinicmailError:
+            engine.dispose()
+            raise
+        return engine
 
     def close(self) -> None:
         """Return the engine's connections when the command ends (unclosed ones warn)."""

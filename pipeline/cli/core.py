@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from pipeline.cli.base import AppContext, pass_app
-from pipeline.store import current_revision, upgrade
+from pipeline.store import current_revision, open_engine, upgrade
 from pipeline.workspace import CONFIG_FILE
 
 SAMPLE_CONFIG = """\
@@ -69,8 +69,12 @@ def db_upgrade(app: AppContext) -> None:
 
         clinicmail db upgrade
     """
-    upgrade(app.engine)
-    click.echo(f"database at revision {current_revision(app.engine)}")
+    engine = open_engine(app.settings.database_url)
+    try:
+        upgrade(engine)
+        click.echo(f"database at revision {current_revision(engine)}")
+    finally:
+        engine.dispose()
 
 
 def register(group: click.Group) -> None:

@@ -6,7 +6,11 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
+
+from pipeline.errors import StateError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -24,7 +28,25 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 
 def current_revision(engine: Engine) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
+
+
+def head_revision() -> str:
+    """The newest migration this version of clinicmail ships."""
+    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    assert head is not None
+    return head
+
+
+def require_current_schema(engine: Engine) -> None:
+    """Refuse to work on a database that lacks this version's migrations: without this, the
+    first query would fail with a raw SQL error about a missing table or column."""
+    current = current_revision(engine)
+    if current == head_revision():
+        return
+    state = "has no tables yet" if current is None else f"is at revision {current}"
+    raise StateError(
+        f"the database {state}, this version needs {head_revision()}: "
+        "run 'clinicmail db upgrade' first"
+    )
