@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-import time as monotonic_clock
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -64,9 +64,11 @@ _active: WorkerContext | None = None
 
 def fire_campaign_job(slug: str) -> None:
     """APScheduler's entry point for a campaign trigger (by reference: pipeline.schedule)."""
-    context = _active
-    if context is None:
-        return
+    if _active is not None:
+        fire_campaign(_active, slug)
+
+
+def fire_campaign(context: WorkerContext, slug: str) -> None:
     report = run_due_campaign(context.engine, context.settings, slug, context.clock())
     log.info("trigger %s: %s %s", slug, report.outcome, report.detail)
 
@@ -149,7 +151,7 @@ def reconcile_campaign_jobs(scheduler: BackgroundScheduler, context: WorkerConte
             _remove_job(scheduler, job.id)
     existing = {job.id for job in scheduler.get_jobs()}
     for campaign in overdue_campaigns(context.engine, now):
-        fire_campaign_job(campaign.slug)
+        fire_campaign(context, campaign.slug)
         scheduled.pop(campaign.slug, None)
     for slug, campaign in scheduled.items():
         job_id = CAMPAIGN_JOB_PREFIX + slug
@@ -255,8 +257,8 @@ def run_worker(
     try:
         while not stop_event.is_set():
             if scheduler is None:
-                if monotonic_clock.monotonic() - last_attempt >= takeover_seconds:
-                    last_attempt = monotonic_clock.monotonic()
+                if time.monotonic() - last_attempt >= takeover_seconds:
+                    last_attempt = time.monotonic()
                     if guard.try_acquire():
                         _active = context
                         context.campaign_files = None

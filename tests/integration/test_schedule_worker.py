@@ -61,6 +61,7 @@ def test_triggers_follow_the_campaigns_table_and_live_in_the_database(engine, se
     first, second = now + timedelta(days=1), now + timedelta(days=2)
     _add_scheduled(engine, "one", first, now)
     _add_scheduled(engine, "two", second, now)
+    _add_scheduled(engine, "overdue", now - timedelta(hours=2), now - timedelta(days=1))
     context = WorkerContext(engine, settings, "test-worker")
     scheduler = build_scheduler(context)
     scheduler.start(paused=True)
@@ -70,6 +71,9 @@ def test_triggers_follow_the_campaigns_table_and_live_in_the_database(engine, se
         jobs = {job.id: job for job in scheduler.get_jobs()}
         assert jobs[CAMPAIGN_JOB_PREFIX + "one"].trigger.run_date == first
         assert REPORT_JOB_ID in jobs
+        # A campaign already past its time is decided at once, not given a trigger.
+        assert CAMPAIGN_JOB_PREFIX + "overdue" not in jobs
+        assert get_lifecycle(engine, "overdue").state == "missed"
         with engine.connect() as conn:
             stored = set(conn.execute(text("SELECT id FROM apscheduler_jobs")).scalars())
         assert stored == {CAMPAIGN_JOB_PREFIX + "one", CAMPAIGN_JOB_PREFIX + "two", REPORT_JOB_ID}
