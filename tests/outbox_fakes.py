@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from pipeline.config import Settings, load_settings
+from pipeline.errors import DeliveryError
 from pipeline.models import Event, Recipient, RenderedVariant, SendResult
 from pipeline.store import utcnow
 from pipeline.store.events import record_events
@@ -24,7 +25,8 @@ TOKENS = ("first_name", "unsubscribe_url", "preferences_url", "view_url")
 @dataclass(frozen=True)
 class Failure:
     """What the next call does instead of accepting: `retry` (429/5xx), `failed` (rejected),
-    `unknown` (no answer; `accepted` says whether the provider took it anyway) or `raise`."""
+    `unknown` (no answer; `accepted` says whether the provider took it anyway), `raise` (a crash
+    while sending) or `refuse` (the backend cannot send at all: DeliveryError)."""
 
     outcome: str
     accepted: bool = False
@@ -62,6 +64,8 @@ class RecordingBackend:
             self.on_batch(recipients)
         if failure is not None and failure.outcome == "raise":
             raise ConnectionResetError("injected crash while sending")
+        if failure is not None and failure.outcome == "refuse":
+            raise DeliveryError("SendGrid refused the request (401): injected")
         if failure is None or failure.accepted:
             with self._lock:
                 self.delivered += [(r.send_id, r.email, rendered.segment) for r in recipients]

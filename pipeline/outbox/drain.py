@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 
 from pipeline.config import Settings
 from pipeline.delivery import Backend
+from pipeline.errors import DeliveryError
 from pipeline.models import Recipient, RenderedVariant, SendResult
 from pipeline.render import recipient_values
 from pipeline.scheduling import sending_allowed
@@ -217,6 +218,12 @@ class _Drain:
         ]
         try:
             results = list(self.backend.send_batch(rendered, recipients))
+        except DeliveryError as error:
+            # The backend refuses to send at all (a revoked key, an unverified sender) and
+            # nothing was accepted: the batch goes back to the queue and the drain stops.
+            self.record(batch, [SendResult(r.send_id, "retry", reason=str(error), retry_after=0)
+                                for r in recipients])  # fmt: skip
+            raise
         except BaseException:
             # Whether any of it left is unknown: settle the batch as ambiguous, then stop.
             self.record(batch, [SendResult(r.send_id, "unknown", reason="sending crashed")

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from pipeline.errors import DeliveryError
 from pipeline.outbox import drain_outbox
 from pipeline.store import open_engine, utcnow
 from pipeline.store.contacts import unsubscribe_contact
@@ -142,6 +143,17 @@ def test_a_crash_inside_the_backend_leaves_the_batch_unknown(engine, settings):
         drain_outbox(engine, settings, backend, campaign)
     with engine.connect() as conn:
         assert statuses(conn, campaign) == {"unknown": 50}
+
+
+def test_a_backend_that_cannot_send_at_all_stops_the_drain_and_keeps_the_queue(engine, settings):
+    campaign = _campaign(engine, 50)
+    backend = RecordingBackend()
+    backend.fail_next(Failure("refuse"))
+    with pytest.raises(DeliveryError, match="401"):
+        drain_outbox(engine, settings, backend, campaign)
+    with engine.connect() as conn:
+        assert statuses(conn, campaign) == {"queued": 50}
+    assert drain_outbox(engine, settings, backend, campaign).sent == 50
 
 
 def test_an_unsubscribe_mid_campaign_stops_that_contacts_queued_send(engine, settings):
