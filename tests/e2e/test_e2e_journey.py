@@ -56,8 +56,9 @@ def test_make_schedule_send_and_unsubscribe(staff_page: Page, clinic: RunningCli
     expect(desktop).to_have_attribute("src", re.compile(r"/preview/"))
     assert desktop.bounding_box()["width"] == pytest.approx(600, abs=2)
     assert mobile.bounding_box()["width"] == pytest.approx(375, abs=2)
-    frame = page.frame_locator(".preview.desktop iframe").first
-    expect(frame.locator("body")).to_contain_text("14 Quay Street")
+    for size in ("desktop", "mobile"):
+        frame = page.frame_locator(f".preview.{size} iframe").first
+        expect(frame.locator("body")).to_contain_text("14 Quay Street")
     page.locator(".previews").first.screenshot(path=str(artifacts / "campaign-previews.png"))
 
     # Approve, then schedule it a few seconds from now (clinic time).

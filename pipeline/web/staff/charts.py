@@ -7,6 +7,7 @@ import io
 import re
 from collections.abc import Mapping, Sequence
 from datetime import date
+from functools import lru_cache
 
 from matplotlib.dates import AutoDateLocator, DateFormatter
 from matplotlib.figure import Figure
@@ -21,19 +22,30 @@ def trend_chart_svg(
     series: Mapping[str, Sequence[int]],
     *,
     title: str,
-    colour: str | None = None,
 ) -> str:
     """A line chart of daily counts (one line per series) as inline SVG that scales to its box.
     `title` becomes the SVG's accessible name."""
+    frozen = tuple((label, tuple(values)) for label, values in series.items())
+    return _cached_chart(tuple(days), frozen, title)
+
+
+# Drawing costs tens of milliseconds a chart; a dashboard reloaded while its figures have not
+# changed asks for the very same pictures again.
+@lru_cache(maxsize=128)
+def _cached_chart(
+    days: tuple[date, ...],
+    series: tuple[tuple[str, tuple[int, ...]], ...],
+    title: str,
+) -> str:
     # matplotlib's Figure (not pyplot) keeps no global state, so requests can draw concurrently.
     figure = Figure(figsize=(6.4, 2.6), dpi=100, layout="constrained")
     axes = figure.add_subplot()
-    for index, (label, values) in enumerate(series.items()):
+    for index, (label, values) in enumerate(series):
         axes.plot(
             days,
             values,
             label=label,
-            color=colour if colour and len(series) == 1 else PALETTE[index % len(PALETTE)],
+            color=PALETTE[index % len(PALETTE)],
             linewidth=2,
             marker="o" if len(days) <= 14 else None,
             markersize=3,
