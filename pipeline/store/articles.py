@@ -8,6 +8,7 @@ from datetime import date
 from typing import Literal
 
 from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from pipeline.content.assemble import article_document, article_from_document
 from pipeline.errors import NotFoundError
@@ -88,17 +89,23 @@ def upsert_article(conn: Connection, article: Article) -> Literal["added", "upda
         "word_count": article.word_count,
         "warning_count": len(article.warnings),
     }
-    existing = conn.execute(
-        select(articles.c.id, articles.c.content_hash, articles.c.source_path).where(
-            articles.c.slug == article.slug
-        )
-    ).first()
     now = utcnow()
+    existing = _current_version(conn, article.slug)
     if existing is None:
-        conn.execute(
-            insert(articles).values(slug=article.slug, created_at=now, updated_at=now, **values)
-        )
-        return "added"
+        try:
+            # A savepoint, because on PostgreSQL another sync may add the same slug between
+            # the look-up and the insert; its row is then compared and updated below.
+            with conn.begin_nested():
+                conn.execute(
+                    insert(articles).values(
+                        slug=article.slug, created_at=now, updated_at=now, **values
+                    )
+                )
+            return "added"
+        except IntegrityError:
+            existing = _current_version(conn, article.slug)
+            if existing is None:
+                raise
     if (existing.content_hash, existing.source_path) == (
         article.content_hash,
         article.source_path,
@@ -108,3 +115,11 @@ def upsert_article(conn: Connection, article: Article) -> Literal["added", "upda
         update(articles).where(articles.c.id == existing.id).values(updated_at=now, **values)
     )
     return "updated"
+
+
+def _current_version(conn: Connection, slug: str) -> Row | None:
+    return conn.execute(
+        select(articles.c.id, articles.c.content_hash, articles.c.source_path).where(
+            articles.c.slug == slug
+        )
+    ).first()

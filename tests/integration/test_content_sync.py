@@ -4,12 +4,14 @@ file writes nothing, imports never duplicate, and the store's queries read artic
 from __future__ import annotations
 
 import shutil
+import threading
+import time
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from pipeline.config import load_settings
 from pipeline.content import article_document, import_sources, parse_path, sync_content
@@ -170,3 +172,44 @@ def test_imported_references_resolve_to_synced_articles(engine, workspace_db):
         article = get_article(connection, report.added[0])
     reference = next(cta for cta in article.ctas if cta.kind == "article_ref")
     assert reference.url == "https://harbourside-clinic.example/articles/glutes-and-sciatica"
+
+
+def test_two_syncs_adding_one_slug_at_once_leave_one_row(engine, workspace_db):
+    """The second insert waits for the first sync's transaction, finds the slug taken when that
+    commits, and compares against the stored row instead of failing."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite takes the write lock at BEGIN IMMEDIATE, so the race cannot happen")
+    [article] = parse_path(
+        FIXTURES / "text" / "post-3.txt", ClinicLinks("https://a.example", "https://a.example/book")
+    )
+    outcomes: list[str] = []
+    with engine.connect() as first:
+        transaction = first.begin()
+        assert upsert_article(first, article) == "added"
+        second = threading.Thread(target=lambda: outcomes.append(_upsert_alone(engine, article)))
+        second.start()
+        _wait_until_a_session_waits_for_a_lock(engine, second)
+        transaction.commit()
+        second.join()
+    assert outcomes == ["unchanged"]
+    with engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(articles)).scalar_one() == 1
+
+
+def _upsert_alone(engine, article) -> str:
+    with engine.begin() as connection:
+        return upsert_article(connection, article)
+
+
+def _wait_until_a_session_waits_for_a_lock(engine, thread: threading.Thread) -> None:
+    """Polls from fresh transactions (statistics views are a snapshot within one); stops too
+    if the thread ended without waiting, so that a failure shows instead of a hang."""
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    while thread.is_alive():
+        with engine.connect() as connection:
+            if connection.execute(waiting).scalar_one():
+                return
+        time.sleep(0.02)
