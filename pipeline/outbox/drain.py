@@ -12,7 +12,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -133,6 +133,7 @@ class _Drain:
         self.backend = backend
         self.worker_id = worker_id
         self.stop = stop
+        self.halt = threading.Event()
         self.progress = progress
         self.report = DrainReport()
         self.lock = threading.Lock()
@@ -163,12 +164,17 @@ class _Drain:
     def work(self, campaign_ids: Sequence[int]) -> None:
         """One thread: claim, send and record until nothing is due or the drain is stopped."""
         try:
-            while not self.stop.is_set() and self.may_send():
+            while not self.stopping() and self.may_send():
                 if not any(self.send_one_batch(campaign_id) for campaign_id in campaign_ids):
                     return
         except BaseException:
-            self.stop.set()
+            # The other threads finish their batch and stop; the caller's `stop` is left alone
+            # (a worker process drains again after logging the error).
+            self.halt.set()
             raise
+
+    def stopping(self) -> bool:
+        return self.stop.is_set() or self.halt.is_set()
 
     def may_send(self) -> bool:
         """False (and the drain held) during quiet hours or on a closure date."""
@@ -183,7 +189,7 @@ class _Drain:
         """Claim one batch of `campaign_id` and see it through; False when nothing was due."""
         batch_size = self.settings.delivery.batch_size
         self.limiter.wait(batch_size, self.stop)
-        if self.stop.is_set():
+        if self.stopping():
             return False
         now = utcnow()
         lease_owner = f"{self.worker_id}#{next(self.claims)}"
@@ -300,12 +306,11 @@ def drain_outbox(
         stop.wait(min(max(pause, 0.05), POLL_SECONDS))
 
 
-def _next_wake(states, wait_for_unknown: bool) -> datetime | None:
+def _next_wake(states: Iterable[OutboxState], wait_for_unknown: bool) -> datetime | None:
     """When to look again, or None when the drain is done: no campaign still `sending` has rows
     queued or leased (or, when waiting for them, `unknown`)."""
     wake: datetime | None = None
     for state in states:
-        assert isinstance(state, OutboxState)
         if state.campaign_state != "sending":
             continue  # paused, cancelled or finished: nothing of it will be claimed now
         busy = state.counts.get("queued", 0) + state.counts.get("sending", 0)

@@ -149,8 +149,10 @@ def test_a_backend_that_cannot_send_at_all_stops_the_drain_and_keeps_the_queue(e
     campaign = _campaign(engine, 50)
     backend = RecordingBackend()
     backend.fail_next(Failure("refuse"))
+    stop = threading.Event()
     with pytest.raises(DeliveryError, match="401"):
-        drain_outbox(engine, settings, backend, campaign)
+        drain_outbox(engine, settings, backend, campaign, stop=stop)
+    assert not stop.is_set()  # a worker process's own stop signal is not the drain's to set
     with engine.connect() as conn:
         assert statuses(conn, campaign) == {"queued": 50}
     assert drain_outbox(engine, settings, backend, campaign).sent == 50
