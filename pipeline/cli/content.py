@@ -14,9 +14,7 @@ from pipeline.content import (
     sync_content,
     workspace_links,
 )
-from pipeline.errors import StateError
 from pipeline.models import Article
-from pipeline.store import current_revision
 from pipeline.store.articles import list_articles
 
 
@@ -92,7 +90,7 @@ def sync(app: AppContext) -> None:
 
         clinicmail content sync
     """
-    _print_report(sync_content(_set_up_engine(app), app.settings))
+    _print_report(sync_content(app.engine, app.settings))
 
 
 @content.command("import")
@@ -106,15 +104,7 @@ def import_command(app: AppContext, sources: tuple[str, ...]) -> None:
 
         clinicmail content import https://example.org/blog/feed.xml old-post.txt
     """
-    _print_report(import_sources(_set_up_engine(app), app.settings, sources))
-
-
-def _set_up_engine(app: AppContext):
-    """The engine, once the database has its tables: a fresh database gets a message saying
-    what to run rather than an SQL error."""
-    if current_revision(app.engine) is None:
-        raise StateError("the database has no tables yet: run 'clinicmail db upgrade' first")
-    return app.engine
+    _print_report(import_sources(app.engine, app.settings, sources))
 
 
 def _print_report(report: SyncReport) -> None:
@@ -138,7 +128,7 @@ def list_command(app: AppContext, as_json: bool) -> None:
 
         clinicmail content list
     """
-    with _set_up_engine(app).connect() as connection:
+    with app.engine.connect() as connection:
         articles = list_articles(connection)
     if as_json:
         print_json(

@@ -129,9 +129,9 @@ def test_commands_on_a_database_without_tables_say_what_to_run(workspace, tmp_pa
     for command in (["sync"], ["list"], ["import", str(FIXTURES / "text" / "post-3.txt")]):
         result = run(workspace, *command)
         assert result.exit_code == 1
-        assert result.stderr == (
-            "Error: the database has no tables yet: run 'clinicmail db upgrade' first\n"
-        )
+        [line] = result.stderr.splitlines()
+        assert line.startswith("Error: the database has no tables yet")
+        assert "run 'clinicmail db upgrade'" in line
 
 
 def test_parse_json_of_an_html_page(workspace):
