@@ -30,9 +30,9 @@ SIMULATED_FIELD = "clinicmail_simulated"
 # Where the send id travels: in custom_args, which SendGrid flattens into each event.
 SEND_ID_FIELD = "send_id"
 
-# What make_token produces (URL-safe base64 and dots), with room to spare; anything else is
-# refused before any decoding.
-_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+# What make_token produces: URL-safe base64, a dot, the signature; a leading dot marks a payload
+# itsdangerous compressed. Anything else (or longer than the limit) is refused before decoding.
+_TOKEN_SHAPE = re.compile(r"\.?[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 _TOKEN_MAX_LENGTH = 1024
 
 # Timestamps past this are milliseconds (Single Sends report them so), not seconds.

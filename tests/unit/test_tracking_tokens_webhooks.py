@@ -26,6 +26,16 @@ def test_token_round_trip_and_url_safe() -> None:
     assert len(token) < 120
 
 
+def test_compressed_tokens_round_trip() -> None:
+    """itsdangerous compresses a payload when that is shorter, and marks it with a leading dot."""
+    payload = {"c": 1, "s": 2, "h": "0" * 12, "pad": "ab" * 40}
+    token = make_token(SECRET, "unsubscribe", payload)
+    assert token.startswith(".")
+    assert read_token(SECRET, "unsubscribe", token) == payload
+    with pytest.raises(BadToken):
+        read_token(SECRET, "unsubscribe", "." + token)
+
+
 def test_token_carries_no_address_in_clear() -> None:
     token = make_token(SECRET, "view", link_payload(7, None, "0123456789abcdef" * 4))
     assert "@" not in token
