@@ -74,10 +74,15 @@ def run(
     from pipeline.demo import seed_demo_contacts
     from pipeline.schedule import run_worker
     from pipeline.scheduling.sync import sync_campaigns
-    from pipeline.store import upgrade
+    from pipeline.store import open_engine, upgrade
 
     settings = app.settings
-    upgrade(app.engine)
+    # Migrate first, on an engine of its own: app.engine refuses a database not yet migrated.
+    migrating = open_engine(settings.database_url)
+    try:
+        upgrade(migrating)
+    finally:
+        migrating.dispose()
     content = sync_content(app.engine, settings)
     click.echo(
         f"content: {len(content.added)} added, {len(content.updated)} updated, "

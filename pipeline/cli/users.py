@@ -172,7 +172,10 @@ def announce_first_owner(app: AppContext, email: str | None = None) -> None:
     with app.engine.connect() as conn:
         existing = user_store.count_users(conn)
     if existing:
-        click.echo(f"{existing} staff user(s) exist; sign in at {settings.web.public_url}/login")
+        click.echo(
+            f"{existing} staff user(s) exist; sign in at {settings.web.public_url}/login "
+            "(a forgotten password: clinicmail users password EMAIL)"
+        )
         return
     address = email or f"owner@{str(settings.sender.email).split('@', 1)[1]}"
     user, one_time = add_user(app.engine, address, "owner", None)
