@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
+from contextlib import nullcontext
 from email.utils import getaddresses
 
 from fastapi import APIRouter, Request
@@ -41,6 +43,9 @@ SIGNATURE_TOLERANCE_SECONDS = 600
 # starts with a dot). A token is some tail of such a run, after a "-" or at a ".".
 _TOKEN_RUN = re.compile(r"[A-Za-z0-9_.\-]{20,}")
 _MAX_TRIES_PER_RUN = 64
+
+
+_SQLITE_WRITER = threading.Lock()
 
 
 class BodyTooLarge(Exception):
@@ -136,7 +141,12 @@ async def sendgrid_events(request: Request) -> Response:
 
 def _store_batch(request: Request, batch: list[Event]) -> IngestReport:
     settings: Settings = request.app.state.settings
-    with request.app.state.engine.begin() as conn:
+    engine = request.app.state.engine
+    # SQLite has one writer at a time, and a writer that finds the database locked sleeps in
+    # steps of up to 100 ms before trying again. Batches arriving together queue on a lock in
+    # this process instead, and each starts the moment the previous one commits.
+    writer = _SQLITE_WRITER if engine.dialect.name == "sqlite" else nullcontext()
+    with writer, engine.begin() as conn:
         return record_events(
             conn,
             batch,
