@@ -3,6 +3,8 @@ SendGrid test vector) and parsing every documented Event Webhook example."""
 
 from __future__ import annotations
 
+import base64
+import hmac
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,14 +28,39 @@ def test_token_round_trip_and_url_safe() -> None:
     assert len(token) < 120
 
 
-def test_compressed_tokens_round_trip() -> None:
-    """itsdangerous compresses a payload when that is shorter, and marks it with a leading dot."""
-    payload = {"c": 1, "s": 2, "h": "0" * 12, "pad": "ab" * 40}
-    token = make_token(SECRET, "unsubscribe", payload)
-    assert token.startswith(".")
-    assert read_token(SECRET, "unsubscribe", token) == payload
+@pytest.mark.parametrize("contact_id", [0, 1, 42, 10**12, -3])
+def test_tokens_start_with_a_letter_and_stay_short(contact_id: int) -> None:
+    """The inbound-parse reader finds a token after "unsubscribe-" or a "+": it must never start
+    with a dot or a dash."""
+    token = make_token(SECRET, "unsubscribe", link_payload(contact_id, 10**9, "f" * 64))
+    assert token[0].isalpha()
+    assert len(token) <= 80
+    assert read_token(SECRET, "unsubscribe", token)["c"] == contact_id
+
+
+def test_the_signature_is_hmac_sha256_of_the_payload() -> None:
+    token = make_token(SECRET, "preferences", {"c": 5, "s": 6, "h": "abc"})
+    body, signature = token.split(".")
+    key = hmac.digest(SECRET.encode(), b"clinicmail.token.preferences", "sha256")
+    expected = hmac.digest(key, body.encode(), "sha256")[:16]
+    assert base64.urlsafe_b64decode(signature + "==") == expected
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [{"c": "1"}, {"c": 1, "s": "2"}, {"c": 1, "h": "a.b"}, {"c": 1, "x": 1}, {"s": 1}, {"c": True}],
+)
+def test_a_payload_outside_the_link_format_is_a_programming_error(payload: dict) -> None:
+    with pytest.raises(ValueError, match="token payload"):
+        make_token(SECRET, "unsubscribe", payload)
+
+
+def test_a_validly_signed_token_in_another_format_is_refused() -> None:
+    body = base64.urlsafe_b64encode(b"not-our-format").rstrip(b"=")
+    key = hmac.digest(SECRET.encode(), b"clinicmail.token.view", "sha256")
+    signature = base64.urlsafe_b64encode(hmac.digest(key, body, "sha256")[:16]).rstrip(b"=")
     with pytest.raises(BadToken):
-        read_token(SECRET, "unsubscribe", "." + token)
+        read_token(SECRET, "view", (body + b"." + signature).decode())
 
 
 def test_token_carries_no_address_in_clear() -> None:
@@ -56,7 +83,9 @@ def test_tampered_and_truncated_tokens_are_refused() -> None:
     token = make_token(SECRET, "unsubscribe", {"c": 1, "s": 2})
     forged = make_token("guess", "unsubscribe", {"c": 2, "s": 2})
     tampered = forged.split(".")[0] + "." + token.split(".")[1]
-    for bad in (tampered, token[:-3], "", "not-a-token", token + "é", token + "\n", "a." * 600):
+    flipped = token[:-1] + ("A" if token[-1] != "A" else "B")
+    bad_tokens = (tampered, flipped, token[:-3], "", "not-a-token", token + "é", token + "\n")
+    for bad in (*bad_tokens, "." + token, token + ".x", "a." * 600, "a" * 30 + "." + "b" * 22):
         with pytest.raises(BadToken):
             read_token(SECRET, "unsubscribe", bad)
 
