@@ -61,7 +61,10 @@ def test_make_schedule_send_and_unsubscribe(staff_page: Page, clinic: RunningCli
         expect(frame.locator("body")).to_contain_text("14 Quay Street")
     page.locator(".previews").first.screenshot(path=str(artifacts / "campaign-previews.png"))
 
-    # Approve, then schedule it a few seconds from now (clinic time).
+    # Approve, then schedule it a few seconds from now (clinic time). The page is opened afresh
+    # first: with the preview frames scrolled into view, Chromium drops the click on a button
+    # that Playwright scrolls back to.
+    page.goto(campaign_url)
     page.click("button:text('Approve')")
     expect(page.locator(".flash.ok")).to_contain_text("approved")
     soon = datetime.now(ZONE) + timedelta(seconds=8)
