@@ -16,6 +16,7 @@ from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+import orjson
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 from sendgrid.helpers.mail import (
@@ -44,6 +45,7 @@ from pipeline.render import list_unsubscribe_headers
 # SendGrid accepts at most 1,000 personalizations in one request.
 MAX_PERSONALIZATIONS = 1000
 SEND_ID_ARG = "send_id"
+_JSON_WITH_CHARSET = {"Content-Type": "application/json; charset=utf-8"}
 _PERSONALIZATION_FIELD = re.compile(r"^personalizations\.(\d+)\b")
 # An address the library passes through unchanged (it would read anything else as a display
 # name); the plain form every stored contact address has.
@@ -85,13 +87,36 @@ def substitutions_for(
 def build_mail(
     settings: Settings, rendered: RenderedVariant, recipients: Sequence[Recipient]
 ) -> Mail:
-    """The library's Mail object for one request: shared content, one personalization each."""
-    if len(recipients) > MAX_PERSONALIZATIONS:
-        raise DeliveryError(
-            f"a SendGrid request takes at most {MAX_PERSONALIZATIONS} recipients, "
-            f"not {len(recipients)}"
-        )
+    """The library's Mail object for one request: shared content, one personalization each.
+
+    The reference for `request_body`, which builds the same body with the per-recipient part as
+    plain dicts (a unit test holds the two equal)."""
+    _check_batch_size(recipients)
     text, text_tokens = text_with_own_placeholders(rendered)
+    mail = envelope_mail(settings, rendered, text)
+    for position, recipient in enumerate(recipients):
+        personalization = Personalization()
+        # Set, not parsed: the library's display-name parsing is the costliest step of a request,
+        # and send_batch lets only plain addresses through.
+        to = To()
+        to.email = recipient.email
+        personalization.add_to(to)
+        for name, value in list_unsubscribe_headers(settings, recipient.values).items():
+            personalization.add_header(Header(name, value))
+        substitutions = substitutions_for(rendered.html_tokens, text_tokens, recipient)
+        for placeholder, value in substitutions.items():
+            personalization.add_substitution(Substitution(placeholder, value))
+        for key, value in _custom_args(rendered, recipient).items():
+            personalization.add_custom_arg(CustomArg(key, value))
+        # The library inserts at index 0 by default; the order must match `recipients`, as
+        # SendGrid's errors name personalizations by index.
+        mail.add_personalization(personalization, index=position)
+    return mail
+
+
+def envelope_mail(settings: Settings, rendered: RenderedVariant, text: str) -> Mail:
+    """What every recipient of a request shares, built with the library's helpers: sender,
+    subject, reply-to, both parts, categories and tracking settings."""
     mail = Mail(from_email=From(settings.sender.email, settings.sender.name))
     mail.subject = rendered.subject
     if settings.sender.reply_to:
@@ -110,37 +135,60 @@ def build_mail(
     # segment code, never a segment name (which may reveal a health condition).
     for category in dict.fromkeys((rendered.campaign, rendered.segment_code)):
         mail.add_category(Category(category))
-    for position, recipient in enumerate(recipients):
-        personalization = Personalization()
-        # Set, not parsed: the library's display-name parsing is the costliest step of a request,
-        # and send_batch lets only plain addresses through.
-        to = To()
-        to.email = recipient.email
-        personalization.add_to(to)
-        substitutions = substitutions_for(rendered.html_tokens, text_tokens, recipient)
-        for placeholder, value in substitutions.items():
-            personalization.add_substitution(Substitution(placeholder, value))
-        for name, value in list_unsubscribe_headers(settings, recipient.values).items():
-            personalization.add_header(Header(name, value))
-        # custom_args come back flattened into every webhook event: that is how an event finds
-        # its send. Kept per personalization (the top level's schema type is disputed).
-        for key, value in (
-            (SEND_ID_ARG, str(recipient.send_id)),
-            ("campaign", rendered.campaign),
-            ("variant", rendered.segment_code),
-        ):
-            personalization.add_custom_arg(CustomArg(key, value))
-        # The library inserts at index 0 by default; the order must match `recipients`, as
-        # SendGrid's errors name personalizations by index.
-        mail.add_personalization(personalization, index=position)
     return mail
+
+
+def _custom_args(rendered: RenderedVariant, recipient: Recipient) -> dict[str, str]:
+    # custom_args come back flattened into every webhook event: that is how an event finds its
+    # send. Kept per personalization (the top level's schema type is disputed).
+    return {
+        SEND_ID_ARG: str(recipient.send_id),
+        "campaign": rendered.campaign,
+        "variant": rendered.segment_code,
+    }
+
+
+def personalization_document(
+    settings: Settings,
+    rendered: RenderedVariant,
+    text_tokens: Mapping[str, str],
+    recipient: Recipient,
+) -> dict[str, Any]:
+    """One recipient's personalization exactly as the library's `Personalization.get()` gives it
+    for what build_mail adds (to, headers, substitutions, custom_args), without making its eight
+    or more helper objects per recipient."""
+    document: dict[str, Any] = {
+        "to": [{"email": recipient.email}],
+        "headers": list_unsubscribe_headers(settings, recipient.values),
+    }
+    substitutions = substitutions_for(rendered.html_tokens, text_tokens, recipient)
+    if substitutions:
+        document["substitutions"] = substitutions
+    document["custom_args"] = _custom_args(rendered, recipient)
+    return document
 
 
 def request_body(
     settings: Settings, rendered: RenderedVariant, recipients: Sequence[Recipient]
 ) -> dict[str, Any]:
-    """The JSON body of the /v3/mail/send request for this batch."""
-    return build_mail(settings, rendered, recipients).get()
+    """The JSON body of the /v3/mail/send request for this batch: the library builds the shared
+    envelope once, and each recipient adds a personalization in the library's own shape."""
+    _check_batch_size(recipients)
+    text, text_tokens = text_with_own_placeholders(rendered)
+    body = envelope_mail(settings, rendered, text).get()
+    body["personalizations"] = [
+        personalization_document(settings, rendered, text_tokens, recipient)
+        for recipient in recipients
+    ]
+    return body
+
+
+def _check_batch_size(recipients: Sequence[Recipient]) -> None:
+    if len(recipients) > MAX_PERSONALIZATIONS:
+        raise DeliveryError(
+            f"a SendGrid request takes at most {MAX_PERSONALIZATIONS} recipients, "
+            f"not {len(recipients)}"
+        )
 
 
 class SendGridBackend:
@@ -197,8 +245,14 @@ class SendGridBackend:
         return [by_send[recipient.send_id] for recipient in recipients]
 
     def _post(self, body: dict[str, Any], send_ids: Sequence[int]) -> list[SendResult]:
+        # Serialised here with orjson (a tenth of json's time for a 1,000-recipient body) and
+        # handed to the library's HTTP client as it is: python_http_client sends a str body
+        # unchanged when the Content-Type is not exactly "application/json".
+        payload = orjson.dumps(body).decode("utf-8")
         try:
-            response = self._client().send(body)
+            response = self._client().client.mail.send.post(
+                request_body=payload, request_headers=_JSON_WITH_CHARSET
+            )
         except HTTPError as error:
             return _results_for_error(error, send_ids)
         except urllib.error.URLError as error:

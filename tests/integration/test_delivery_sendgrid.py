@@ -13,8 +13,9 @@ import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
 from pipeline.config import Settings
+from pipeline.delivery import sendgrid as sendgrid_backend
 from pipeline.delivery.local import LocalSendGridServer
-from pipeline.delivery.sendgrid import SendGridBackend, request_body
+from pipeline.delivery.sendgrid import SendGridBackend, build_mail, request_body
 from pipeline.errors import DeliveryError
 from pipeline.models import Recipient
 from tests.delivery_support import delivery_settings, recipients, rendered_variant
@@ -85,6 +86,22 @@ def test_request_body_validates_against_the_published_schema(
     backend.send_batch(rendered_variant(), recipients(settings, 2))
     [(_, received)] = server.accepted
     assert list(published_schema_validator().iter_errors(received)) == []
+
+
+@pytest.mark.parametrize("first_name", ["Sam", "<b>Zoë</b> & co", ""])
+def test_plain_dict_personalizations_equal_the_library_helpers(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, first_name: str
+) -> None:
+    """request_body adds personalizations as plain dicts: they must be exactly what the library's
+    Personalization.get() makes (build_mail), envelope and all."""
+    monkeypatch.setattr(sendgrid_backend.secrets, "token_hex", lambda size: "f" * (2 * size))
+    variant = rendered_variant()
+    people = recipients(settings, 3, first_name=first_name)
+    reference = build_mail(settings, variant, people).get()
+    body = request_body(settings, variant, people)
+    assert body == reference
+    assert [p["to"] for p in body["personalizations"]] == [[{"email": r.email}] for r in people]
+    assert list(published_schema_validator().iter_errors(body)) == []
 
 
 def test_substitutions_escape_html_but_not_text(settings: Settings) -> None:
