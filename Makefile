@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint format bench
+.PHONY: run test lint format
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,11 +19,13 @@ $(DEV_STAMP): pyproject.toml | $(VENV)/bin/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@ $(RUN_STAMP)
 
+# Migrate, load content/ and show the articles, then run the app, the worker and the local
+# SendGrid-compatible server (demo mode, 2,000 fictional clients when there are none) until Ctrl-C.
 run: $(RUN_STAMP)
 	$(BIN)/clinicmail db upgrade
 	$(BIN)/clinicmail content sync
-	$(BIN)/clinicmail demo seed --contacts 2000 --if-empty
-	$(BIN)/clinicmail run
+	$(BIN)/clinicmail content list
+	$(BIN)/clinicmail run --demo-contacts 2000
 
 # The official MJML validator the template tests run (npm's `mjml`, pinned in package-lock.json).
 # Without npm those tests skip with the reason, except under CI=true, where they fail.
