@@ -38,6 +38,7 @@ _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{4,200}\.[A-Za-z0-9_-]{22}")
 _SIGNATURE_BYTES = 16
 _SHA256_BLOCK = 64
 _HEX_DIGITS = frozenset("0123456789abcdef")
+_URL_SAFE = bytes.maketrans(b"+/", b"-_")
 _PAYLOAD_KEYS = frozenset({"c", "s", "h"})
 
 # Timestamps past this are milliseconds (Single Sends report them so), not seconds.
@@ -64,7 +65,27 @@ def _signature(key: tuple[Any, Any], body: bytes) -> bytes:
     inner, outer = key[0].copy(), key[1].copy()
     inner.update(body)
     outer.update(inner.digest())
-    return base64.urlsafe_b64encode(outer.digest()[:_SIGNATURE_BYTES]).rstrip(b"=")
+    return _base64url(outer.digest()[:_SIGNATURE_BYTES])
+
+
+def _base64url(data: bytes) -> bytes:
+    """URL-safe base64 without padding (binascii directly: this runs three times per recipient)."""
+    return binascii.b2a_base64(data, newline=False).translate(_URL_SAFE).rstrip(b"=")
+
+
+@lru_cache(maxsize=1024, typed=True)
+def _payload_body(contact_id: Any, send_id: Any, hash_prefix: Any) -> bytes:
+    """The encoded payload ("contact.send.hash" in URL-safe base64), checked; cached because a
+    recipient's three links carry the same payload."""
+    if (
+        type(contact_id) is not int
+        or not (send_id is None or type(send_id) is int)
+        or type(hash_prefix) is not str
+        or not _HEX_DIGITS.issuperset(hash_prefix)
+    ):
+        raise ValueError("a token payload is c (int), s (int, optional), h (hex)")
+    fields = f"{contact_id}.{'' if send_id is None else send_id}.{hash_prefix}"
+    return _base64url(fields.encode("ascii"))
 
 
 def link_payload(contact_id: int, send_id: int | None, email_hash: str) -> dict[str, Any]:
@@ -81,17 +102,15 @@ def make_token(secret: str, purpose: TokenPurpose, payload: Mapping[str, Any]) -
     """A URL-safe, signed (HMAC-SHA256, 128 bits), never-expiring token carrying a link payload:
     `c` (contact id, int), optionally `s` (send id, int) and `h` (lower-case hex digits)."""
     key = _signing_key(secret, purpose)
-    contact_id, send_id, hash_prefix = payload.get("c"), payload.get("s"), payload.get("h", "")
-    if (
-        type(contact_id) is not int
-        or not (send_id is None or type(send_id) is int)
-        or type(hash_prefix) is not str
-        or not _HEX_DIGITS.issuperset(hash_prefix)
-        or not _PAYLOAD_KEYS.issuperset(payload)
-    ):
+    if not _PAYLOAD_KEYS.issuperset(payload):
         raise ValueError(f"a token payload is c (int), s (int, optional), h (hex), not {payload!r}")
-    fields = f"{contact_id}.{'' if send_id is None else send_id}.{hash_prefix}"
-    body = base64.urlsafe_b64encode(fields.encode("ascii")).rstrip(b"=")
+    try:
+        body = _payload_body(payload.get("c"), payload.get("s"), payload.get("h", ""))
+    except (ValueError, TypeError):
+        # TypeError: an unhashable value, which is no int or str either.
+        raise ValueError(
+            f"a token payload is c (int), s (int, optional), h (hex), not {payload!r}"
+        ) from None
     return (body + b"." + _signature(key, body)).decode("ascii")
 
 
