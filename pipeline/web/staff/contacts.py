@@ -1,5 +1,5 @@
-"""The contacts pages: segment counts, finding a contact, CSV import with its row report, and
-exporting or erasing one person's data on request."""
+"""The contacts pages: segment counts, search with paged results, one contact in full, CSV
+import with its row report, and exporting or erasing one person's data on request."""
 
 from __future__ import annotations
 
@@ -18,6 +18,11 @@ from pipeline.errors import ClinicmailError, InputError
 from pipeline.models import StaffUser
 from pipeline.segments import load_segments
 from pipeline.store import utcnow
+from pipeline.store.contact_search import (
+    count_matching_contacts,
+    search_contacts,
+    segments_of_contacts,
+)
 from pipeline.store.contacts import (
     contact_count,
     contact_export,
@@ -32,23 +37,60 @@ from pipeline.web.staff.rendering import flash, redirect, render
 router = APIRouter(include_in_schema=False)
 # Rejected rows listed on the page; the count says how many there were in all.
 SHOWN_REJECTIONS = 200
+# Search results per page: each row asks why_not_mailable, so a page stays a few dozen queries.
+RESULTS_PER_PAGE = 25
 
 
-def _page(request: Request, **extra) -> Response:
+def _page_number(raw: str) -> int:
+    """The requested results page; anything but a positive whole number is the first page
+    (a hand-edited link shows results rather than an error)."""
+    try:
+        number = int(raw)
+    except ValueError:
+        return 1
+    return max(number, 1)
+
+
+def _page(request: Request, query: str = "", page: str = "1", **extra) -> Response:
     settings = request.app.state.settings
     now = utcnow()
+    today = now.astimezone(settings.clinic.zone).date()
     segments = load_segments(settings.workspace)
+    labels = {segment.name: segment.label for segment in segments}
     with request.app.state.engine.connect() as conn:
-        counts = segment_counts(conn, segments, now.astimezone(settings.clinic.zone).date(), now)
+        counts = segment_counts(conn, segments, today, now)
         total = contact_count(conn)
         mailable = mailable_count(conn, now)
+        matching = count_matching_contacts(conn, query)
+        last_page = max(1, -(-matching // RESULTS_PER_PAGE))
+        number = min(_page_number(page), last_page)
+        results = search_contacts(
+            conn, query, limit=RESULTS_PER_PAGE, offset=(number - 1) * RESULTS_PER_PAGE
+        )
+        ids = [contact.id for contact in results if contact.id is not None]
+        in_segments = segments_of_contacts(conn, ids, segments, today)
+        rows = [
+            {
+                "contact": contact,
+                "not_mailable": why_not_mailable(conn, contact.id, now),
+                "segments": [labels[name] for name in in_segments.get(contact.id, [])],
+            }
+            for contact in results
+            if contact.id is not None
+        ]
     context = {
         "segments": segments,
         "counts": counts,
         "total": total,
         "mailable": mailable,
         "found": None,
-        "query": "",
+        "email": "",
+        "query": query,
+        "results": rows,
+        "matching": matching,
+        "page_number": number,
+        "last_page": last_page,
+        "first_shown": (number - 1) * RESULTS_PER_PAGE + 1,
         "report": None,
         "shown_rejections": SHOWN_REJECTIONS,
         **extra,
@@ -57,20 +99,25 @@ def _page(request: Request, **extra) -> Response:
 
 
 @router.get("/contacts")
-def contacts_page(request: Request, email: str = "") -> Response:
+def contacts_page(request: Request, email: str = "", q: str = "", page: str = "1") -> Response:
+    """Search results (`q`: every word must match an address, name or tag; a page at a time)
+    and, with `email`, one contact in full with export and erasure."""
     found = None
     not_mailable = None
-    query = email.strip()
-    if query:
+    address = email.strip()
+    query = " ".join(q.split())
+    if address:
         with request.app.state.engine.connect() as conn:
             try:
-                found = get_contact(conn, query)
+                found = get_contact(conn, address)
             except ClinicmailError:
-                flash(request, f"No contact with the address {query}.", "error")
+                flash(request, f"No contact with the address {address}.", "error")
                 return redirect("/contacts")
             assert found.id is not None
             not_mailable = why_not_mailable(conn, found.id, utcnow())
-    return _page(request, found=found, query=query, not_mailable=not_mailable)
+    return _page(
+        request, query=query, page=page, found=found, email=address, not_mailable=not_mailable
+    )
 
 
 @router.post("/contacts/import")
