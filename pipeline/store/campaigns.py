@@ -7,7 +7,20 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, String, case, false, func, literal, not_, or_, select, true
+from sqlalchemy import (
+    Connection,
+    String,
+    Text,
+    and_,
+    case,
+    cast,
+    false,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+)
 from sqlalchemy.sql.elements import ColumnElement
 
 from pipeline.models import Segment
@@ -27,20 +40,35 @@ def assignment_case(
     id), best-fitting segment first: a contact in several segments takes the first branch it
     matches. Contacts in none of them get `general_value` when general is targeted (not None),
     except members of `excluded` (segments a campaign's explicit list leaves out); without
-    general they are not in the audience. Plan counts and the outbox's INSERT … SELECT both use
-    this, so the counts staff see are the rows that get written."""
+    general they are not in the audience. A client who chose topics on the preferences page is
+    in the audience only when the campaign fits one of them. Plan counts and the outbox's
+    INSERT … SELECT both use this, so the counts staff see are the rows that get written."""
     branches = [(segment_condition(segment, today), value) for segment, value in ordered]
     chosen = or_(false(), *(condition for condition, _ in branches))
+    interested = topics_condition([segment.name for segment, _ in ordered])
     if general_value is None:
         if not branches:
             return literal(None, String), false()
-        return case(*branches, else_=None), chosen
+        return case(*branches, else_=None), and_(chosen, interested)
     fallback: Any = literal(general_value)
     assigned = case(*branches, else_=fallback) if branches else fallback
     left_out = [segment_condition(segment, today) for segment in excluded if segment.rule]
     if not left_out:
-        return assigned, true()
-    return assigned, or_(chosen, not_(or_(*left_out)))
+        return assigned, interested
+    return assigned, and_(or_(chosen, not_(or_(*left_out))), interested)
+
+
+def topics_condition(fitting_segments: Sequence[str]) -> ColumnElement[bool]:
+    """True for contacts who want everything (no topics chosen) or chose one of the segments the
+    campaign fits. contacts.topics is a JSON list of segment names written sorted by the
+    preferences page; matching its text for the quoted name works alike on SQLite and
+    PostgreSQL (JSON functions differ), and autoescape keeps the `_` in names literal."""
+    as_text = cast(contacts.c.topics, Text)
+    wants_everything = as_text == "[]"
+    return or_(
+        wants_everything,
+        *(as_text.contains(f'"{name}"', autoescape=True) for name in fitting_segments),
+    )
 
 
 def audience_by_variant(
