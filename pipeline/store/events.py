@@ -11,8 +11,9 @@ from functools import lru_cache
 from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Table, select, update
+from sqlalchemy import Connection, Table, case, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.elements import ColumnElement
 
 from pipeline.models import Event
 from pipeline.store.bulk import insert_new_rows, select_where_in, update_where_in
@@ -38,6 +39,28 @@ _STATUS_MOVES = (
     ("dropped", "dropped", ("sent", "unknown")),
     ("bounce", "bounced", ("sent", "unknown", "delivered")),
 )
+
+# Which of those a send shows when several arrived: a bounce can follow a delivery.
+_FINAL_EVENTS_FIRST = ("bounce", "dropped", "delivered")
+
+
+def status_once_accepted(send_id: ColumnElement[int]) -> ColumnElement[str]:
+    """The status a send takes when the outbox learns the provider accepted it: `sent`, or what
+    its stored events already say. SendGrid can post `delivered` before its HTTP answer reaches
+    the worker, and the webhook leaves rows the outbox still leases alone, so the outbox applies
+    those events itself when it records the send."""
+    status_of = {event_name: status for event_name, status, _ in _STATUS_MOVES}
+    return case(
+        *(
+            (
+                exists().where(events.c.send_id == send_id, events.c.event == event_name),
+                status_of[event_name],
+            )
+            for event_name in _FINAL_EVENTS_FIRST
+        ),
+        else_="sent",
+    )
+
 
 # SendGrid's reasons for dropping a message that mean the address must not be mailed again.
 _DROP_SUPPRESSIONS = {

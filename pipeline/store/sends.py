@@ -32,6 +32,7 @@ from sqlalchemy.types import Integer, String
 from pipeline.models import Segment, SendResult
 from pipeline.store.campaigns import assignment_case
 from pipeline.store.contacts import mailable_condition
+from pipeline.store.events import status_once_accepted
 from pipeline.store.lifecycle import CAP_WINDOW, weekly_cap_condition
 from pipeline.store.tables import campaigns, contacts, events, sends
 from pipeline.store.types import UtcDateTime
@@ -237,7 +238,7 @@ def record_results(
                 update(sends)
                 .where(leased, sends.c.status.in_(("sending", "unknown")))
                 .values(
-                    status="sent",
+                    status=status_once_accepted(sends.c.id),
                     sent_at=now,
                     provider_message_id=message_id,
                     reason=None,
@@ -333,7 +334,7 @@ def reconcile_unknown(conn: Connection, campaign_id: int, now: datetime) -> tupl
         update(sends)
         .where(unknown, provider_saw_it)
         .values(
-            status="sent",
+            status=status_once_accepted(sends.c.id),
             sent_at=func.coalesce(sends.c.sent_at, first_event),
             reason=None,
             next_attempt_at=None,

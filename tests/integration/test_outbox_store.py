@@ -320,3 +320,49 @@ def test_a_stored_variant_comes_back_as_rendered(engine):
     assert (rendered.campaign, rendered.segment, rendered.segment_code) == ("autumn", "desk", "d1")
     assert rendered.html_tokens["first_name"] in rendered.html
     assert (rendered.campaign_id, rendered.variant_id) == (campaign, variant_id)
+
+
+def _store_event(conn, campaign, send_id, event_name, now):
+    conn.execute(
+        insert(events).values(
+            sg_event_id=f"{event_name}-{send_id}",
+            send_id=send_id,
+            campaign_id=campaign,
+            event=event_name,
+            occurred_at=now,
+            machine_open=False,
+            simulated=False,
+            received_at=now,
+        )
+    )
+
+
+def test_events_that_overtake_the_http_answer_decide_the_recorded_status(engine):
+    # SendGrid can post `delivered` (or a bounce) before the worker hears its 202; the webhook
+    # leaves leased rows alone, so recording the send must not bury those events under `sent`.
+    campaign, _ = _campaign_with_sends(engine, 4)
+    batch = _claim_all(engine, campaign)
+    ids = [s.send_id for s in batch.sends]
+    now = utcnow()
+    with engine.begin() as conn:
+        _store_event(conn, campaign, ids[0], "delivered", now)
+        _store_event(conn, campaign, ids[1], "delivered", now)
+        _store_event(conn, campaign, ids[1], "bounce", now)
+        _store_event(conn, campaign, ids[2], "processed", now)
+    assert _record(engine, "w#1", [SendResult(i, "sent") for i in ids]) == {"sent": 4}
+    with engine.connect() as conn:
+        status = dict(conn.execute(select(sends.c.id, sends.c.status)).all())
+    assert [status[i] for i in ids] == ["delivered", "bounced", "sent", "sent"]
+
+
+def test_reconciling_an_unknown_send_applies_its_delivery_events(engine):
+    campaign, _ = _campaign_with_sends(engine, 1)
+    now = utcnow()
+    with engine.begin() as conn:
+        batch = claim_batch(conn, campaign, "dead#1", now - timedelta(seconds=1), now, limit=10)
+        send_id = batch.sends[0].send_id
+        _store_event(conn, campaign, send_id, "processed", now)
+        _store_event(conn, campaign, send_id, "delivered", now)
+        expire_leases(conn, campaign, now, reconcile_after=HOUR)
+        assert reconcile_unknown(conn, campaign, now) == (1, 0)
+        assert statuses(conn, campaign) == {"delivered": 1}
