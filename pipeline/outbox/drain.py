@@ -7,6 +7,7 @@ SQL itself. Retries live here, not in the backends: a backend makes one attempt 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import socket
@@ -137,6 +138,12 @@ class _Drain:
         self.progress = progress
         self.report = DrainReport()
         self.lock = threading.Lock()
+        # SQLite has one writer at a time, and its busy handler sleeps (up to 100 ms a turn)
+        # while it waits: this drain's own threads queue for writing on a lock instead, so a
+        # finished write hands over at once. PostgreSQL's claims skip each other's rows.
+        self.write_lock: threading.Lock | contextlib.nullcontext[None] = (
+            threading.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+        )
         self.claims = itertools.count(1)
         self.variants: dict[int, RenderedVariant] = {}
         self.limiter = RateLimiter(settings.delivery.rate_limit_per_second)
@@ -154,7 +161,7 @@ class _Drain:
 
     def housekeeping(self, campaign_id: int) -> None:
         now = utcnow()
-        with self.engine.begin() as conn:
+        with self.write_lock, self.engine.begin() as conn:
             expire_leases(conn, campaign_id, now, self.reconcile_after)
             confirmed, requeued = reconcile_unknown(conn, campaign_id, now)
         with self.lock:
@@ -193,7 +200,7 @@ class _Drain:
             return False
         now = utcnow()
         lease_owner = f"{self.worker_id}#{next(self.claims)}"
-        with self.engine.begin() as conn:
+        with self.write_lock, self.engine.begin() as conn:
             batch = claim_batch(
                 conn, campaign_id, lease_owner, now + lease_length(self.settings), now, batch_size
             )
@@ -244,7 +251,7 @@ class _Drain:
         return self.record(batch, results)
 
     def record(self, batch: ClaimedBatch, results: list[SendResult]) -> dict[str, int]:
-        with self.engine.begin() as conn:
+        with self.write_lock, self.engine.begin() as conn:
             return record_results(
                 conn,
                 batch.lease_owner,
