@@ -39,8 +39,8 @@ MAX_INBOUND_BYTES = 5 * 1024 * 1024
 # A signed batch older (or newer) than this is refused, so a captured request cannot be replayed.
 SIGNATURE_TOLERANCE_SECONDS = 600
 
-# A run of the characters a signed token is made of (base64url and dots; a compressed payload
-# starts with a dot). A token is some tail of such a run, after a "-" or at a ".".
+# A run of the characters a signed token is made of (base64url and the dot before its signature).
+# A token is the whole run or a tail of it after a "-" (it never starts with "-" or ".").
 _TOKEN_RUN = re.compile(r"[A-Za-z0-9_.\-]{20,}")
 _MAX_TRIES_PER_RUN = 64
 
@@ -161,15 +161,15 @@ def _addresses(value: str) -> list[str]:
 
 
 def _token_candidates(text: str) -> list[str]:
-    """Tails of token-like runs in `text`: the subject reads "unsubscribe-<token>", and a token
-    may contain "-" itself, so each tail after a dash (or starting at a dot) is a candidate."""
+    """Tails of token-like runs in `text` holding one dot: the subject reads
+    "unsubscribe-<token>", and a token may contain "-" itself, so each tail after a dash is a
+    candidate."""
     candidates: list[str] = []
     for run in _TOKEN_RUN.findall(text):
         run = run.rstrip(".")
-        starts = {0} | {i + 1 for i, char in enumerate(run) if char == "-"}
-        starts |= {i for i, char in enumerate(run) if char == "."}
-        tails = [run[start:] for start in sorted(starts)]
-        candidates.extend(tail for tail in tails[:_MAX_TRIES_PER_RUN] if tail.count(".") in (1, 2))
+        starts = [0] + [i + 1 for i, char in enumerate(run) if char == "-"]
+        tails = (run[start:] for start in starts[:_MAX_TRIES_PER_RUN])
+        candidates.extend(tail for tail in tails if tail.count(".") == 1)
     return candidates
 
 

@@ -137,6 +137,17 @@ def test_the_token_is_found_in_the_subject_as_render_writes_it():
     assert found == token
 
 
+def test_a_token_with_a_dash_in_it_is_found_whole_in_the_subject():
+    token = make_token(
+        SETTINGS.secret_key.get_secret_value(), "unsubscribe", link_payload(1, 70, "ab" * 32)
+    )
+    assert "-" in token
+    found = find_unsubscribe_token(
+        SETTINGS, "unsubscribe@mail.harbourside-clinic.example", f"Re: unsubscribe-{token}."
+    )
+    assert found == token
+
+
 def test_the_token_is_found_after_a_plus_in_the_address():
     token = _token()
     to = f'"Unsubscribe" <Unsubscribe+{token}@Mail.Harbourside-Clinic.example>'
