@@ -9,7 +9,7 @@ from datetime import date
 from sqlalchemy import ColumnElement, Connection, and_, case, func, or_, select, true
 
 from pipeline.models import Contact, Segment
-from pipeline.store.contacts import _contact_from_row
+from pipeline.store.contacts import contact_from_row
 from pipeline.store.segments import segment_condition
 from pipeline.store.tables import contacts
 
@@ -60,7 +60,7 @@ def search_contacts(
         .limit(limit)
         .offset(offset)
     )
-    return [_contact_from_row(row) for row in rows]
+    return [contact_from_row(row) for row in rows]
 
 
 def count_matching_contacts(conn: Connection, query: str) -> int:

@@ -35,6 +35,7 @@ __all__ = [
     "add_contact",
     "contact_count",
     "contact_export",
+    "contact_from_row",
     "erase_contact",
     "get_contact",
     "get_contact_by_id",
@@ -172,7 +173,8 @@ def suppressed_hashes(conn: Connection, hashes: Iterable[str], reason: str) -> s
 # --- single contacts --------------------------------------------------------------------------
 
 
-def _contact_from_row(row) -> Contact:
+def contact_from_row(row) -> Contact:
+    """A `Contact` from a row of `contacts` selected whole; shared with the contact search."""
     return Contact(
         id=row.id,
         email=row.email,
@@ -192,14 +194,14 @@ def get_contact(conn: Connection, email: str) -> Contact:
     row = conn.execute(select(contacts).where(contacts.c.email_key == email_key(email))).first()
     if row is None:
         raise NotFoundError(f"no contact with the address {email.strip()!r}")
-    return _contact_from_row(row)
+    return contact_from_row(row)
 
 
 def get_contact_by_id(conn: Connection, contact_id: int) -> Contact:
     row = conn.execute(select(contacts).where(contacts.c.id == contact_id)).first()
     if row is None:
         raise NotFoundError(f"no contact with id {contact_id}")
-    return _contact_from_row(row)
+    return contact_from_row(row)
 
 
 def contact_count(conn: Connection) -> int:
