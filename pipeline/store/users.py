@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from pipeline.contacts.normalise import email_key
 from pipeline.errors import InputError, NotFoundError
 from pipeline.models import StaffRole, StaffUser
 from pipeline.store.tables import api_tokens, login_throttles, users
@@ -25,10 +26,6 @@ def _user(row) -> StaffUser:
     )
 
 
-def normalise_email(email: str) -> str:
-    return email.strip().lower()
-
-
 def create_user(
     conn: Connection,
     email: str,
@@ -44,7 +41,7 @@ def create_user(
             user_id = conn.execute(
                 insert(users)
                 .values(
-                    email=normalise_email(email),
+                    email=email_key(email),
                     role=role,
                     password_hash=password_hash,
                     must_change_password=must_change_password,
@@ -55,7 +52,7 @@ def create_user(
             ).scalar_one()
     except IntegrityError:
         raise InputError(
-            f"a user with the address {normalise_email(email)} already exists; "
+            f"a user with the address {email_key(email)} already exists; "
             "use 'clinicmail users password' to set a new password"
         ) from None
     return get_user(conn, user_id)
@@ -74,7 +71,7 @@ def get_user(conn: Connection, user_id: int) -> StaffUser:
 
 
 def find_user(conn: Connection, email: str) -> StaffUser | None:
-    row = conn.execute(select(users).where(users.c.email == normalise_email(email))).one_or_none()
+    row = conn.execute(select(users).where(users.c.email == email_key(email))).one_or_none()
     return None if row is None else _user(row)
 
 
@@ -82,7 +79,7 @@ def get_user_by_email(conn: Connection, email: str) -> StaffUser:
     user = find_user(conn, email)
     if user is None:
         raise NotFoundError(
-            f"no user with the address {normalise_email(email)}; 'clinicmail users list' shows them"
+            f"no user with the address {email_key(email)}; 'clinicmail users list' shows them"
         )
     return user
 

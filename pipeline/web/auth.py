@@ -18,6 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 
 from pipeline.config import Settings
+from pipeline.contacts.normalise import email_key
 from pipeline.errors import ClinicmailError, InputError
 from pipeline.models import StaffRole, StaffUser
 from pipeline.store import users as user_store
@@ -131,7 +132,7 @@ class Throttle:
 
 
 def _throttles(email: str, address: str | None) -> list[Throttle]:
-    keys = [Throttle(ACCOUNT_LIMIT, f"account:{user_store.normalise_email(email)}")]
+    keys = [Throttle(ACCOUNT_LIMIT, f"account:{email_key(email)}")]
     if address:
         keys.append(Throttle(ADDRESS_LIMIT, f"ip:{address}"))
     return keys
