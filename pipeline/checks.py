@@ -18,6 +18,8 @@ from pipeline.render import personalise, recipient_values
 
 # Gmail clips a message whose HTML passes about 102 KB; stay under 100 KB.
 HTML_LIMIT_BYTES = 100 * 1024
+# Longer subjects are cut off in most inboxes; campaign files, derived subjects and the check
+# all use this one limit.
 SUBJECT_LIMIT = 78
 # Words that reveal a health condition in a subject, preheader, header or address.
 CONDITION_WORDS = (

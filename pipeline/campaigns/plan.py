@@ -10,7 +10,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from pipeline.campaigns.spec import is_general, targeted_segments
-from pipeline.checks import revealing_words
+from pipeline.checks import SUBJECT_LIMIT, revealing_words
 from pipeline.config import Settings
 from pipeline.errors import NotFoundError, SpecError
 from pipeline.models import (
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 DEFAULT_THRESHOLD = 0.2
 # The excerpt: the segment's best paragraphs, in article order, within this many words.
 EXCERPT_WORDS = 120
-SUBJECT_LIMIT = 78
 PREHEADER_LIMIT = 110
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 

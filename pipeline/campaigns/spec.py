@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from pipeline.checks import SUBJECT_LIMIT
 from pipeline.errors import InputError, NotFoundError, SpecError
 from pipeline.models import GENERAL_SEGMENT, CampaignSpec, Segment, SegmentOverride, Utm
 from pipeline.render import template_names
@@ -233,9 +234,11 @@ def _override_text(body: LinedDict, field: str, key: str, where: _File) -> str |
         raise where.error(key, "must be non-empty text", body.lines[field])
     if "\n" in text.strip() and field != "intro":
         raise where.error(key, "must be one line", body.lines[field])
-    if field == "subject" and len(text.strip()) > 78:
+    if field == "subject" and len(text.strip()) > SUBJECT_LIMIT:
         raise where.error(
-            key, f"is {len(text.strip())} characters; keep it to 78", body.lines[field]
+            key,
+            f"is {len(text.strip())} characters; keep it to {SUBJECT_LIMIT}",
+            body.lines[field],
         )
     return " ".join(text.split()) if field != "intro" else text.strip()
 
