@@ -7,6 +7,7 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -19,6 +20,7 @@ from pipeline.outbox import (
     outbox_summary,
     start_campaign,
 )
+from pipeline.scheduling.timing import format_local
 
 STATUS_ORDER = (
     "queued", "sending", "unknown", "sent", "delivered", "bounced", "dropped", "failed", "skipped",
@@ -130,7 +132,9 @@ def _document(started: bool, report: DrainReport, summary: OutboxSummary) -> dic
     }
 
 
-def _print_summary(started: bool, report: DrainReport, summary: OutboxSummary, zone) -> None:
+def _print_summary(
+    started: bool, report: DrainReport, summary: OutboxSummary, zone: ZoneInfo
+) -> None:
     verb = "started" if started else "resumed"
     click.echo(
         f"{summary.slug}: {verb}; {report.handed_off} handed to the provider in this run; "
@@ -145,10 +149,9 @@ def _print_summary(started: bool, report: DrainReport, summary: OutboxSummary, z
         ),
     )
     if report.held_until is not None:
-        local = report.held_until.astimezone(zone)
         click.echo(
-            f"held by quiet hours or a closure date until {local:%Y-%m-%d %H:%M} "
-            f"({zone.key}); a running `clinicmail worker` carries on then"
+            f"held by quiet hours or a closure date until {format_local(report.held_until, zone)}"
+            "; a running `clinicmail worker` carries on then"
         )
     elif report.stopped:
         click.echo(f"stopped; run `clinicmail campaign send {summary.slug} --now` to resume")

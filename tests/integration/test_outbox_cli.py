@@ -2,6 +2,7 @@
 the file backend (every email written to var/outbox)."""
 
 import json
+from datetime import datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
@@ -99,3 +100,22 @@ def test_on_a_terminal_a_progress_bar_runs_until_the_outbox_is_drained(prepared,
     assert result.exit_code == 0, result.output
     assert f"sending {SLUG}" in result.output
     assert "campaign is sent" in result.output
+
+
+def test_on_a_closure_date_the_summary_says_until_when_in_local_time(prepared):
+    workspace, engine = prepared
+    zone = outbox_settings(workspace).clinic.zone
+    today = datetime.now(zone).date()
+    config = workspace / "clinic.toml"
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(
+            "closure_dates = []", f'closure_dates = ["{today}", "{today + timedelta(days=1)}"]'
+        ),
+        encoding="utf-8",
+    )
+    approve_campaign(engine, SLUG, "owner@example.com")
+    result = _send(workspace, "--now")
+    assert result.exit_code == 0, result.output
+    reopening = today + timedelta(days=2)
+    assert f"closure date until {reopening} 00:00 {zone.key}; a running" in result.output
+    assert not list((workspace / "var" / "outbox").rglob("*.eml"))
