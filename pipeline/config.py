@@ -33,8 +33,6 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "CLINICMAIL_RECONCILE_AFTER": ("delivery", "reconcile_after_seconds"),
     "CLINICMAIL_PUBLIC_URL": ("web", "public_url"),
 }
-# Environment variables read directly (never from a file in the repo).
-ENV_SECRETS = ("CLINICMAIL_DATABASE_URL", "CLINICMAIL_SECRET_KEY", "SENDGRID_API_KEY")
 ENV_WEBHOOK_KEY = "SENDGRID_WEBHOOK_PUBLIC_KEY"
 
 _HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
