@@ -157,7 +157,8 @@ def users_token(app: AppContext, email: str, name: str) -> None:
 @pass_app
 def users_ensure_owner(app: AppContext, email: str | None) -> None:
     """Make a first owner when there are no users yet, and print how to sign in with a one-time
-    password; with users already there, say so and change nothing. `make run` calls this.
+    password; with users already there, say so and change nothing. `clinicmail run` (and so
+    `make run`) does the same at start.
 
     Example:
 
