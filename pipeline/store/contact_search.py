@@ -10,29 +10,19 @@ from sqlalchemy import ColumnElement, Connection, and_, case, func, or_, select,
 
 from pipeline.models import Contact, Segment
 from pipeline.store.contacts import contact_from_row
-from pipeline.store.segments import segment_condition
+from pipeline.store.segments import like_escape, segment_condition
 from pipeline.store.tables import contacts
 
 __all__ = ["count_matching_contacts", "search_contacts", "segments_of_contacts"]
 
-_ESCAPE = "\\"
-
-
-def _like_pattern(word: str) -> str:
-    """`%word%` with the user's own `%`, `_` and escape character taken literally."""
-    escaped = (
-        word.replace(_ESCAPE, _ESCAPE * 2).replace("%", _ESCAPE + "%").replace("_", _ESCAPE + "_")
-    )
-    return f"%{escaped}%"
-
 
 def _word_matches(word: str) -> ColumnElement[bool]:
-    pattern = _like_pattern(word)
+    pattern = f"%{like_escape(word)}%"
     fields = [contacts.c.email, contacts.c.first_name, contacts.c.last_name]
     # Tags are stored as ",a,b,"; a word with a comma would match the separators themselves.
     if "," not in word:
         fields.append(contacts.c.tags)
-    return or_(*(func.lower(field).like(pattern, escape=_ESCAPE) for field in fields))
+    return or_(*(func.lower(field).like(pattern, escape="\\") for field in fields))
 
 
 def _query_condition(query: str) -> ColumnElement[bool]:

@@ -78,12 +78,13 @@ def rule_condition(rule: Rule, today: date) -> ColumnElement[bool]:
     return not_(or_(false(), *terms))
 
 
-def _like_escape(value: str) -> str:
+def like_escape(value: str) -> str:
+    """`value` inside a LIKE pattern escaped by backslash: its own `%`, `_` and `\\` literal."""
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _has_tag(tag: str) -> ColumnElement[bool]:
-    return contacts.c.tags.like(f"%,{_like_escape(normalise_tag(tag))},%", escape="\\")
+    return contacts.c.tags.like(f"%,{like_escape(normalise_tag(tag))},%", escape="\\")
 
 
 def _values(value: Any) -> list[str]:
@@ -102,7 +103,7 @@ def _condition(condition: Condition, today: date) -> ColumnElement[bool]:
             return or_(
                 false(),
                 *(
-                    contacts.c.tags.like(f"%{_like_escape(normalise_tag(part))}%", escape="\\")
+                    contacts.c.tags.like(f"%{like_escape(normalise_tag(part))}%", escape="\\")
                     for part in _values(value)
                 ),
             )
@@ -125,7 +126,7 @@ def _attribute_test(attribute, op: str, value: Any, today: date) -> ColumnElemen
         return or_(
             false(),
             *(
-                func.lower(attribute).like(f"%{_like_escape(part.lower())}%", escape="\\")
+                func.lower(attribute).like(f"%{like_escape(part.lower())}%", escape="\\")
                 for part in _values(value)
             ),
         )
