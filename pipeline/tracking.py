@@ -189,6 +189,12 @@ def parse_events(body: bytes) -> list[Event]:
     """The events in an Event Webhook POST body (a JSON array of event objects).
 
     Raises InputError saying what is wrong (and which event) when the body cannot be used."""
+    return [parse_event(item, index) for index, item in enumerate(event_items(body))]
+
+
+def event_items(body: bytes) -> list[Any]:
+    """The items of an Event Webhook POST body, not yet read as events (a lone object counts as
+    a batch of one). Raises InputError when the body is no JSON array."""
     try:
         document = json.loads(body)
     except (UnicodeDecodeError, ValueError) as error:
@@ -197,10 +203,12 @@ def parse_events(body: bytes) -> list[Event]:
         document = [document]
     if not isinstance(document, list):
         raise InputError("webhook body must be a JSON array of event objects")
-    return [_event(item, index) for index, item in enumerate(document)]
+    return document
 
 
-def _event(item: Any, index: int) -> Event:
+def parse_event(item: Any, index: int) -> Event:
+    """One item of a batch as an Event; raises InputError naming event `index` when it is not
+    one."""
     where = f"webhook event {index}"
     if not isinstance(item, dict):
         raise InputError(f"{where}: must be a JSON object, not {type(item).__name__}")

@@ -3,7 +3,6 @@ and Inbound Parse for the unsubscribe mailbox named in every email's List-Unsubs
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import threading
@@ -23,7 +22,8 @@ from pipeline.store.events import IngestReport, record_events, record_unsubscrib
 from pipeline.tracking import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
-    parse_events,
+    event_items,
+    parse_event,
     read_token,
     verify_webhook,
 )
@@ -76,24 +76,14 @@ def parse_batch(body: bytes) -> tuple[list[Event], int]:
     """The usable events of a batch and how many items were not events. A batch that is not
     JSON raises InputError; one odd item does not sink the rest, because SendGrid would retry
     the whole batch for a day."""
-    try:
-        return parse_events(body), 0
-    except InputError:
-        try:
-            document = json.loads(body)
-        except ValueError:
-            raise InputError("webhook body is not JSON") from None
-        if isinstance(document, dict):
-            document = [document]
-        if not isinstance(document, list):
-            raise InputError("webhook body must be a JSON array of event objects") from None
+    items = event_items(body)
     usable: list[Event] = []
-    for item in document:
+    for index, item in enumerate(items):
         try:
-            usable.extend(parse_events(json.dumps(item).encode("utf-8")))
+            usable.append(parse_event(item, index))
         except InputError:
             continue
-    return usable, len(document) - len(usable)
+    return usable, len(items) - len(usable)
 
 
 @router.post("/webhooks/sendgrid")
