@@ -71,6 +71,13 @@ def test_local_times_are_read_in_the_clinics_zone():
         local_datetime(LONDON, "1 July", "10am")
 
 
+def test_local_times_that_daylight_saving_skips_or_repeats_are_refused():
+    with pytest.raises(InputError, match="2026-03-29 01:30:00 Europe/London does not exist"):
+        local_datetime(LONDON, "2026-03-29", "01:30")
+    with pytest.raises(InputError, match="2026-10-25 01:30:00 Europe/London is ambiguous"):
+        local_datetime(LONDON, "2026-10-25", "01:30")
+
+
 def test_campaign_slugs_come_from_the_article_and_the_day():
     assert slug_for("Why-We Massage!", date(2026, 11, 21)) == "why-we-massage-20261121"
     assert slug_for("***", date(2026, 1, 2)) == "campaign-20260102"

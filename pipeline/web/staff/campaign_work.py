@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 
 from sqlalchemy import Engine
 
@@ -27,6 +27,7 @@ from pipeline.models import (
 )
 from pipeline.render import personalise, recipient_values, render_variant
 from pipeline.scheduling.sync import spec_hash
+from pipeline.scheduling.timing import local_to_utc
 from pipeline.segments import load_segments
 from pipeline.store import lifecycle as lifecycle_store
 from pipeline.store import utcnow
@@ -161,14 +162,15 @@ def create_web_campaign(
 
 
 def local_datetime(settings: Settings, day: str, clock: str) -> datetime:
-    """A date and time typed in the clinic's timezone, as an aware UTC datetime."""
+    """A date and time typed in the clinic's timezone, as an aware UTC datetime; a time that a
+    daylight-saving change skips or repeats is refused, as everywhere else."""
     try:
         moment = datetime.combine(date.fromisoformat(day), time.fromisoformat(clock))
     except ValueError:
         raise InputError(
             f"{day} {clock} is not a date and time; use YYYY-MM-DD and HH:MM"
         ) from None
-    return moment.replace(tzinfo=settings.clinic.zone).astimezone(UTC)
+    return local_to_utc(moment, settings.clinic.zone, where="send time")
 
 
 def segment_label(segments: dict[str, Segment], name: str) -> str:
