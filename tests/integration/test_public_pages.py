@@ -154,6 +154,16 @@ def test_a_link_for_a_reused_contact_id_opens_nothing(tracking_client, tracking_
     assert tracking_client.get(f"/u/{token}").status_code == 404
 
 
+def test_a_signed_token_without_the_address_hash_opens_nothing(
+    tracking_client, tracking_app, client_links
+):
+    settings = tracking_app.state.settings
+    token = make_token(
+        settings.secret_key.get_secret_value(), "unsubscribe", {"c": client_links["ana"]}
+    )
+    assert tracking_client.get(f"/u/{token}").status_code == 404
+
+
 def test_preferences_offer_only_topics_that_reveal_nothing(tracking_client, client_links):
     page = tracking_client.get(client_links["preferences"])
     assert page.status_code == 200
