@@ -71,17 +71,24 @@ def why_not_mailable(conn: Connection, contact_id: int, now: datetime) -> str | 
     ).one_or_none()
     if row is None:
         raise NotFoundError(f"no contact with id {contact_id}")
-    reasons = []
-    found = conn.execute(
-        select(suppressions.c.reason, suppressions.c.source, suppressions.c.created_at)
-        .where(suppressions.c.email_hash == row.email_hash)
-        .order_by(suppressions.c.created_at)
+    return _why_not_mailable(row, _suppressions_of(conn, row.email_hash), now)
+
+
+def _suppressions_of(conn: Connection, hashed: str) -> list:
+    return conn.execute(
+        select(suppressions)
+        .where(suppressions.c.email_hash == hashed)
+        .order_by(suppressions.c.created_at, suppressions.c.id)
     ).all()
-    for suppression in found:
-        reasons.append(
-            f"suppressed: {_REASON_WORDS.get(suppression.reason, suppression.reason)} "
-            f"({suppression.source}, {suppression.created_at:%Y-%m-%d})"
-        )
+
+
+def _why_not_mailable(row, suppression_rows, now: datetime) -> str | None:
+    """`why_not_mailable` for a contact row and its address's suppressions, already read."""
+    reasons = [
+        f"suppressed: {_REASON_WORDS.get(suppression.reason, suppression.reason)} "
+        f"({suppression.source}, {suppression.created_at:%Y-%m-%d})"
+        for suppression in suppression_rows
+    ]
     if row.consent_status == "unsubscribed":
         when = f", {row.consent_at:%Y-%m-%d}" if row.consent_at else ""
         reasons.append(f"consent withdrawn ({row.consent_source or 'unknown source'}{when})")
@@ -249,11 +256,7 @@ def contact_export(conn: Connection, email: str, now: datetime) -> dict[str, Any
     what happened to each. NotFoundError when there is no contact and no suppression."""
     hashed = email_hash(email)
     row = conn.execute(select(contacts).where(contacts.c.email_key == email_key(email))).first()
-    suppression_rows = conn.execute(
-        select(suppressions)
-        .where(suppressions.c.email_hash == hashed)
-        .order_by(suppressions.c.created_at, suppressions.c.id)
-    ).all()
+    suppression_rows = _suppressions_of(conn, hashed)
     if row is None and not suppression_rows:
         raise NotFoundError(f"no contact with the address {email.strip()!r}")
     held_suppressions = [
@@ -273,7 +276,8 @@ def contact_export(conn: Connection, email: str, now: datetime) -> dict[str, Any
             ),
             "suppressions": held_suppressions,
         }
-    reason = why_not_mailable(conn, row.id, now)
+    # The row and its suppressions are at hand: no second read of either.
+    reason = _why_not_mailable(row, suppression_rows, now)
     document: dict[str, Any] = {
         "email": row.email,
         "email_hash": row.email_hash,
