@@ -10,10 +10,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from pipeline.campaigns import spec_document
+from pipeline.campaigns.spec import CAMPAIGNS_DIR, campaign_files, load_campaign_specs
 from pipeline.config import Settings
 from pipeline.lifecycle import OPEN_STATES
 from pipeline.models import CampaignLifecycle, CampaignSpec
 from pipeline.scheduling.timing import format_local, next_occurrence
+from pipeline.segments import SEGMENTS_FILE
 from pipeline.store import lifecycle as store
 from pipeline.store import utcnow
 
@@ -24,7 +27,6 @@ if TYPE_CHECKING:
 TIME_KEYS = ("send_at", "cron")
 # Keys that describe where the spec came from, not the campaign.
 IGNORED_KEYS = ("source_path",)
-CAMPAIGNS_FOLDER = "campaigns"
 
 
 @dataclass
@@ -42,11 +44,11 @@ class CampaignSyncReport:
 
 
 def campaign_files_fingerprint(settings: Settings) -> str:
-    """Names, sizes and modification times of the campaign files: changes when any file does."""
-    folder = settings.path(CAMPAIGNS_FOLDER)
+    """Names, sizes and modification times of the campaign files and segments.yaml (the files
+    are checked against the segments): changes when any of them does."""
     entries = []
-    if folder.is_dir():
-        for path in sorted(folder.glob("*.y*ml")):
+    for path in (*campaign_files(settings.workspace), settings.workspace / SEGMENTS_FILE):
+        if path.is_file():
             stat = path.stat()
             entries.append(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}")
     return hashlib.sha256("\n".join(entries).encode()).hexdigest()
@@ -68,8 +70,6 @@ def sync_campaigns(
     """Bring the campaigns table in line with campaigns/*.yaml in one transaction. A file that
     does not validate stops the whole sync (nothing half-applied); a change that the campaign's
     state does not allow is refused and reported while the other files sync."""
-    from pipeline.campaigns import load_campaign_specs, spec_document
-
     now = now or utcnow()
     specs = load_campaign_specs(settings.workspace, settings.clinic.zone)
     report = CampaignSyncReport()
@@ -86,7 +86,7 @@ def sync_campaigns(
         files = {spec.slug for spec in specs}
         removed = [c for c in known.values() if c.origin == "file" and c.slug not in files]
         for campaign in removed:
-            reason = f"{CAMPAIGNS_FOLDER}/{campaign.slug}.yaml was removed"
+            reason = f"{CAMPAIGNS_DIR}/{campaign.slug}.yaml was removed"
             if store.transition(
                 conn, campaign.slug, OPEN_STATES, "cancelled", now, state_reason=reason
             ):
@@ -124,7 +124,7 @@ def _update(
     report: CampaignSyncReport,
 ) -> None:
     new_hash = spec_hash(document)
-    where = spec.source_path or f"{CAMPAIGNS_FOLDER}/{spec.slug}.yaml"
+    where = spec.source_path or f"{CAMPAIGNS_DIR}/{spec.slug}.yaml"
     if current.origin != "file":
         report.refused.append(
             f"{where}: the slug {spec.slug!r} belongs to a campaign made in the web app; "

@@ -102,3 +102,13 @@ def test_the_fingerprint_changes_when_a_file_does(settings):
     assert campaign_files_fingerprint(settings) == before
     _edit(settings, SLUG, "threshold: 0.3", "threshold: 0.35")
     assert campaign_files_fingerprint(settings) != before
+
+
+def test_the_fingerprint_changes_when_the_segments_do_but_not_for_other_files(settings):
+    # Campaign files are checked against segments.yaml, so editing it is a reason to sync again.
+    before = campaign_files_fingerprint(settings)
+    settings.path("campaigns", "notes.txt").write_text("not a campaign", encoding="utf-8")
+    assert campaign_files_fingerprint(settings) == before
+    segments = settings.path("campaigns", "segments.yaml")
+    segments.write_text(segments.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    assert campaign_files_fingerprint(settings) != before
