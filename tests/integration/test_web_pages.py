@@ -158,7 +158,10 @@ def test_contacts_import_shows_the_row_report_then_find_export_and_erase(synced,
     found = signed_in.get("/contacts", params={"email": "MAYA@example.org"})
     assert "Maya" in found.text and "Erase this contact" in found.text
     export = signed_in.get("/contacts/export", params={"email": "maya@example.org"})
-    assert export.headers["content-disposition"].startswith("attachment")
+    clinic_day = utcnow().astimezone(synced.state.settings.clinic.zone).date()
+    assert export.headers["content-disposition"] == (
+        f'attachment; filename="contact-export-{clinic_day:%Y%m%d}.json"'
+    )
     assert export.json()
     unconfirmed = signed_in.post(
         "/contacts/erase",

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import tempfile
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +14,7 @@ from starlette.datastructures import UploadFile
 
 from pipeline.contacts.importer import import_contacts
 from pipeline.errors import ClinicmailError, InputError
+from pipeline.metrics import local_today
 from pipeline.models import StaffUser
 from pipeline.segments import load_segments
 from pipeline.store import utcnow
@@ -54,7 +54,7 @@ def _page_number(raw: str) -> int:
 def _page(request: Request, query: str = "", page: str = "1", **extra) -> Response:
     settings = request.app.state.settings
     now = utcnow()
-    today = now.astimezone(settings.clinic.zone).date()
+    today = local_today(settings.clinic.zone, now)
     segments = load_segments(settings.workspace)
     labels = {segment.name: segment.label for segment in segments}
     with request.app.state.engine.connect() as conn:
@@ -154,8 +154,8 @@ def contacts_export(request: Request, email: str) -> Response:
     """Everything held about one person, as a JSON download (a subject access request)."""
     with request.app.state.engine.connect() as conn:
         document = contact_export(conn, email, utcnow())
-    stamp = datetime.now().strftime("%Y%m%d")
-    filename = f"contact-export-{stamp}.json"
+    # Named by the clinic's day, like every date staff see, not the server's.
+    filename = f"contact-export-{local_today(request.app.state.settings.clinic.zone):%Y%m%d}.json"
     return Response(
         json.dumps(document, indent=2, ensure_ascii=False),
         media_type="application/json",
