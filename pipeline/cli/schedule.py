@@ -181,7 +181,7 @@ def sync(app: AppContext, as_json: bool) -> None:
     type=click.FloatRange(min=0.1),
     default=5.0,
     show_default=True,
-    help="Seconds between the scheduler's looks at the database.",
+    help="Seconds between the scheduler's looks at the database (and an idle outbox's).",
 )
 @click.option(
     "--takeover",
