@@ -261,9 +261,8 @@ def _import_chunk(
             report.rejected.append(result)
         else:
             parsed.append(result)
-    hashes = {email_key(row.email): "" for row in parsed}
-    for key in hashes:
-        hashes[key] = email_hash(key)
+    keys = dict.fromkeys(email_key(row.email) for row in parsed)
+    hashes = {key: email_hash(key) for key in keys}
     stored = contacts_by_key(conn, list(hashes))
     erased = suppressed_hashes(conn, hashes.values(), "erased")
     states: dict[str, dict[str, Any]] = {}
