@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Literal
 
+import orjson
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from pipeline.config import Settings
@@ -342,8 +343,10 @@ class LocalSendGridServer:
             handler.hold_until_client_leaves(fault.hold_seconds, self._stopping)
             return
         try:
-            document = json.loads(body)
-        except ValueError:
+            # orjson: a 1,000-recipient body parses in a fifth of json's time, and the server
+            # shares the machine with the sender it measures.
+            document = orjson.loads(body)
+        except orjson.JSONDecodeError:
             self._reject(handler, 400, [{"field": None, "message": "Bad Request", "help": None}])
             return
         errors = [] if self.benchmark else validation_errors(document)
