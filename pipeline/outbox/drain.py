@@ -24,7 +24,7 @@ from pipeline.config import Settings
 from pipeline.delivery import Backend
 from pipeline.errors import DeliveryError
 from pipeline.models import Recipient, RenderedVariant, SendResult
-from pipeline.render import recipient_values
+from pipeline.render import RecipientValues
 from pipeline.scheduling import sending_allowed
 from pipeline.store import utcnow
 from pipeline.store.outbox import (
@@ -148,6 +148,7 @@ class _Drain:
         self.variants: dict[int, RenderedVariant] = {}
         self.limiter = RateLimiter(settings.delivery.rate_limit_per_second)
         self.reconcile_after = timedelta(seconds=settings.delivery.reconcile_after_seconds)
+        self.recipient_values = RecipientValues(settings)
 
     def rendered(self, variant_id: int) -> RenderedVariant:
         with self.lock:
@@ -215,19 +216,10 @@ class _Drain:
 
     def hand_off(self, batch: ClaimedBatch) -> dict[str, int]:
         rendered = self.rendered(batch.variant_id)
+        values = self.recipient_values
         recipients = [
-            Recipient(
-                send_id=claimed.send_id,
-                email=claimed.email,
-                values=recipient_values(
-                    self.settings,
-                    claimed.contact_id,
-                    claimed.email,
-                    claimed.first_name,
-                    claimed.send_id,
-                ),
-            )
-            for claimed in batch.sends
+            Recipient(send_id, email, values(contact_id, email, first_name, send_id))
+            for send_id, contact_id, email, first_name in batch.sends
         ]
         try:
             results = list(self.backend.send_batch(rendered, recipients))

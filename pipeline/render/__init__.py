@@ -9,6 +9,7 @@ from pipeline.render.compile import (
     with_utm,
 )
 from pipeline.render.message import (
+    RecipientValues,
     list_unsubscribe_headers,
     mime_bytes,
     mime_message,
@@ -17,6 +18,7 @@ from pipeline.render.message import (
 )
 
 __all__ = [
+    "RecipientValues",
     "list_unsubscribe_headers",
     "mime_bytes",
     "mime_message",

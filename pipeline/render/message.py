@@ -19,7 +19,7 @@ from pipeline.config import Settings
 from pipeline.contacts import email_hash
 from pipeline.models import Message, Recipient, RenderedVariant
 from pipeline.render.tokens import fill_html, fill_tokens
-from pipeline.tracking import link_payload, make_token
+from pipeline.tracking import link_tokens
 
 CAMPAIGN_HEADER = "X-Clinicmail-Campaign"
 SEND_HEADER = "X-Clinicmail-Send-Id"
@@ -31,23 +31,38 @@ _BASE64_LINE = 76
 _SMTP_LINE = 998
 
 
+class RecipientValues:
+    """Makes the raw values of recipients' tokens for one clinic: first_name and the signed
+    unsubscribe, preferences and view-online links ({public_url}/u/, /p/, /v/ + token), plus
+    `unsubscribe_token`, which the mailto form of List-Unsubscribe carries. The secret and the
+    public URL are read once; the outbox calls it for every recipient."""
+
+    def __init__(self, settings: Settings):
+        self._secret = settings.secret_key.get_secret_value()
+        base = settings.web.public_url
+        self._prefixes = (f"{base}/u/", f"{base}/p/", f"{base}/v/")
+
+    def __call__(
+        self, contact_id: int, email: str, first_name: str, send_id: int | None
+    ) -> dict[str, str]:
+        unsubscribe, preferences, view = link_tokens(
+            self._secret, contact_id, send_id, email_hash(email)
+        )
+        unsubscribe_prefix, preferences_prefix, view_prefix = self._prefixes
+        return {
+            "first_name": first_name.strip() or NAMELESS_GREETING,
+            "unsubscribe_url": unsubscribe_prefix + unsubscribe,
+            "preferences_url": preferences_prefix + preferences,
+            "view_url": view_prefix + view,
+            "unsubscribe_token": unsubscribe,
+        }
+
+
 def recipient_values(
     settings: Settings, contact_id: int, email: str, first_name: str, send_id: int | None
 ) -> dict[str, str]:
-    """The raw values of one recipient's tokens: first_name and the signed unsubscribe,
-    preferences and view-online links ({public_url}/u/, /p/, /v/ + token). Also
-    `unsubscribe_token`, which the mailto form of List-Unsubscribe carries."""
-    secret = settings.secret_key.get_secret_value()
-    payload = link_payload(contact_id, send_id, email_hash(email))
-    base = settings.web.public_url
-    unsubscribe = make_token(secret, "unsubscribe", payload)
-    return {
-        "first_name": first_name.strip() or NAMELESS_GREETING,
-        "unsubscribe_url": f"{base}/u/{unsubscribe}",
-        "preferences_url": f"{base}/p/{make_token(secret, 'preferences', payload)}",
-        "view_url": f"{base}/v/{make_token(secret, 'view', payload)}",
-        "unsubscribe_token": unsubscribe,
-    }
+    """One recipient's token values (see RecipientValues)."""
+    return RecipientValues(settings)(contact_id, email, first_name, send_id)
 
 
 def list_unsubscribe_headers(settings: Settings, values: Mapping[str, str]) -> dict[str, str]:

@@ -12,7 +12,15 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import BadToken, ConfigError, InputError
-from pipeline.tracking import link_payload, make_token, parse_events, read_token, verify_webhook
+from pipeline.tracking import (
+    TOKEN_PURPOSES,
+    link_payload,
+    link_tokens,
+    make_token,
+    parse_events,
+    read_token,
+    verify_webhook,
+)
 
 SENDGRID_DATA = Path(__file__).resolve().parent.parent / "fixtures" / "sendgrid"
 VECTOR = json.loads((SENDGRID_DATA / "event_webhook_signature_vector.json").read_text())
@@ -26,6 +34,24 @@ def test_token_round_trip_and_url_safe() -> None:
     assert read_token(SECRET, "unsubscribe", token) == {"c": 42, "s": 9001, "h": "abababababab"}
     assert all(character.isalnum() or character in "-_." for character in token)
     assert len(token) < 120
+
+
+@pytest.mark.parametrize("send_id", [9001, None])
+def test_link_tokens_are_make_tokens_three_tokens(send_id: int | None) -> None:
+    """The outbox signs a recipient's three links in one call: each must be the very token
+    make_token gives for that purpose, so every link already sent keeps working."""
+    tokens = link_tokens(SECRET, 42, send_id, "ab" * 32)
+    payload = link_payload(42, send_id, "ab" * 32)
+    assert tokens == tuple(make_token(SECRET, purpose, payload) for purpose in TOKEN_PURPOSES)
+    for purpose, token in zip(TOKEN_PURPOSES, tokens, strict=True):
+        assert read_token(SECRET, purpose, token) == payload | {"h": "abababababab"}
+
+
+def test_link_tokens_refuse_a_payload_make_token_refuses() -> None:
+    with pytest.raises(ValueError):
+        link_tokens(SECRET, "42", 1, "ab" * 32)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        link_tokens(SECRET, 42, 1, "not hex")
 
 
 @pytest.mark.parametrize("contact_id", [0, 1, 42, 10**12, -3])
