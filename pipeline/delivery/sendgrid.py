@@ -71,16 +71,20 @@ def substitutions_for(
 ) -> dict[str, str]:
     """One substitution map serving both parts: HTML placeholders get HTML-escaped values, text
     placeholders the raw ones."""
-    substitutions: dict[str, str] = {}
-    for part, tokens, escape in (("html", html_tokens, True), ("text", text_tokens, False)):
-        for name, placeholder in tokens.items():
-            if name not in recipient.values:
-                raise DeliveryError(
-                    f"send {recipient.send_id}: no value for the {part} token {name!r}; "
-                    "recipient values must include every token the variant uses"
-                )
-            value = recipient.values[name]
-            substitutions[placeholder] = html.escape(value, quote=True) if escape else value
+    values = recipient.values
+    try:
+        substitutions = {
+            placeholder: html.escape(values[name], quote=True)
+            for name, placeholder in html_tokens.items()
+        }
+        for name, placeholder in text_tokens.items():
+            substitutions[placeholder] = values[name]
+    except KeyError as missing:
+        part = "html" if missing.args[0] in html_tokens else "text"
+        raise DeliveryError(
+            f"send {recipient.send_id}: no value for the {part} token {missing.args[0]!r}; "
+            "recipient values must include every token the variant uses"
+        ) from None
     return substitutions
 
 
