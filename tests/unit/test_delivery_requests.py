@@ -3,6 +3,8 @@ checks, what SendGrid substitution does, and which events an accepted request ca
 
 from __future__ import annotations
 
+import json
+import logging
 import random
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -14,6 +16,7 @@ from pipeline.delivery.local_events import DemoRates, request_events, sign_webho
 from pipeline.delivery.local_store import apply_substitutions, public_key_b64
 from pipeline.delivery.local_validation import validation_errors
 from pipeline.delivery.sendgrid import (
+    _RequestText,
     retry_after_seconds,
     substitutions_for,
     text_with_own_placeholders,
@@ -181,3 +184,20 @@ def test_signatures_verify_with_the_tracking_check() -> None:
     assert not verify_webhook(
         public_key_b64(key), signature, "1800000000", body + b" ", 60, now=NOW
     )
+
+
+def test_request_text_hands_the_library_orjsons_bytes_and_prints_as_its_size(caplog) -> None:
+    """python_http_client encodes the body itself and formats it into a debug message on every
+    request: the encoded body must be exactly the JSON, and formatting it must not copy it."""
+    body = {"personalizations": [{"to": [{"email": "ann@example.com"}]}], "subject": "Café"}
+    encoded = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    text = _RequestText(encoded)
+    assert json.loads(text) == body
+    assert text.encode("utf-8") == encoded and text.encode() == encoded
+    assert text.encode("utf-16") == str(text).encode("utf-16")
+    assert "PAYLOAD: {data}".format(data=text.encode("utf-8")) == (
+        f"PAYLOAD: <{len(encoded):,} bytes of JSON>"
+    )
+    with caplog.at_level(logging.DEBUG, logger="python_http_client.client"):
+        logging.getLogger("python_http_client.client").debug("%r", text.encode())
+    assert "Café" not in caplog.text
