@@ -5,7 +5,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import insert, select
 
-from pipeline.store import current_revision, utcnow
+from pipeline.store import current_revision, open_engine, utcnow
+from pipeline.store.engine import WAL_CHECKPOINT_PAGES
 from pipeline.store.migrate import MIGRATIONS
 from pipeline.store.tables import articles, metadata
 
@@ -48,3 +49,15 @@ def test_naive_datetimes_are_refused(engine):
                 created_at=datetime(2026, 1, 1), updated_at=utcnow(),
             )
         )  # fmt: skip
+
+
+def test_sqlite_runs_in_wal_mode_with_a_larger_checkpoint_interval(tmp_path):
+    engine = open_engine(f"sqlite:///{tmp_path / 'tuned.db'}")
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
+            checkpoint = conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one()
+            assert checkpoint == WAL_CHECKPOINT_PAGES > 1000
+    finally:
+        engine.dispose()
