@@ -28,6 +28,7 @@ from sqlalchemy import (
     true,
     update,
 )
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import Integer, String
 
 from pipeline.models import Segment, SendResult
@@ -247,7 +248,7 @@ def record_results(
                 update(sends)
                 .where(leased, sends.c.status.in_(("sending", "unknown")))
                 .values(
-                    status=status_once_accepted(sends.c.id),
+                    status=_accepted_status(conn, ids),
                     sent_at=now,
                     provider_message_id=message_id,
                     reason=None,
@@ -362,6 +363,18 @@ def reconcile_unknown(conn: Connection, campaign_id: int, now: datetime) -> tupl
         )
     ).rowcount
     return confirmed, requeued
+
+
+def _accepted_status(conn: Connection, send_ids: Sequence[int]) -> ColumnElement[str] | str:
+    """What sends the provider accepted become: status_once_accepted, or plain `sent` when no
+    event is stored for any of them (the usual case). Only on SQLite, whose write transaction
+    keeps the webhook from storing events meanwhile; one look at the events' index then saves
+    four lookups per row."""
+    if conn.dialect.name == "sqlite":
+        any_event = exists().where(events.c.send_id.between(min(send_ids), max(send_ids)))
+        if not conn.execute(select(any_event)).scalar_one():
+            return "sent"
+    return status_once_accepted(sends.c.id)
 
 
 def _leased(lease_owner: str, send_ids: Sequence[int], *, whole_claim: bool = False):
