@@ -31,6 +31,9 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "SENDGRID_API_HOST": ("delivery", "api_host"),
     "CLINICMAIL_SMTP_URL": ("delivery", "smtp_url"),
     "CLINICMAIL_RECONCILE_AFTER": ("delivery", "reconcile_after_seconds"),
+    "CLINICMAIL_DELIVERY_CONCURRENCY": ("delivery", "concurrency"),
+    "CLINICMAIL_DELIVERY_PROCESSES": ("delivery", "processes"),
+    "CLINICMAIL_RATE_LIMIT": ("delivery", "rate_limit_per_second"),
     "CLINICMAIL_PUBLIC_URL": ("web", "public_url"),
 }
 ENV_WEBHOOK_KEY = "SENDGRID_WEBHOOK_PUBLIC_KEY"
@@ -109,6 +112,7 @@ class DeliverySection(_Section):
     api_host: str = "https://api.sendgrid.com"
     smtp_url: str | None = None
     concurrency: int = Field(default=4, ge=1, le=64)
+    processes: int = Field(default=1, ge=1, le=32)
     rate_limit_per_second: float = Field(default=0, ge=0)
     timeout_seconds: float = Field(default=30, gt=0, le=600)
     reconcile_after_seconds: int = Field(default=3600, ge=0)
@@ -194,9 +198,11 @@ def load_settings(workspace: str | os.PathLike[str] | None = None) -> Settings:
             f"{config_path}:{_line_of(text, unknown[0], None)}: unknown section [{unknown[0]}] "
             f"(known: {', '.join(_FILE_SECTIONS)})"
         )
+    from_environment: dict[tuple[str, str], str] = {}
     for variable, (section, key) in ENV_OVERRIDES.items():
         if os.environ.get(variable):
             data.setdefault(section, {})[key] = os.environ[variable]
+            from_environment[(section, key)] = variable
     values: dict[str, Any] = {name: data[name] for name in _FILE_SECTIONS if name in data}
     values["workspace"] = root
     values["database_url"] = os.environ.get("CLINICMAIL_DATABASE_URL") or (
@@ -212,12 +218,15 @@ def load_settings(workspace: str | os.PathLike[str] | None = None) -> Settings:
         location = [str(part) for part in first["loc"]]
         section = location[0] if location else ""
         key = location[1] if len(location) > 1 else None
-        line = _line_of(text, section, key)
-        where = f"{config_path}:{line}" if line else str(config_path)
         name = f"[{section}] {key}" if key else f"[{section}]"
         message = first["msg"].removeprefix("Value error, ")
         if first["type"] == "missing":
             message = "is required"
+        variable = from_environment.get((section, key or ""))
+        if variable:
+            raise ConfigError(f"{variable} (which sets {name}): {message}") from None
+        line = _line_of(text, section, key)
+        where = f"{config_path}:{line}" if line else str(config_path)
         raise ConfigError(f"{where}: {name} {message}") from None
 
 

@@ -45,6 +45,30 @@ def test_bad_value_names_file_key_and_line(tmp_path, monkeypatch):
         load_settings(root)
 
 
+def test_delivery_tuning_comes_from_the_environment_too(monkeypatch):
+    monkeypatch.setenv("CLINICMAIL_SECRET_KEY", "k")
+    monkeypatch.setenv("CLINICMAIL_DELIVERY_CONCURRENCY", "6")
+    monkeypatch.setenv("CLINICMAIL_DELIVERY_PROCESSES", "3")
+    monkeypatch.setenv("CLINICMAIL_RATE_LIMIT", "250.5")
+    delivery = load_settings(REPO).delivery
+    assert (delivery.concurrency, delivery.processes, delivery.rate_limit_per_second) == (
+        6,
+        3,
+        250.5,
+    )
+
+
+def test_a_bad_value_from_the_environment_names_the_variable_not_a_line(monkeypatch):
+    monkeypatch.setenv("CLINICMAIL_SECRET_KEY", "k")
+    monkeypatch.setenv("CLINICMAIL_DELIVERY_PROCESSES", "0")
+    with pytest.raises(
+        ConfigError,
+        match=r"^CLINICMAIL_DELIVERY_PROCESSES \(which sets \[delivery\] processes\): "
+        "Input should be greater than or equal to 1$",
+    ):
+        load_settings(REPO)
+
+
 def test_missing_required_key_is_named(tmp_path, monkeypatch):
     monkeypatch.setenv("CLINICMAIL_SECRET_KEY", "k")
     root = _workspace(tmp_path, '[clinic]\nname = "X"\n')
