@@ -233,14 +233,14 @@ def run_worker(
     whenever this worker holds the lock (trying again every `takeover_seconds` while standby).
     `on_state` hears "active" and "standby" as the role changes."""
     global _active
-    from pipeline.delivery import open_backend
+    from pipeline.delivery import open_outbox_backend
     from pipeline.outbox import default_worker_id
 
     worker_id = worker_id or default_worker_id()
     own_engine = engine is None
     engine = engine or open_engine(settings.database_url)
     own_backend = backend is None
-    backend = backend or open_backend(settings)
+    backend = backend or open_outbox_backend(settings)
     guard = SchedulerGuard(engine, settings)
     context = WorkerContext(engine, settings, worker_id)
     drainer = threading.Thread(

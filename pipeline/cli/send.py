@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from pipeline.cli.base import AppContext, is_terminal, pass_app, print_json, print_table
-from pipeline.delivery import open_backend
+from pipeline.delivery import open_outbox_backend
 from pipeline.outbox import (
     DrainReport,
     OutboxSummary,
@@ -73,7 +73,7 @@ def send(app: AppContext, slug: str, now: bool, as_json: bool) -> None:
     for warning in started.warnings:
         click.echo(f"warning: {warning.segment}: {warning.message}", err=True)
     before = outbox_summary(engine, slug)
-    backend = open_backend(settings)
+    backend = open_outbox_backend(settings)
     stop = threading.Event()
     done = 0
     with ExitStack() as stack:

@@ -6,7 +6,7 @@ ambiguous outcomes."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from email.message import EmailMessage
 from typing import Protocol
 
@@ -16,6 +16,7 @@ from pipeline.config import Settings
 from pipeline.delivery.file import FileBackend
 from pipeline.delivery.local import LocalSendGridServer
 from pipeline.delivery.local_store import SERVER_FILE, local_store_dir
+from pipeline.delivery.processes import SendingProcesses
 from pipeline.delivery.sendgrid import SendGridBackend
 from pipeline.delivery.smtp import SmtpBackend
 from pipeline.models import Recipient, RenderedVariant, SendResult
@@ -40,7 +41,8 @@ class Backend(Protocol):
 
 
 def open_backend(settings: Settings) -> Backend:
-    """The backend [delivery] backend names in clinic.toml (or CLINICMAIL_DELIVERY_BACKEND)."""
+    """The backend [delivery] backend names in clinic.toml (or CLINICMAIL_DELIVERY_BACKEND), in
+    this process: for single messages (test sends, the owner's report)."""
     match settings.delivery.backend:
         case "sendgrid":
             return SendGridBackend(settings)
@@ -50,6 +52,15 @@ def open_backend(settings: Settings) -> Backend:
             return FileBackend(settings)
         case "local":
             return LocalBackend(settings)
+
+
+def open_outbox_backend(settings: Settings) -> Backend:
+    """The backend the outbox drains through: open_backend's, wrapped in [delivery] processes
+    sending processes when that is above 1."""
+    backend = open_backend(settings)
+    if settings.delivery.processes > 1:
+        return SendingProcesses(settings, backend, settings.delivery.processes)
+    return backend
 
 
 class LocalBackend:
@@ -78,6 +89,11 @@ class LocalBackend:
 
     def send_message(self, message: EmailMessage) -> str | None:
         return self._sendgrid.send_message(message)
+
+    def replica(self) -> Callable[[], SendGridBackend]:
+        """A picklable call making a SendGrid backend for the server this one uses (one it
+        started included: that server lives as long as this backend), for a sending process."""
+        return self._sendgrid.replica()
 
     def close(self) -> None:
         self._sendgrid.close()

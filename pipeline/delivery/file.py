@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import email.policy
+import functools
 import hashlib
 import os
 import re
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -27,6 +28,10 @@ class FileBackend:
     def __init__(self, settings: Settings, directory: Path | None = None):
         self.settings = settings
         self.directory = directory or settings.var_dir / "outbox"
+
+    def replica(self) -> Callable[[], FileBackend]:
+        """A picklable call making a backend like this one (same folder), for a sending process."""
+        return functools.partial(FileBackend, self.settings, self.directory)
 
     def path_for(self, campaign: str, send_id: int) -> Path:
         folder = _UNSAFE.sub("-", campaign).strip(".-") or "campaign"

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import email.policy
+import functools
 import re
 import smtplib
 import ssl
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -89,6 +90,10 @@ class SmtpBackend:
         self._local = threading.local()
         self._all: list[smtplib.SMTP] = []
         self._all_lock = threading.Lock()
+
+    def replica(self) -> Callable[[], SmtpBackend]:
+        """A picklable call making a backend like this one (same server), for a sending process."""
+        return functools.partial(SmtpBackend, self.settings, self.target)
 
     def send_batch(
         self, rendered: RenderedVariant, recipients: Sequence[Recipient]

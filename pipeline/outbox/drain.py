@@ -8,6 +8,7 @@ SQL itself. Retries live here, not in the backends: a backend makes one attempt 
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import os
 import socket
@@ -22,8 +23,9 @@ from sqlalchemy import Engine
 
 from pipeline.config import Settings
 from pipeline.delivery import Backend
+from pipeline.delivery.processes import SendingProcesses, send_rows
 from pipeline.errors import DeliveryError
-from pipeline.models import Recipient, RenderedVariant, SendResult
+from pipeline.models import RenderedVariant, SendResult
 from pipeline.render import RecipientValues
 from pipeline.scheduling import sending_allowed
 from pipeline.store import utcnow
@@ -148,7 +150,12 @@ class _Drain:
         self.variants: dict[int, RenderedVariant] = {}
         self.limiter = RateLimiter(settings.delivery.rate_limit_per_second)
         self.reconcile_after = timedelta(seconds=settings.delivery.reconcile_after_seconds)
-        self.recipient_values = RecipientValues(settings)
+        # Sending processes personalise in their children; any other backend in these threads.
+        self.send_rows = (
+            backend.send_rows
+            if isinstance(backend, SendingProcesses)
+            else functools.partial(send_rows, backend, RecipientValues(settings))
+        )
 
     def rendered(self, variant_id: int) -> RenderedVariant:
         with self.lock:
@@ -216,29 +223,25 @@ class _Drain:
 
     def hand_off(self, batch: ClaimedBatch) -> dict[str, int]:
         rendered = self.rendered(batch.variant_id)
-        values = self.recipient_values
-        recipients = [
-            Recipient(send_id, email, values(contact_id, email, first_name, send_id))
-            for send_id, contact_id, email, first_name in batch.sends
-        ]
+        send_ids = [row.send_id for row in batch.sends]
         try:
-            results = list(self.backend.send_batch(rendered, recipients))
+            results = self.send_rows(rendered, batch.sends)
         except DeliveryError as error:
             # The backend refuses to send at all (a revoked key, an unverified sender) and
             # nothing was accepted: the batch goes back to the queue and the drain stops.
-            self.record(batch, [SendResult(r.send_id, "retry", reason=str(error), retry_after=0)
-                                for r in recipients])  # fmt: skip
+            self.record(batch, [SendResult(send_id, "retry", reason=str(error), retry_after=0)
+                                for send_id in send_ids])  # fmt: skip
             raise
         except BaseException:
             # Whether any of it left is unknown: settle the batch as ambiguous, then stop.
-            self.record(batch, [SendResult(r.send_id, "unknown", reason="sending crashed")
-                                for r in recipients])  # fmt: skip
+            self.record(batch, [SendResult(send_id, "unknown", reason="sending crashed")
+                                for send_id in send_ids])  # fmt: skip
             raise
         answered = {result.send_id for result in results}
         results += [
-            SendResult(r.send_id, "unknown", reason="the backend gave no result for this recipient")
-            for r in recipients
-            if r.send_id not in answered
+            SendResult(send_id, "unknown", reason="the backend gave no result for this recipient")
+            for send_id in send_ids
+            if send_id not in answered
         ]
         return self.record(batch, results)
 

@@ -1,0 +1,105 @@
+"""Sending processes: claimed rows personalised and handed to the backend by child processes.
+
+One Python process signs links and builds requests on one core at a time, whatever its threads.
+With `[delivery] processes` above 1, the outbox's process keeps the database work (claims and
+results) and each batch's per-recipient work (token values, the request, the HTTP call) runs in
+one of that many child processes, each with its own backend of the configured kind."""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from email.message import EmailMessage
+from typing import TYPE_CHECKING
+
+from pipeline.config import Settings
+from pipeline.models import Recipient, RenderedVariant, SendResult
+from pipeline.render import RecipientValues
+
+if TYPE_CHECKING:
+    from pipeline.delivery.backends import Backend
+
+# A claimed row as the outbox hands it over: (send id, contact id, address, first name).
+ClaimedRow = tuple[int, int, str, str]
+# What a child returns per row: SendResult's fields, as a plain tuple (pickled in a fifth of the
+# time a dataclass takes).
+_ResultFields = tuple[int, str, str | None, str | None, float | None]
+
+
+def send_rows(
+    backend: Backend,
+    recipient_values: RecipientValues,
+    rendered: RenderedVariant,
+    rows: Sequence[ClaimedRow],
+) -> list[SendResult]:
+    """Make each row's token values and send the batch through `backend`: one result per row."""
+    recipients = [
+        Recipient(send_id, email, recipient_values(contact_id, email, first_name, send_id))
+        for send_id, contact_id, email, first_name in rows
+    ]
+    return list(backend.send_batch(rendered, recipients))
+
+
+class SendingProcesses:
+    """A backend whose campaign batches go through `processes` child processes (spawned, so no
+    thread of this process is forked), each holding its own copy of `inline`, made by the
+    picklable call `inline.replica()`.
+
+    `send_rows` is what the outbox calls; `send_batch` and `send_message` (test sends, the
+    owner's report) use `inline` itself, in this process."""
+
+    def __init__(self, settings: Settings, inline: Backend, processes: int):
+        self.inline = inline
+        self.processes = processes
+        child_backend: Callable[[], Backend] = inline.replica()  # type: ignore[attr-defined]
+        self._pool = ProcessPoolExecutor(
+            processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_child,
+            initargs=(settings, child_backend),
+        )
+        # Every child started now (each submission finds no idle child and spawns one), so the
+        # first batches do not wait for interpreters to import the pipeline.
+        for future in [self._pool.submit(os.getpid) for _ in range(processes)]:
+            future.result()
+
+    def send_rows(self, rendered: RenderedVariant, rows: Sequence[ClaimedRow]) -> list[SendResult]:
+        fields = self._pool.submit(_send_in_child, rendered, list(rows)).result()
+        return [SendResult(*each) for each in fields]
+
+    def child_pids(self) -> list[int]:
+        """The sending processes' ids (for operators and tests; the executor keeps its processes
+        in `_processes` and offers no public accessor)."""
+        return [process.pid for process in self._pool._processes.values()]
+
+    def send_batch(
+        self, rendered: RenderedVariant, recipients: Sequence[Recipient]
+    ) -> list[SendResult]:
+        return self.inline.send_batch(rendered, recipients)
+
+    def send_message(self, message: EmailMessage) -> str | None:
+        return self.inline.send_message(message)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self.inline.close()
+
+
+# A child's own backend and token maker, made once by _start_child.
+_child: dict[str, object] = {}
+
+
+def _start_child(settings: Settings, child_backend: Callable[[], Backend]) -> None:
+    _child["backend"] = child_backend()
+    _child["values"] = RecipientValues(settings)
+    # What a child imported at start lives as long as it does: leave it out of the collector's
+    # full passes, which otherwise rescan it every few batches.
+    gc.freeze()
+
+
+def _send_in_child(rendered: RenderedVariant, rows: list[ClaimedRow]) -> list[_ResultFields]:
+    results = send_rows(_child["backend"], _child["values"], rendered, rows)
+    return [(r.send_id, r.outcome, r.provider_message_id, r.reason, r.retry_after) for r in results]

@@ -1,0 +1,142 @@
+"""Sending processes ([delivery] processes above 1) on a real database (SQLite, then PostgreSQL):
+the children personalise and send, this process claims and records, and every recipient is
+handed off exactly once, to a real local SendGrid-compatible server or as .eml files."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections import Counter
+from concurrent.futures.process import BrokenProcessPool
+
+import pytest
+
+from pipeline.delivery import (
+    FileBackend,
+    SendGridBackend,
+    SendingProcesses,
+    open_backend,
+    open_outbox_backend,
+)
+from pipeline.delivery.local import LocalSendGridServer
+from pipeline.outbox import drain_outbox
+from pipeline.store import utcnow
+from pipeline.store.sends import reconcile_unknown
+from tests.outbox_fakes import (
+    add_campaign,
+    add_contacts,
+    add_variant,
+    outbox_settings,
+    queue_everyone,
+    record_processed_events,
+    statuses,
+)
+
+API_KEY = "SG.processes-test"
+
+
+@pytest.fixture
+def settings(workspace, database_url, monkeypatch):
+    monkeypatch.setenv("CLINICMAIL_DATABASE_URL", database_url)
+    return outbox_settings(
+        workspace, batch_size=40, concurrency=3, processes=2, reconcile_after_seconds=0
+    )
+
+
+def _campaign(engine, contacts: int) -> int:
+    with engine.begin() as conn:
+        add_contacts(conn, contacts)
+        campaign = add_campaign(conn, "spring")
+        queue_everyone(conn, campaign, add_variant(conn, campaign, "general"))
+    return campaign
+
+
+def test_the_outbox_backend_has_sending_processes_when_configured(settings):
+    delivery = settings.delivery.model_copy(update={"backend": "file"})
+    backend = open_outbox_backend(settings.model_copy(update={"delivery": delivery}))
+    try:
+        assert isinstance(backend, SendingProcesses)
+        assert isinstance(backend.inline, FileBackend)
+        assert backend.processes == 2 and len(backend.child_pids()) == 2
+    finally:
+        backend.close()
+    single = open_backend(settings.model_copy(update={"delivery": delivery}))
+    assert isinstance(single, FileBackend), "test sends and reports never start processes"
+
+
+def test_children_send_through_the_local_server_each_recipient_once(engine, settings, tmp_path):
+    campaign = _campaign(engine, 300)
+    with LocalSendGridServer(store_dir=tmp_path / "sendgrid", api_key=API_KEY) as server:
+        inline = SendGridBackend(settings, api_host=server.url, api_key=API_KEY)
+        backend = SendingProcesses(settings, inline, processes=2)
+        try:
+            report = drain_outbox(engine, settings, backend, campaign)
+        finally:
+            backend.close()
+        personalizations = [p for _, body in server.accepted for p in body["personalizations"]]
+    send_ids = Counter(p["custom_args"]["send_id"] for p in personalizations)
+    assert len(send_ids) == 300 and set(send_ids.values()) == {1}
+    assert (report.sent, report.handed_off) == (300, 300)
+    with engine.connect() as conn:
+        assert statuses(conn, campaign) == {"sent": 300}
+    # The children made the links: each recipient's own, signed for this workspace.
+    first = personalizations[0]
+    assert first["headers"]["List-Unsubscribe"].startswith(f"<{settings.web.public_url}/u/")
+
+
+def test_file_backend_children_write_one_message_per_send(engine, settings):
+    campaign = _campaign(engine, 120)
+    backend = SendingProcesses(settings, FileBackend(settings), processes=2)
+    try:
+        drain_outbox(engine, settings, backend, campaign)
+    finally:
+        backend.close()
+    written = sorted(int(path.stem) for path in (settings.var_dir / "outbox").rglob("*.eml"))
+    with engine.connect() as conn:
+        assert statuses(conn, campaign) == {"sent": 120}
+    assert len(written) == 120 == len(set(written))
+
+
+def test_a_child_killed_mid_campaign_loses_and_duplicates_nobody(engine, settings, tmp_path):
+    """A sending process killed with SIGKILL: its batch is settled as unknown (it may have gone
+    out), the drain stops, and once the provider's events are in, reconciliation and a new drain
+    send only what never left."""
+    campaign = _campaign(engine, 200)
+    with LocalSendGridServer(store_dir=tmp_path / "sendgrid", api_key=API_KEY) as server:
+        inline = SendGridBackend(settings, api_host=server.url, api_key=API_KEY)
+        backend = SendingProcesses(settings, inline, processes=2)
+        killed = []
+
+        def kill_a_child(report) -> None:
+            if report.handed_off >= 80 and not killed:
+                killed.append(backend.child_pids()[0])
+                os.kill(killed[0], signal.SIGKILL)
+
+        try:
+            with pytest.raises(BrokenProcessPool):
+                drain_outbox(engine, settings, backend, campaign, progress=kill_a_child)
+        finally:
+            backend.close()
+        assert killed
+        with engine.connect() as conn:
+            assert "sending" not in statuses(conn, campaign)
+        record_processed_events(engine, settings, [int(n) for n in _accepted(server)])
+        with engine.begin() as conn:
+            reconcile_unknown(conn, campaign, utcnow())
+        backend = SendingProcesses(settings, inline, processes=2)
+        try:
+            drain_outbox(engine, settings, backend, campaign)
+        finally:
+            backend.close()
+        accepted = _accepted(server)
+    assert len(accepted) == 200
+    assert set(accepted.values()) == {1}, "a recipient was sent twice"
+    with engine.connect() as conn:
+        assert statuses(conn, campaign) == {"sent": 200}
+
+
+def _accepted(server: LocalSendGridServer) -> Counter[str]:
+    """How many times the server accepted each send id."""
+    return Counter(
+        p["custom_args"]["send_id"] for _, body in server.accepted for p in body["personalizations"]
+    )
