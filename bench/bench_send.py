@@ -11,6 +11,7 @@ Run: .venv/bin/python bench/bench_send.py [--recipients 1000000] [--concurrency 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import os
 import platform
@@ -35,7 +36,7 @@ from sqlalchemy import event, text  # noqa: E402
 
 from pipeline.config import load_settings  # noqa: E402
 from pipeline.content import sync_content  # noqa: E402
-from pipeline.delivery import SendGridBackend  # noqa: E402
+from pipeline.delivery import open_outbox_backend  # noqa: E402
 from pipeline.delivery.local_baseline import measure_accept_rate, prebuilt_body  # noqa: E402
 from pipeline.lifecycle import approve_campaign  # noqa: E402
 from pipeline.models import Recipient  # noqa: E402
@@ -88,13 +89,22 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def sending_children(exclude: int) -> list[int]:
+    """This process's children other than `exclude` (the sending processes, when there are)."""
+    children = []
+    for task in Path("/proc/self/task").glob("*"):
+        with contextlib.suppress(OSError):
+            children += [int(pid) for pid in (task / "children").read_text().split()]
+    return [pid for pid in dict.fromkeys(children) if pid != exclude]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
-def make_workspace(root: Path, concurrency: int) -> Path:
+def make_workspace(root: Path, concurrency: int, processes: int = 1) -> Path:
     workspace = root / "clinic"
     workspace.mkdir()
     for folder in ("content", "templates"):
@@ -108,6 +118,7 @@ def make_workspace(root: Path, concurrency: int) -> Path:
         'closure_dates = ["2026-12-25", "2026-12-26", "2027-01-01"]', "closure_dates = []"
     )
     config = config.replace("concurrency = 4", f"concurrency = {concurrency}")
+    config = config.replace("processes = 1", f"processes = {processes}")
     (workspace / "clinic.toml").write_text(config, encoding="utf-8")
     return workspace
 
@@ -172,6 +183,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipients", type=int, default=1_000_000)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--baseline-requests", type=int, default=200)
     parser.add_argument("--profile", action="store_true", help="Print the drain's top functions.")
     parser.add_argument(
@@ -181,7 +193,7 @@ def main() -> None:
 
     print(f"machine: {machine()}")
     root = Path(tempfile.mkdtemp(prefix="clinicmail-bench-send-"))
-    workspace = make_workspace(root, options.concurrency)
+    workspace = make_workspace(root, options.concurrency, options.processes)
     os.environ.update(
         {
             "CLINICMAIL_DATABASE_URL": f"sqlite:///{root / 'bench.db'}",
@@ -241,13 +253,16 @@ def main() -> None:
         if options.start_only:
             print(f"peak RSS of this process: {peak_rss_mb():.0f} MB")
             return
-        backend = SendGridBackend(settings)
+        backend = open_outbox_backend(settings)
         profiles = profile_worker_threads() if options.profile else []
+        children = sending_children(exclude=server.pid)
+        children_cpu_before = sum(cpu_seconds(pid) or 0 for pid in children)
         server_cpu_before, own_cpu_before = cpu_seconds(server.pid), time.process_time()
         started = time.perf_counter()
         drained = drain_outbox(engine, settings, backend, report.campaign_id)
         drain_seconds = time.perf_counter() - started
         own_cpu = time.process_time() - own_cpu_before
+        children_cpu = sum(cpu_seconds(pid) or 0 for pid in children) - children_cpu_before
         server_cpu_after = cpu_seconds(server.pid)
         server_cpu = (
             None
@@ -290,6 +305,13 @@ def main() -> None:
     print(
         f"CPU during the hand-off: sending process {own_cpu:.1f} s "
         f"({own_cpu * per_recipient:.0f} us per recipient, {own_cpu / drain_seconds:.0%} of a core)"
+        + (
+            f", {len(children)} sending processes {children_cpu:.1f} s "
+            f"({children_cpu * per_recipient:.0f} us per recipient, "
+            f"{children_cpu / drain_seconds:.0%} of a core)"
+            if children
+            else ""
+        )
         + (
             f", local server {server_cpu:.1f} s ({server_cpu * per_recipient:.0f} us per "
             f"recipient, {server_cpu / drain_seconds:.0%} of a core)"
