@@ -5,7 +5,7 @@ No I/O here: loaders build these, pure stages transform them, the store and back
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
@@ -229,6 +229,21 @@ class SendResult:
     provider_message_id: str | None = None
     reason: str | None = None
     retry_after: float | None = None
+
+
+# An outcome with its details, shared by every row it is recorded for:
+# (outcome, provider message id, reason, retry after in seconds).
+Outcome = tuple[str, str | None, str | None, float | None]
+
+
+def group_results(results: Iterable[SendResult]) -> dict[Outcome, list[int]]:
+    """Send ids by outcome and details: what record_results writes, one UPDATE per group (a
+    whole batch the provider accepted is one group)."""
+    groups: dict[Outcome, list[int]] = {}
+    for r in results:
+        key = (r.outcome, r.provider_message_id, r.reason, r.retry_after)
+        groups.setdefault(key, []).append(r.send_id)
+    return groups
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,9 @@ from sqlalchemy import Engine
 
 from pipeline.config import Settings
 from pipeline.delivery import Backend
-from pipeline.delivery.processes import SendingProcesses, send_rows
+from pipeline.delivery.processes import SendingProcesses, send_grouped
 from pipeline.errors import DeliveryError
-from pipeline.models import RenderedVariant, SendResult
+from pipeline.models import Outcome, RenderedVariant
 from pipeline.render import RecipientValues
 from pipeline.scheduling import sending_allowed
 from pipeline.store import utcnow
@@ -91,10 +91,10 @@ def lease_length(settings: Settings) -> timedelta:
     return timedelta(seconds=2 * settings.delivery.timeout_seconds + 5)
 
 
-def retry_delay(results: Sequence[SendResult], attempts: int) -> timedelta:
+def retry_delay(outcomes: Iterable[Outcome], attempts: int) -> timedelta:
     """The provider's Retry-After / X-RateLimit-Reset when it gave one, else exponential backoff
     (2, 4, 8 … seconds, capped) from how many attempts the batch has had."""
-    asked = [r.retry_after for r in results if r.outcome == "retry" and r.retry_after is not None]
+    asked = [wait for outcome, _, _, wait in outcomes if outcome == "retry" and wait is not None]
     if asked:
         return timedelta(seconds=min(max(asked), LONGEST_RETRY_AFTER_SECONDS))
     return timedelta(seconds=min(2.0**attempts, LONGEST_BACKOFF_SECONDS))
@@ -151,10 +151,10 @@ class _Drain:
         self.limiter = RateLimiter(settings.delivery.rate_limit_per_second)
         self.reconcile_after = timedelta(seconds=settings.delivery.reconcile_after_seconds)
         # Sending processes personalise in their children; any other backend in these threads.
-        self.send_rows = (
-            backend.send_rows
+        self.send_grouped = (
+            backend.send_grouped
             if isinstance(backend, SendingProcesses)
-            else functools.partial(send_rows, backend, RecipientValues(settings))
+            else functools.partial(send_grouped, backend, RecipientValues(settings))
         )
 
     def rendered(self, variant_id: int) -> RenderedVariant:
@@ -225,34 +225,31 @@ class _Drain:
         rendered = self.rendered(batch.variant_id)
         send_ids = [row.send_id for row in batch.sends]
         try:
-            results = self.send_rows(rendered, batch.sends)
+            outcomes = self.send_grouped(rendered, batch.sends)
         except DeliveryError as error:
             # The backend refuses to send at all (a revoked key, an unverified sender) and
             # nothing was accepted: the batch goes back to the queue and the drain stops.
-            self.record(batch, [SendResult(send_id, "retry", reason=str(error), retry_after=0)
-                                for send_id in send_ids])  # fmt: skip
+            self.record(batch, {("retry", None, str(error), 0): send_ids})
             raise
         except BaseException:
             # Whether any of it left is unknown: settle the batch as ambiguous, then stop.
-            self.record(batch, [SendResult(send_id, "unknown", reason="sending crashed")
-                                for send_id in send_ids])  # fmt: skip
+            self.record(batch, {("unknown", None, "sending crashed", None): send_ids})
             raise
-        answered = {result.send_id for result in results}
-        results += [
-            SendResult(send_id, "unknown", reason="the backend gave no result for this recipient")
-            for send_id in send_ids
-            if send_id not in answered
-        ]
-        return self.record(batch, results)
+        answered = set().union(*outcomes.values())
+        unanswered = [send_id for send_id in send_ids if send_id not in answered]
+        if unanswered:
+            reason = "the backend gave no result for this recipient"
+            outcomes = {**outcomes, ("unknown", None, reason, None): unanswered}
+        return self.record(batch, outcomes)
 
-    def record(self, batch: ClaimedBatch, results: list[SendResult]) -> dict[str, int]:
+    def record(self, batch: ClaimedBatch, outcomes: dict[Outcome, list[int]]) -> dict[str, int]:
         with self.write_lock, self.engine.begin() as conn:
             return record_results(
                 conn,
                 batch.lease_owner,
-                results,
+                outcomes,
                 utcnow(),
-                retry_delay=retry_delay(results, batch.attempts),
+                retry_delay=retry_delay(outcomes, batch.attempts),
                 reconcile_after=self.reconcile_after,
                 max_attempts=MAX_ATTEMPTS,
             )

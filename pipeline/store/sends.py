@@ -9,7 +9,7 @@ and unknown → sent | queued on reconciliation.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from operator import itemgetter
@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import Integer, String
 
-from pipeline.models import Segment, SendResult
+from pipeline.models import Outcome, Segment
 from pipeline.store.campaigns import assignment_case
 from pipeline.store.contacts import mailable_condition
 from pipeline.store.events import status_once_accepted
@@ -220,29 +220,26 @@ def claim_batch(
 def record_results(
     conn: Connection,
     lease_owner: str,
-    results: Iterable[SendResult],
+    outcomes: Mapping[Outcome, Sequence[int]],
     now: datetime,
     *,
     retry_delay: timedelta,
     reconcile_after: timedelta,
     max_attempts: int,
 ) -> dict[str, int]:
-    """Write a claim's outcomes (one result per row of the claim still `sending`): one UPDATE
-    per group of rows sharing an outcome and its details.
+    """Write a claim's outcomes (group_results of one result per row of the claim still
+    `sending`): one UPDATE per group.
 
     Only rows this claim still leases are touched. A `sent` result also lands on a row that an
     expired lease already turned `unknown` (the send went out; that is what reconciliation would
     find), but never on one re-queued or claimed again since. `retry` rows wait `retry_delay`,
     or fail for good once they have had `max_attempts`; `unknown` rows wait `reconcile_after` for
     the provider's events before reconciliation may re-queue them."""
-    groups: dict[tuple[str, str | None, str | None], list[int]] = defaultdict(list)
-    for result in results:
-        groups[(result.outcome, result.provider_message_id, result.reason)].append(result.send_id)
     written: dict[str, int] = defaultdict(int)
-    for (outcome, message_id, reason), ids in groups.items():
+    for (outcome, message_id, reason, _), ids in outcomes.items():
         # One outcome for the whole batch (the usual case) needs no list of ids: the claim's
         # id range and lease name exactly its rows.
-        leased = _leased(lease_owner, ids, whole_claim=len(groups) == 1)
+        leased = _leased(lease_owner, ids, whole_claim=len(outcomes) == 1)
         if outcome == "sent":
             statement = (
                 update(sends)

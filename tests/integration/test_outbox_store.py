@@ -5,7 +5,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import insert, select, update
 
-from pipeline.models import Condition, Rule, Segment, SendResult
+from pipeline.models import Condition, Rule, Segment, SendResult, group_results
 from pipeline.store import utcnow
 from pipeline.store.outbox import finish_campaign_if_drained, load_rendered_variant, outbox_state
 from pipeline.store.sends import (
@@ -199,7 +199,7 @@ def _record(engine, owner, results, *, max_attempts=3, reconcile_after=HOUR):
         return record_results(
             conn,
             owner,
-            results,
+            group_results(results),
             utcnow(),
             retry_delay=timedelta(seconds=30),
             reconcile_after=reconcile_after,
