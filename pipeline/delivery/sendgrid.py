@@ -47,23 +47,32 @@ from pipeline.render import list_unsubscribe_headers
 MAX_PERSONALIZATIONS = 1000
 SEND_ID_ARG = "send_id"
 _JSON_WITH_CHARSET = {"Content-Type": "application/json; charset=utf-8"}
+# What html.escape changes: a value without any of these reads the same in both parts.
+_HTML_SPECIAL = re.compile("[&<>\"']")
 _PERSONALIZATION_FIELD = re.compile(r"^personalizations\.(\d+)\b")
 # An address the library passes through unchanged (it would read anything else as a display
 # name); the plain form every stored contact address has.
 _PLAIN_ADDRESS = re.compile(r"^[^\s<>@,;:\"()\[\]\\]+@[^\s<>@,;:\"()\[\]\\]+$")
 
 
-def text_with_own_placeholders(rendered: RenderedVariant) -> tuple[str, dict[str, str]]:
-    """The text part with placeholders of its own (made for this request).
+def text_with_own_placeholders(
+    rendered: RenderedVariant, recipients: Sequence[Recipient]
+) -> tuple[str, dict[str, str]]:
+    """The text part for this request, and the placeholders in it that need values of their own.
 
     SendGrid applies one substitution map to every part, but a value must be HTML-escaped in the
-    HTML part and left as it is in the text part; when both parts use the same placeholder
-    (rendering may share them) the text part's are renamed so each part gets its own value."""
+    HTML part and left as it is in the text part. A token whose values in this request all read
+    the same escaped (the links always, most names) uses the HTML part's placeholder, so one
+    substitution serves both parts; any other gets a text placeholder made for this request."""
     nonce = secrets.token_hex(8)
-    own = {name: f"__cmtext{nonce}_{name}__" for name in rendered.text_tokens}
+    own: dict[str, str] = {}
     text = rendered.text
     for name, placeholder in rendered.text_tokens.items():
-        text = text.replace(placeholder, own[name])
+        shared = rendered.html_tokens.get(name)
+        values = "".join(recipient.values.get(name, "") for recipient in recipients)
+        if shared is None or _HTML_SPECIAL.search(values):
+            shared = own[name] = f"__cmtext{nonce}_{name}__"
+        text = text.replace(placeholder, shared)
     return text, own
 
 
@@ -97,7 +106,7 @@ def build_mail(
     The reference for `request_body`, which builds the same body with the per-recipient part as
     plain dicts (a unit test holds the two equal)."""
     _check_batch_size(recipients)
-    text, text_tokens = text_with_own_placeholders(rendered)
+    text, text_tokens = text_with_own_placeholders(rendered, recipients)
     mail = envelope_mail(settings, rendered, text)
     for position, recipient in enumerate(recipients):
         personalization = Personalization()
@@ -179,7 +188,7 @@ def request_body(
     """The JSON body of the /v3/mail/send request for this batch: the library builds the shared
     envelope once, and each recipient adds a personalization in the library's own shape."""
     _check_batch_size(recipients)
-    text, text_tokens = text_with_own_placeholders(rendered)
+    text, text_tokens = text_with_own_placeholders(rendered, recipients)
     body = envelope_mail(settings, rendered, text).get()
     body["personalizations"] = [
         personalization_document(settings, rendered, text_tokens, recipient)

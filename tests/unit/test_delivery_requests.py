@@ -62,17 +62,36 @@ def _variant(
     )
 
 
-def test_shared_placeholders_get_their_own_in_the_text_part() -> None:
+def test_a_value_escaping_changes_gets_its_own_text_placeholder() -> None:
     shared = {"first_name": "__cmN_first_name__"}
     variant = _variant(shared, shared, "Hi __cmN_first_name__, again __cmN_first_name__")
-    text, own = text_with_own_placeholders(variant)
+    people = [
+        Recipient(1, "a@example.com", {"first_name": 'Ann "<O\'Neil>"'}),
+        Recipient(2, "b@example.com", {"first_name": "Bea"}),
+    ]
+    text, own = text_with_own_placeholders(variant, people)
     assert own["first_name"] != shared["first_name"]
     assert shared["first_name"] not in text and text.count(own["first_name"]) == 2
-    person = Recipient(1, "a@example.com", {"first_name": 'Ann "<O\'Neil>"'})
-    substitutions = substitutions_for(variant.html_tokens, own, person)
+    substitutions = substitutions_for(variant.html_tokens, own, people[0])
     assert substitutions[shared["first_name"]] == "Ann &quot;&lt;O&#x27;Neil&gt;&quot;"
     assert substitutions[own["first_name"]] == 'Ann "<O\'Neil>"'
     assert apply_substitutions(text, substitutions) == 'Hi Ann "<O\'Neil>", again Ann "<O\'Neil>"'
+
+
+def test_values_that_read_the_same_escaped_share_the_html_placeholder() -> None:
+    """Links and plain names need one substitution for both parts: a smaller request."""
+    html_tokens = {"first_name": "__cmH_first_name__", "view_url": "__cmH_view_url__"}
+    text_tokens = {"first_name": "__cmT_first_name__", "view_url": "__cmT_view_url__"}
+    variant = _variant(html_tokens, text_tokens, "Hi __cmT_first_name__: __cmT_view_url__")
+    person = Recipient(
+        1, "a@example.com", {"first_name": "Zoë", "view_url": "https://c.example/v/x"}
+    )
+    text, own = text_with_own_placeholders(variant, [person])
+    assert own == {}
+    assert text == "Hi __cmH_first_name__: __cmH_view_url__"
+    substitutions = substitutions_for(variant.html_tokens, own, person)
+    assert apply_substitutions(text, substitutions) == "Hi Zoë: https://c.example/v/x"
+    assert len(substitutions) == 2
 
 
 def test_a_missing_token_value_is_a_delivery_error() -> None:
