@@ -10,8 +10,10 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
@@ -52,22 +54,49 @@ class SendingProcesses:
     def __init__(self, settings: Settings, inline: Backend, processes: int):
         self.inline = inline
         self.processes = processes
-        child_backend: Callable[[], Backend] = inline.replica()  # type: ignore[attr-defined]
-        self._pool = ProcessPoolExecutor(
-            processes,
+        self._settings = settings
+        self._child_backend: Callable[[], Backend] = inline.replica()  # type: ignore[attr-defined]
+        self._lock = threading.Lock()
+        self._pool = self._start_pool()
+
+    def _start_pool(self) -> ProcessPoolExecutor:
+        pool = ProcessPoolExecutor(
+            self.processes,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_start_child,
-            initargs=(settings, child_backend),
+            initargs=(self._settings, self._child_backend),
         )
         # Every child started now (each submission finds no idle child and spawns one), so the
         # first batches do not wait for interpreters to import the pipeline.
-        for future in [self._pool.submit(os.getpid) for _ in range(processes)]:
+        for future in [pool.submit(os.getpid) for _ in range(self.processes)]:
             future.result()
+        return pool
+
+    def _replace(self, broken: ProcessPoolExecutor) -> ProcessPoolExecutor:
+        """A working pool instead of `broken` (one of its children died), started once however
+        many threads find it broken."""
+        with self._lock:
+            if self._pool is broken:
+                broken.shutdown(wait=False, cancel_futures=True)
+                self._pool = self._start_pool()
+            return self._pool
 
     def send_grouped(
         self, rendered: RenderedVariant, rows: Sequence[ClaimedRow]
     ) -> dict[Outcome, list[int]]:
-        return self._pool.submit(_send_in_child, rendered, list(rows)).result()
+        pool = self._pool
+        try:
+            future = pool.submit(_send_in_child, rendered, list(rows))
+        except BrokenProcessPool:
+            # A child died since the last batch: nothing of this one has left yet.
+            future = self._replace(pool).submit(_send_in_child, rendered, list(rows))
+        try:
+            return future.result()
+        except BrokenProcessPool:
+            # A child died with this batch in hand, which may have gone out: the caller settles
+            # it as unknown; later batches get fresh children.
+            self._replace(pool)
+            raise
 
     def child_pids(self) -> list[int]:
         """The sending processes' ids (for operators and tests; the executor keeps its processes
@@ -83,7 +112,8 @@ class SendingProcesses:
         return self.inline.send_message(message)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        with self._lock:
+            self._pool.shutdown(wait=True, cancel_futures=True)
         self.inline.close()
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections import Counter
 from concurrent.futures.process import BrokenProcessPool
 
@@ -115,16 +116,14 @@ def test_a_child_killed_mid_campaign_loses_and_duplicates_nobody(engine, setting
         try:
             with pytest.raises(BrokenProcessPool):
                 drain_outbox(engine, settings, backend, campaign, progress=kill_a_child)
-        finally:
-            backend.close()
-        assert killed
-        with engine.connect() as conn:
-            assert "sending" not in statuses(conn, campaign)
-        record_processed_events(engine, settings, [int(n) for n in _accepted(server)])
-        with engine.begin() as conn:
-            reconcile_unknown(conn, campaign, utcnow())
-        backend = SendingProcesses(settings, inline, processes=2)
-        try:
+            assert killed
+            with engine.connect() as conn:
+                assert "sending" not in statuses(conn, campaign)
+            record_processed_events(engine, settings, [int(n) for n in _accepted(server)])
+            with engine.begin() as conn:
+                reconcile_unknown(conn, campaign, utcnow())
+            # The same backend carries on: the dead child's pool was replaced.
+            assert killed[0] not in backend.child_pids()
             drain_outbox(engine, settings, backend, campaign)
         finally:
             backend.close()
@@ -133,6 +132,27 @@ def test_a_child_killed_mid_campaign_loses_and_duplicates_nobody(engine, setting
     assert set(accepted.values()) == {1}, "a recipient was sent twice"
     with engine.connect() as conn:
         assert statuses(conn, campaign) == {"sent": 200}
+
+
+def test_a_child_that_died_between_batches_is_replaced_before_the_next(engine, settings, tmp_path):
+    campaign = _campaign(engine, 100)
+    with LocalSendGridServer(store_dir=tmp_path / "sendgrid", api_key=API_KEY) as server:
+        inline = SendGridBackend(settings, api_host=server.url, api_key=API_KEY)
+        backend = SendingProcesses(settings, inline, processes=2)
+        try:
+            dead = backend.child_pids()[0]
+            os.kill(dead, signal.SIGKILL)
+            # The executor notices a dead child on its own thread; wait until it has.
+            deadline = time.monotonic() + 30
+            while not backend._pool._broken and time.monotonic() < deadline:
+                time.sleep(0.01)
+            report = drain_outbox(engine, settings, backend, campaign)
+            assert dead not in backend.child_pids()
+        finally:
+            backend.close()
+        accepted = _accepted(server)
+    assert report.sent == 100 and report.unknown == 0
+    assert len(accepted) == 100 and set(accepted.values()) == {1}
 
 
 def _accepted(server: LocalSendGridServer) -> Counter[str]:
