@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections import Counter
 from concurrent.futures.process import BrokenProcessPool
@@ -160,3 +162,18 @@ def _accepted(server: LocalSendGridServer) -> Counter[str]:
     return Counter(
         p["custom_args"]["send_id"] for _, body in server.accepted for p in body["personalizations"]
     )
+
+
+def test_a_sending_process_loads_no_compiler_templates_or_database_layer():
+    """What a child imports is what it holds in memory for as long as it lives: the command's
+    script (which spawn imports again in every child), the sending code and the SendGrid
+    backend must not pull in the CLI, the web app, the compiler or the database layer."""
+    check = (
+        "import sys, pipeline.entry, pipeline.delivery.processes, pipeline.delivery.sendgrid;"
+        "heavy = [m for m in ('pipeline.cli', 'fastapi', 'pipeline.render.compile',"
+        " 'pipeline.content', 'jinja2', 'mrml', 'sqlalchemy', 'trafilatura') if m in sys.modules];"
+        "print(heavy)"
+    )
+    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

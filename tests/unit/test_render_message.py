@@ -223,3 +223,15 @@ def test_long_html_lines_are_folded_before_block_tags_only():
 
 def test_a_line_with_nowhere_to_fold_is_left_whole():
     assert fold_long_lines("x" * 900, 200) == "x" * 900
+
+
+def test_the_render_package_names_every_export_once_and_loads_it() -> None:
+    """pipeline.render imports each name when first used (a sending process needs the message
+    half only): every name in __all__ must resolve, and nothing else."""
+    import pipeline.render
+
+    assert sorted(pipeline.render.__all__) == sorted(pipeline.render._MODULE_OF)
+    for name in pipeline.render.__all__:
+        assert callable(getattr(pipeline.render, name))
+    with pytest.raises(AttributeError, match="no attribute 'render_pdf'"):
+        _ = pipeline.render.render_pdf
