@@ -4,8 +4,8 @@ and general, through the outbox and the SendGrid backend to the local SendGrid-c
 materialise the audience), the hand-off rate and this process's peak RSS; the baseline is the
 same server's accept rate for pre-built 1,000-recipient bodies, measured in the same run.
 
-Run: .venv/bin/python bench/bench_send.py [--recipients 1000000] [--concurrency 4] [--profile]
-     [--start-only]
+Run: .venv/bin/python bench/bench_send.py [--recipients 1000000] [--processes N]
+     [--concurrency N] [--profile] [--start-only]
 """
 
 from __future__ import annotations
@@ -31,21 +31,6 @@ import httpx
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-
-from sqlalchemy import event, text  # noqa: E402
-
-from pipeline.config import load_settings  # noqa: E402
-from pipeline.content import sync_content  # noqa: E402
-from pipeline.delivery import open_outbox_backend  # noqa: E402
-from pipeline.delivery.local_baseline import measure_accept_rate, prebuilt_body  # noqa: E402
-from pipeline.lifecycle import approve_campaign  # noqa: E402
-from pipeline.models import Recipient  # noqa: E402
-from pipeline.outbox import drain_outbox, outbox_summary, start_campaign  # noqa: E402
-from pipeline.outbox.drain import _Drain  # noqa: E402
-from pipeline.render import recipient_values  # noqa: E402
-from pipeline.scheduling.sync import sync_campaigns  # noqa: E402
-from pipeline.store import open_engine, upgrade  # noqa: E402
-from pipeline.store.outbox import load_rendered_variant  # noqa: E402
 
 SLUG = "bench-send"
 API_KEY = "SG.benchmark"
@@ -74,6 +59,16 @@ FROM n
 
 def machine() -> str:
     return f"{platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+
+
+def peak_rss_of_mb(pid: int) -> float:
+    """A process's peak resident set (VmHWM, Linux /proc), 0 when it cannot be read."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    return next((int(line.split()[1]) / 1024 for line in status.splitlines()
+                 if line.startswith("VmHWM:")), 0.0)  # fmt: skip
 
 
 def peak_rss_mb() -> float:
@@ -148,6 +143,8 @@ def start_server(workspace: Path) -> tuple[subprocess.Popen, str]:
 @contextmanager
 def timed_statements(engine) -> Iterator[list[tuple[str, float]]]:
     """(SQL, seconds) of every statement the engine runs inside the block."""
+    from sqlalchemy import event
+
     timings: list[tuple[str, float]] = []
 
     def before(conn, cursor, statement, parameters, context, executemany):
@@ -167,6 +164,8 @@ def timed_statements(engine) -> Iterator[list[tuple[str, float]]]:
 
 def profile_worker_threads() -> list[cProfile.Profile]:
     """cProfile sees one thread only: give each of the drain's worker threads its own."""
+    from pipeline.outbox.drain import _Drain
+
     profiles: list[cProfile.Profile] = []
     work = _Drain.work
 
@@ -180,16 +179,43 @@ def profile_worker_threads() -> list[cProfile.Profile]:
 
 
 def main() -> None:
+    # Imported here, not at the top: the sending processes, started with multiprocessing's
+    # spawn, import this script again and need none of it.
+    from sqlalchemy import text
+
+    from pipeline.config import load_settings
+    from pipeline.content import sync_content
+    from pipeline.delivery import open_outbox_backend
+    from pipeline.delivery.local_baseline import measure_accept_rate, prebuilt_body
+    from pipeline.lifecycle import approve_campaign
+    from pipeline.models import Recipient
+    from pipeline.outbox import drain_outbox, outbox_summary, start_campaign
+    from pipeline.render import recipient_values
+    from pipeline.scheduling.sync import sync_campaigns
+    from pipeline.store import open_engine, upgrade
+    from pipeline.store.outbox import load_rendered_variant
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipients", type=int, default=1_000_000)
-    parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--processes", type=int, default=1)
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="Sending processes ([delivery] processes); default: one per CPU.",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help="Drain threads ([delivery] concurrency); default: three per sending process.",
+    )
     parser.add_argument("--baseline-requests", type=int, default=200)
     parser.add_argument("--profile", action="store_true", help="Print the drain's top functions.")
     parser.add_argument(
         "--start-only", action="store_true", help="Seed and start the campaign; no hand-off."
     )
     options = parser.parse_args()
+    options.concurrency = options.concurrency or 3 * options.processes
 
     print(f"machine: {machine()}")
     root = Path(tempfile.mkdtemp(prefix="clinicmail-bench-send-"))
@@ -263,6 +289,7 @@ def main() -> None:
         drain_seconds = time.perf_counter() - started
         own_cpu = time.process_time() - own_cpu_before
         children_cpu = sum(cpu_seconds(pid) or 0 for pid in children) - children_cpu_before
+        children_rss = [peak_rss_of_mb(pid) for pid in children]
         server_cpu_after = cpu_seconds(server.pid)
         server_cpu = (
             None
@@ -296,7 +323,10 @@ def main() -> None:
         server.wait(timeout=30)
         shutil.rmtree(root, ignore_errors=True)
 
-    print(f"concurrency: {options.concurrency} threads, batches of {settings.delivery.batch_size}")
+    print(
+        f"concurrency: {options.concurrency} threads, {options.processes} sending processes, "
+        f"batches of {settings.delivery.batch_size}"
+    )
     print(f"request body: {len(body) / 1e6:.2f} MB per 1,000 recipients")
     print(f"hand-off: {drained.handed_off:,} recipients in {drain_seconds:.1f} s = {rate:,.0f}/s")
     print(f"baseline (server accepting pre-built bodies): {baseline.recipients_per_second:,.0f}/s")
@@ -320,11 +350,15 @@ def main() -> None:
         )
     )
     print(f"load average (1, 5, 15 min): {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
-    print(f"peak RSS of this process: {peak_rss_mb():.0f} MB")
+    sending_rss = peak_rss_mb() + sum(children_rss)
+    print(
+        f"peak RSS of this process: {peak_rss_mb():.0f} MB; with its child processes "
+        f"({', '.join(f'{rss:.0f}' for rss in children_rss)} MB): {sending_rss:.0f} MB"
+    )
     targets = [
         ("materialise <= 10 s", materialise_seconds <= 10),
         ("hand-off >= 50,000/s", rate >= 50_000),
-        ("peak RSS <= 300 MB", peak_rss_mb() <= 300),
+        ("peak RSS (all sending processes) <= 300 MB", sending_rss <= 300),
     ]
     print("targets: " + ", ".join(f"{name}: {'met' if ok else 'NOT met'}" for name, ok in targets))
     if profiles:
