@@ -84,12 +84,14 @@ class SendingProcesses:
     def send_grouped(
         self, rendered: RenderedVariant, rows: Sequence[ClaimedRow]
     ) -> dict[Outcome, list[int]]:
+        # Plain tuples: a named tuple would make the child import the module defining it.
+        plain = [tuple(row) for row in rows]
         pool = self._pool
         try:
-            future = pool.submit(_send_in_child, rendered, list(rows))
+            future = pool.submit(_send_in_child, rendered, plain)
         except BrokenProcessPool:
             # A child died since the last batch: nothing of this one has left yet.
-            future = self._replace(pool).submit(_send_in_child, rendered, list(rows))
+            future = self._replace(pool).submit(_send_in_child, rendered, plain)
         try:
             return future.result()
         except BrokenProcessPool:

@@ -5,8 +5,9 @@ compiler, the templates and the article parsers behind it."""
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from pipeline.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from pipeline.render.compile import (
@@ -54,7 +55,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _MODULE_OF:
-        raise AttributeError(f"module 'pipeline.render' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"pipeline.render.{_MODULE_OF[name]}"), name)
+__getattr__ = lazy_exports(__name__, _MODULE_OF)

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from concurrent.futures.process import BrokenProcessPool
@@ -22,6 +23,7 @@ from pipeline.delivery import (
     open_outbox_backend,
 )
 from pipeline.delivery.local import LocalSendGridServer
+from pipeline.errors import DeliveryError
 from pipeline.outbox import drain_outbox
 from pipeline.store import utcnow
 from pipeline.store.sends import reconcile_unknown
@@ -36,6 +38,10 @@ from tests.outbox_fakes import (
 )
 
 API_KEY = "SG.processes-test"
+CHILD_HEAVY_MODULES = (
+    "sorted({m.split('.')[0] for m in __import__('sys').modules}"
+    " & {'sqlalchemy', 'jinja2', 'mrml', 'httpx', 'fastapi'})"
+)
 
 
 @pytest.fixture
@@ -74,8 +80,12 @@ def test_children_send_through_the_local_server_each_recipient_once(engine, sett
         backend = SendingProcesses(settings, inline, processes=2)
         try:
             report = drain_outbox(engine, settings, backend, campaign)
+            # What the batches brought with them did not make a child import the database
+            # layer (a named tuple's class would): ask a child what it has loaded.
+            loaded = backend._pool.submit(eval, CHILD_HEAVY_MODULES).result()
         finally:
             backend.close()
+        assert loaded == []
         personalizations = [p for _, body in server.accepted for p in body["personalizations"]]
     send_ids = Counter(p["custom_args"]["send_id"] for p in personalizations)
     assert len(send_ids) == 300 and set(send_ids.values()) == {1}
@@ -101,31 +111,37 @@ def test_file_backend_children_write_one_message_per_send(engine, settings):
 
 
 def test_a_child_killed_mid_campaign_loses_and_duplicates_nobody(engine, settings, tmp_path):
-    """A sending process killed with SIGKILL: its batch is settled as unknown (it may have gone
-    out), the drain stops, and once the provider's events are in, reconciliation and a new drain
-    send only what never left."""
+    """Sending processes killed with SIGKILL while the server holds a request it accepted: the
+    batches in hand are settled as unknown (they may have gone out), the drain stops, and once
+    the provider's events are in, reconciliation and the next drain send only what never left."""
     campaign = _campaign(engine, 200)
     with LocalSendGridServer(store_dir=tmp_path / "sendgrid", api_key=API_KEY) as server:
+        server.time_out_next(accepted=True, hold_seconds=30)
         inline = SendGridBackend(settings, api_host=server.url, api_key=API_KEY)
         backend = SendingProcesses(settings, inline, processes=2)
-        killed = []
+        doomed = backend.child_pids()
 
-        def kill_a_child(report) -> None:
-            if report.handed_off >= 80 and not killed:
-                killed.append(backend.child_pids()[0])
-                os.kill(killed[0], signal.SIGKILL)
+        def kill_once_a_request_is_held() -> None:
+            deadline = time.monotonic() + 30
+            while not server.accepted and time.monotonic() < deadline:
+                time.sleep(0.01)
+            for pid in doomed:
+                os.kill(pid, signal.SIGKILL)
 
+        killer = threading.Thread(target=kill_once_a_request_is_held)
+        killer.start()
         try:
             with pytest.raises(BrokenProcessPool):
-                drain_outbox(engine, settings, backend, campaign, progress=kill_a_child)
-            assert killed
+                drain_outbox(engine, settings, backend, campaign)
+            killer.join()
             with engine.connect() as conn:
-                assert "sending" not in statuses(conn, campaign)
+                counts = statuses(conn, campaign)
+            assert "sending" not in counts and counts["unknown"] >= 40
             record_processed_events(engine, settings, [int(n) for n in _accepted(server)])
             with engine.begin() as conn:
                 reconcile_unknown(conn, campaign, utcnow())
-            # The same backend carries on: the dead child's pool was replaced.
-            assert killed[0] not in backend.child_pids()
+            # The same backend carries on: the dead children's pool was replaced.
+            assert not set(doomed) & set(backend.child_pids())
             drain_outbox(engine, settings, backend, campaign)
         finally:
             backend.close()
@@ -134,6 +150,22 @@ def test_a_child_killed_mid_campaign_loses_and_duplicates_nobody(engine, setting
     assert set(accepted.values()) == {1}, "a recipient was sent twice"
     with engine.connect() as conn:
         assert statuses(conn, campaign) == {"sent": 200}
+
+
+def test_a_refused_api_key_stops_the_drain_and_keeps_the_queue(engine, settings, tmp_path):
+    """SendGrid refusing the key inside a child reaches the outbox as the same DeliveryError it
+    gets from a backend in its own threads: nothing is lost, nothing is marked failed."""
+    campaign = _campaign(engine, 50)
+    with LocalSendGridServer(store_dir=tmp_path / "sendgrid", api_key=API_KEY) as server:
+        inline = SendGridBackend(settings, api_host=server.url, api_key="SG.revoked")
+        backend = SendingProcesses(settings, inline, processes=2)
+        try:
+            with pytest.raises(DeliveryError, match="SendGrid refused the request \\(401\\)"):
+                drain_outbox(engine, settings, backend, campaign)
+        finally:
+            backend.close()
+    with engine.connect() as conn:
+        assert set(statuses(conn, campaign)) == {"queued"}
 
 
 def test_a_child_that_died_between_batches_is_replaced_before_the_next(engine, settings, tmp_path):
@@ -171,7 +203,8 @@ def test_a_sending_process_loads_no_compiler_templates_or_database_layer():
     check = (
         "import sys, pipeline.entry, pipeline.delivery.processes, pipeline.delivery.sendgrid;"
         "heavy = [m for m in ('pipeline.cli', 'fastapi', 'pipeline.render.compile',"
-        " 'pipeline.content', 'jinja2', 'mrml', 'sqlalchemy', 'trafilatura') if m in sys.modules];"
+        " 'pipeline.content', 'jinja2', 'mrml', 'sqlalchemy', 'trafilatura', 'httpx',"
+        " 'pipeline.delivery.local') if m in sys.modules];"
         "print(heavy)"
     )
     result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.policy
+import importlib
 from dataclasses import replace
 from email.parser import BytesParser
 from pathlib import Path
@@ -225,13 +226,13 @@ def test_a_line_with_nowhere_to_fold_is_left_whole():
     assert fold_long_lines("x" * 900, 200) == "x" * 900
 
 
-def test_the_render_package_names_every_export_once_and_loads_it() -> None:
-    """pipeline.render imports each name when first used (a sending process needs the message
-    half only): every name in __all__ must resolve, and nothing else."""
-    import pipeline.render
-
-    assert sorted(pipeline.render.__all__) == sorted(pipeline.render._MODULE_OF)
-    for name in pipeline.render.__all__:
-        assert callable(getattr(pipeline.render, name))
-    with pytest.raises(AttributeError, match="no attribute 'render_pdf'"):
-        _ = pipeline.render.render_pdf
+@pytest.mark.parametrize("package", ["pipeline.render", "pipeline.delivery"])
+def test_a_lazy_package_names_every_export_once_and_loads_it(package: str) -> None:
+    """pipeline.render and pipeline.delivery import each name when first used (a sending process
+    needs only part of them): every name in __all__ must resolve, and nothing else."""
+    module = importlib.import_module(package)
+    assert sorted(module.__all__) == sorted(module._MODULE_OF)
+    for name in module.__all__:
+        assert getattr(module, name) is not None
+    with pytest.raises(AttributeError, match=f"module '{package}' has no attribute 'nothing'"):
+        _ = module.nothing
