@@ -12,7 +12,6 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from operator import itemgetter
 from typing import NamedTuple
 
 from sqlalchemy import (
@@ -184,8 +183,8 @@ def claim_batch(
         .returning(
             sends.c.id,
             sends.c.contact_id,
-            select(contacts.c.email).where(of_contact).scalar_subquery(),
-            select(contacts.c.first_name).where(of_contact).scalar_subquery(),
+            select(contacts.c.email).where(of_contact).scalar_subquery().label("email"),
+            select(contacts.c.first_name).where(of_contact).scalar_subquery().label("first_name"),
             sends.c.status,
             sends.c.variant_id,
             sends.c.attempts,
@@ -195,11 +194,12 @@ def claim_batch(
         return None
     # The claim's rows lie between its smallest and largest id and carry its lease: a primary-key
     # range scan finds them again without a thousand bound parameters or an index on the lease.
-    ids = [row[0] for row in claimed]
+    ids = [row.id for row in claimed]
     claim = and_(sends.c.id.between(min(ids), max(ids)), sends.c.lease_owner == lease_owner)
     to_send = sorted(
-        (ClaimedSend(*row[:4]) for row in claimed if row[4] == "sending"),
-        key=itemgetter(0),
+        ClaimedSend(row.id, row.contact_id, row.email, row.first_name)
+        for row in claimed
+        if row.status == "sending"
     )
     skipped = len(claimed) - len(to_send)
     if skipped:
@@ -210,10 +210,10 @@ def claim_batch(
         )
     return ClaimedBatch(
         lease_owner=lease_owner,
-        variant_id=claimed[0][5],
+        variant_id=claimed[0].variant_id,
         sends=tuple(to_send),
         skipped=skipped,
-        attempts=max(row[6] for row in claimed),
+        attempts=max(row.attempts for row in claimed),
     )
 
 
