@@ -27,8 +27,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
-
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
@@ -85,12 +83,24 @@ def cpu_seconds(pid: int) -> float | None:
 
 
 def sending_children(exclude: int) -> list[int]:
-    """This process's children other than `exclude` (the sending processes, when there are)."""
+    """This process's children other than `exclude` and multiprocessing's resource tracker: the
+    sending processes, when there are (Linux /proc)."""
     children = []
     for task in Path("/proc/self/task").glob("*"):
         with contextlib.suppress(OSError):
             children += [int(pid) for pid in (task / "children").read_text().split()]
-    return [pid for pid in dict.fromkeys(children) if pid != exclude]
+    return [
+        pid
+        for pid in dict.fromkeys(children)
+        if pid != exclude and b"resource_tracker" not in command_line(pid)
+    ]
+
+
+def command_line(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def free_port() -> int:
@@ -121,6 +131,8 @@ def make_workspace(root: Path, concurrency: int, processes: int = 1) -> Path:
 def start_server(workspace: Path) -> tuple[subprocess.Popen, str]:
     """The local SendGrid-compatible server in benchmark mode, in its own process (its request
     handling must not share this process's interpreter lock)."""
+    import httpx
+
     port = free_port()
     process = subprocess.Popen(
         [str(Path(sys.executable).with_name("clinicmail")), "--workspace", str(workspace), "dev",
@@ -181,6 +193,7 @@ def profile_worker_threads() -> list[cProfile.Profile]:
 def main() -> None:
     # Imported here, not at the top: the sending processes, started with multiprocessing's
     # spawn, import this script again and need none of it.
+    import httpx
     from sqlalchemy import text
 
     from pipeline.config import load_settings
@@ -324,8 +337,13 @@ def main() -> None:
         shutil.rmtree(root, ignore_errors=True)
 
     print(
-        f"concurrency: {options.concurrency} threads, {options.processes} sending processes, "
-        f"batches of {settings.delivery.batch_size}"
+        f"concurrency: {options.concurrency} threads, "
+        + (
+            f"{options.processes} sending processes, "
+            if options.processes > 1
+            else "no sending processes (the outbox process sends), "
+        )
+        + f"batches of {settings.delivery.batch_size}"
     )
     print(f"request body: {len(body) / 1e6:.2f} MB per 1,000 recipients")
     print(f"hand-off: {drained.handed_off:,} recipients in {drain_seconds:.1f} s = {rate:,.0f}/s")
@@ -352,8 +370,13 @@ def main() -> None:
     print(f"load average (1, 5, 15 min): {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     sending_rss = peak_rss_mb() + sum(children_rss)
     print(
-        f"peak RSS of this process: {peak_rss_mb():.0f} MB; with its child processes "
-        f"({', '.join(f'{rss:.0f}' for rss in children_rss)} MB): {sending_rss:.0f} MB"
+        f"peak RSS of this process: {peak_rss_mb():.0f} MB"
+        + (
+            f"; with its sending processes ({', '.join(f'{rss:.0f}' for rss in children_rss)} MB):"
+            f" {sending_rss:.0f} MB"
+            if children_rss
+            else ""
+        )
     )
     targets = [
         ("materialise <= 10 s", materialise_seconds <= 10),
