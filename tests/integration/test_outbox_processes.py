@@ -11,7 +11,9 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 
 import pytest
 
@@ -60,6 +62,20 @@ def _campaign(engine, contacts: int) -> int:
     return campaign
 
 
+@contextmanager
+def sending_processes(
+    settings, tmp_path, api_key: str = API_KEY
+) -> Iterator[tuple[LocalSendGridServer, SendingProcesses]]:
+    """The local SendGrid server, and two sending processes posting to it with `api_key`."""
+    with LocalSendGridServer(store_dir=tmp_path / "sendgrid", api_key=API_KEY) as server:
+        inline = SendGridBackend(settings, api_host=server.url, api_key=api_key)
+        backend = SendingProcesses(settings, inline, processes=2)
+        try:
+            yield server, backend
+        finally:
+            backend.close()
+
+
 def test_the_outbox_backend_has_sending_processes_when_configured(settings):
     delivery = settings.delivery.model_copy(update={"backend": "file"})
     backend = open_outbox_backend(settings.model_copy(update={"delivery": delivery}))
@@ -75,17 +91,11 @@ def test_the_outbox_backend_has_sending_processes_when_configured(settings):
 
 def test_children_send_through_the_local_server_each_recipient_once(engine, settings, tmp_path):
     campaign = _campaign(engine, 300)
-    with LocalSendGridServer(store_dir=tmp_path / "sendgrid", api_key=API_KEY) as server:
-        inline = SendGridBackend(settings, api_host=server.url, api_key=API_KEY)
-        backend = SendingProcesses(settings, inline, processes=2)
-        try:
-            report = drain_outbox(engine, settings, backend, campaign)
-            # What the batches brought with them did not make a child import the database
-            # layer (a named tuple's class would): ask a child what it has loaded.
-            loaded = backend._pool.submit(eval, CHILD_HEAVY_MODULES).result()
-        finally:
-            backend.close()
-        assert loaded == []
+    with sending_processes(settings, tmp_path) as (server, backend):
+        report = drain_outbox(engine, settings, backend, campaign)
+        # What the batches brought with them did not make a child import the database layer
+        # (a named tuple's class would): ask a child what it has loaded.
+        assert backend._pool.submit(eval, CHILD_HEAVY_MODULES).result() == []
         personalizations = [p for _, body in server.accepted for p in body["personalizations"]]
     send_ids = Counter(p["custom_args"]["send_id"] for p in personalizations)
     assert len(send_ids) == 300 and set(send_ids.values()) == {1}
@@ -115,10 +125,8 @@ def test_a_child_killed_mid_campaign_loses_and_duplicates_nobody(engine, setting
     batches in hand are settled as unknown (they may have gone out), the drain stops, and once
     the provider's events are in, reconciliation and the next drain send only what never left."""
     campaign = _campaign(engine, 200)
-    with LocalSendGridServer(store_dir=tmp_path / "sendgrid", api_key=API_KEY) as server:
+    with sending_processes(settings, tmp_path) as (server, backend):
         server.time_out_next(accepted=True, hold_seconds=30)
-        inline = SendGridBackend(settings, api_host=server.url, api_key=API_KEY)
-        backend = SendingProcesses(settings, inline, processes=2)
         doomed = backend.child_pids()
 
         def kill_once_a_request_is_held() -> None:
@@ -130,21 +138,18 @@ def test_a_child_killed_mid_campaign_loses_and_duplicates_nobody(engine, setting
 
         killer = threading.Thread(target=kill_once_a_request_is_held)
         killer.start()
-        try:
-            with pytest.raises(BrokenProcessPool):
-                drain_outbox(engine, settings, backend, campaign)
-            killer.join()
-            with engine.connect() as conn:
-                counts = statuses(conn, campaign)
-            assert "sending" not in counts and counts["unknown"] >= 40
-            record_processed_events(engine, settings, [int(n) for n in _accepted(server)])
-            with engine.begin() as conn:
-                reconcile_unknown(conn, campaign, utcnow())
-            # The same backend carries on: the dead children's pool was replaced.
-            assert not set(doomed) & set(backend.child_pids())
+        with pytest.raises(BrokenProcessPool):
             drain_outbox(engine, settings, backend, campaign)
-        finally:
-            backend.close()
+        killer.join()
+        with engine.connect() as conn:
+            counts = statuses(conn, campaign)
+        assert "sending" not in counts and counts["unknown"] >= 40
+        record_processed_events(engine, settings, [int(n) for n in _accepted(server)])
+        with engine.begin() as conn:
+            reconcile_unknown(conn, campaign, utcnow())
+        # The same backend carries on: the dead children's pool was replaced.
+        assert not set(doomed) & set(backend.child_pids())
+        drain_outbox(engine, settings, backend, campaign)
         accepted = _accepted(server)
     assert len(accepted) == 200
     assert set(accepted.values()) == {1}, "a recipient was sent twice"
@@ -156,34 +161,24 @@ def test_a_refused_api_key_stops_the_drain_and_keeps_the_queue(engine, settings,
     """SendGrid refusing the key inside a child reaches the outbox as the same DeliveryError it
     gets from a backend in its own threads: nothing is lost, nothing is marked failed."""
     campaign = _campaign(engine, 50)
-    with LocalSendGridServer(store_dir=tmp_path / "sendgrid", api_key=API_KEY) as server:
-        inline = SendGridBackend(settings, api_host=server.url, api_key="SG.revoked")
-        backend = SendingProcesses(settings, inline, processes=2)
-        try:
-            with pytest.raises(DeliveryError, match="SendGrid refused the request \\(401\\)"):
-                drain_outbox(engine, settings, backend, campaign)
-        finally:
-            backend.close()
+    refused = pytest.raises(DeliveryError, match="SendGrid refused the request \\(401\\)")
+    with sending_processes(settings, tmp_path, api_key="SG.revoked") as (_, backend), refused:
+        drain_outbox(engine, settings, backend, campaign)
     with engine.connect() as conn:
         assert set(statuses(conn, campaign)) == {"queued"}
 
 
 def test_a_child_that_died_between_batches_is_replaced_before_the_next(engine, settings, tmp_path):
     campaign = _campaign(engine, 100)
-    with LocalSendGridServer(store_dir=tmp_path / "sendgrid", api_key=API_KEY) as server:
-        inline = SendGridBackend(settings, api_host=server.url, api_key=API_KEY)
-        backend = SendingProcesses(settings, inline, processes=2)
-        try:
-            dead = backend.child_pids()[0]
-            os.kill(dead, signal.SIGKILL)
-            # The executor notices a dead child on its own thread; wait until it has.
-            deadline = time.monotonic() + 30
-            while not backend._pool._broken and time.monotonic() < deadline:
-                time.sleep(0.01)
-            report = drain_outbox(engine, settings, backend, campaign)
-            assert dead not in backend.child_pids()
-        finally:
-            backend.close()
+    with sending_processes(settings, tmp_path) as (server, backend):
+        dead = backend.child_pids()[0]
+        os.kill(dead, signal.SIGKILL)
+        # The executor notices a dead child on its own thread; wait until it has.
+        deadline = time.monotonic() + 30
+        while not backend._pool._broken and time.monotonic() < deadline:
+            time.sleep(0.01)
+        report = drain_outbox(engine, settings, backend, campaign)
+        assert dead not in backend.child_pids()
         accepted = _accepted(server)
     assert report.sent == 100 and report.unknown == 0
     assert len(accepted) == 100 and set(accepted.values()) == {1}
