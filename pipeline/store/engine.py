@@ -44,6 +44,7 @@ def _tune_sqlite(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     # Checkpoint the WAL every 10,000 pages (40 MB) instead of SQLite's 1,000: the outbox
     # rewrites the same pages twice per batch (claim, then result), and a page changed twice
-    # between checkpoints is copied to the database once. A fifth less CPU per recipient sent.
+    # between checkpoints is copied to the database once (claims and results of 100,000 sends
+    # took about a sixth less time).
     cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
     cursor.close()
