@@ -1,8 +1,9 @@
 """Sending benchmark: a campaign to N recipients (default 1,000,000) on SQLite, three segments
 and general, through the outbox and the SendGrid backend to the local SendGrid-compatible server
 (benchmark mode, in its own process). Measures the time to start the campaign (render, check,
-materialise the audience), the hand-off rate and this process's peak RSS; the baseline is the
-same server's accept rate for pre-built 1,000-recipient bodies, measured in the same run.
+materialise the audience), the hand-off rate, and the peak RSS of this process and of its
+sending processes; the baseline is the same server's accept rate for pre-built 1,000-recipient
+bodies, measured in the same run.
 
 Run: .venv/bin/python bench/bench_send.py [--recipients 1000000] [--processes N]
      [--concurrency N] [--profile] [--start-only]
