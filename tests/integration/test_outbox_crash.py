@@ -12,7 +12,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from pipeline.scheduling.sync import sync_campaigns
 from pipeline.store import open_engine
 from pipeline.store.tables import campaigns, contacts, sends
 from pipeline.web.app import create_app
+from tests.waiting import wait_for
 
 SLUG = "full-treatment-for-back-pain"
 API_KEY = "SG.outbox-test"
@@ -41,14 +41,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def _wait_for(condition, what: str, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting for {what}")
-        time.sleep(0.01)
 
 
 @pytest.fixture
@@ -89,7 +81,7 @@ def stack(workspace_db, monkeypatch):
     )
     thread = threading.Thread(target=receiver.run, daemon=True)
     thread.start()
-    _wait_for(lambda: receiver.started, "the app to start", 20)
+    wait_for(lambda: receiver.started, "the app to start", 20)
     sync_content(engine, settings)
     seed_demo_contacts(engine, 1500)
     sync_campaigns(engine, settings)
@@ -162,7 +154,7 @@ def test_a_worker_killed_mid_campaign_and_restarted_delivers_everyone_once(stack
         encoding="utf-8",
     )
     first = _worker(workspace, environment)
-    _wait_for(lambda: server.accepted_recipients >= 300, "the first worker to hand off 300")
+    wait_for(lambda: server.accepted_recipients >= 300, "the first worker to hand off 300")
     first.send_signal(signal.SIGKILL)
     first.communicate(timeout=30)
     audience = _audience(engine)

@@ -3,7 +3,6 @@ time and once; duplicate triggers start it once; the weekly cap holds across cam
 hours pause a running campaign and it resumes after them."""
 
 import threading
-import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -27,6 +26,7 @@ from pipeline.store import lifecycle as store
 from pipeline.store import open_engine
 from pipeline.store.tables import sends
 from tests.outbox_fakes import RecordingBackend, outbox_settings
+from tests.waiting import wait_for
 
 SLUG = "full-treatment-for-back-pain"
 SECOND = "second-look"
@@ -67,15 +67,6 @@ def _statuses(engine, slug):
     return rows
 
 
-def _wait_for(predicate, what):
-    deadline = time.monotonic() + WAIT_LIMIT_SECONDS
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    pytest.fail(f"gave up waiting for {what}")
-
-
 @pytest.mark.slow
 def test_a_running_worker_sends_a_campaign_scheduled_3_seconds_ahead_once(ready, settings):
     backend = RecordingBackend()
@@ -89,7 +80,11 @@ def test_a_running_worker_sends_a_campaign_scheduled_3_seconds_ahead_once(ready,
     try:
         when = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3)
         schedule_campaign(ready, settings, SLUG, when)
-        _wait_for(lambda: get_lifecycle(ready, SLUG).state == "sent", "the campaign to be sent")
+        wait_for(
+            lambda: get_lifecycle(ready, SLUG).state == "sent",
+            "the campaign to be sent",
+            seconds=WAIT_LIMIT_SECONDS,
+        )
     finally:
         stop.set()
         worker.join()

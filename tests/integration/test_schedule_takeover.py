@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.waiting import wait_for
+
 CLINICMAIL = str(Path(sys.executable).with_name("clinicmail"))
 WAIT_LIMIT_SECONDS = 60
 
@@ -25,16 +27,6 @@ def _start(workspace: Path, name: str, log: Path) -> subprocess.Popen:
         )  # fmt: skip
 
 
-def _wait_for(predicate, what: str):
-    deadline = time.monotonic() + WAIT_LIMIT_SECONDS
-    while time.monotonic() < deadline:
-        found = predicate()
-        if found:
-            return found
-        time.sleep(0.1)
-    pytest.fail(f"gave up waiting for {what}")
-
-
 def _roles(log: Path, name: str) -> list[str]:
     text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
     return re.findall(rf"worker {name} is (active|standby)", text)
@@ -45,15 +37,25 @@ def test_a_standby_takes_over_when_the_active_worker_is_killed(workspace_db, tmp
     logs = {name: tmp_path / f"{name}.log" for name in ("one", "two")}
     workers = {"one": _start(workspace_db, "one", logs["one"])}
     try:
-        _wait_for(lambda: "active" in _roles(logs["one"], "one"), "worker one to become active")
+        wait_for(
+            lambda: "active" in _roles(logs["one"], "one"),
+            "worker one to become active",
+            seconds=WAIT_LIMIT_SECONDS,
+        )
         workers["two"] = _start(workspace_db, "two", logs["two"])
-        _wait_for(lambda: _roles(logs["two"], "two"), "worker two to start")
+        wait_for(
+            lambda: _roles(logs["two"], "two"), "worker two to start", seconds=WAIT_LIMIT_SECONDS
+        )
         # Worker two retries the lock every half second; it must stay standby while one lives.
         time.sleep(2)
         assert _roles(logs["two"], "two") == ["standby"]
         workers["one"].send_signal(signal.SIGKILL)
         workers["one"].wait()
-        _wait_for(lambda: "active" in _roles(logs["two"], "two"), "worker two to take over")
+        wait_for(
+            lambda: "active" in _roles(logs["two"], "two"),
+            "worker two to take over",
+            seconds=WAIT_LIMIT_SECONDS,
+        )
     finally:
         for process in workers.values():
             if process.poll() is None:

@@ -2,7 +2,6 @@
 the apscheduler_jobs table, a late start marks a campaign missed, and feeds are polled over HTTP."""
 
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -29,6 +28,7 @@ from pipeline.scheduling.jobs import poll_feeds
 from pipeline.store import lifecycle as store
 from pipeline.store.articles import list_articles
 from tests.outbox_fakes import RecordingBackend
+from tests.waiting import wait_for
 
 FEEDS = Path(__file__).resolve().parents[1] / "fixtures" / "content" / "feeds"
 WAIT_LIMIT_SECONDS = 60
@@ -45,15 +45,6 @@ def _add_scheduled(engine, slug, when, now):
             conn, slug=slug, name=slug, origin="web", spec={"slug": slug}, spec_hash="0" * 64,
             state="scheduled", now=now, scheduled_for=when, approved_by="owner", approved_at=now,
         )  # fmt: skip
-
-
-def _wait_for(predicate, what):
-    deadline = time.monotonic() + WAIT_LIMIT_SECONDS
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    pytest.fail(f"gave up waiting for {what}")
 
 
 def test_triggers_follow_the_campaigns_table_and_live_in_the_database(engine, settings):
@@ -102,7 +93,11 @@ def test_a_worker_started_two_hours_after_the_time_marks_the_campaign_missed(eng
         )
         worker.start()
         try:
-            _wait_for(lambda: get_lifecycle(engine, "late-news").state != "scheduled", "a decision")
+            wait_for(
+                lambda: get_lifecycle(engine, "late-news").state != "scheduled",
+                "a decision",
+                seconds=WAIT_LIMIT_SECONDS,
+            )
         finally:
             stop.set()
             worker.join()
