@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures.process import BrokenProcessPool
@@ -38,6 +37,7 @@ from tests.outbox_fakes import (
     record_processed_events,
     statuses,
 )
+from tests.waiting import wait_for
 
 API_KEY = "SG.processes-test"
 CHILD_HEAVY_MODULES = (
@@ -130,9 +130,7 @@ def test_a_child_killed_mid_campaign_loses_and_duplicates_nobody(engine, setting
         doomed = backend.child_pids()
 
         def kill_once_a_request_is_held() -> None:
-            deadline = time.monotonic() + 30
-            while not server.accepted and time.monotonic() < deadline:
-                time.sleep(0.01)
+            wait_for(lambda: server.accepted, "the server to hold an accepted request", poll=0.01)
             for pid in doomed:
                 os.kill(pid, signal.SIGKILL)
 
@@ -174,9 +172,7 @@ def test_a_child_that_died_between_batches_is_replaced_before_the_next(engine, s
         dead = backend.child_pids()[0]
         os.kill(dead, signal.SIGKILL)
         # The executor notices a dead child on its own thread; wait until it has.
-        deadline = time.monotonic() + 30
-        while not backend._pool._broken and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_for(lambda: backend._pool._broken, "the pool to notice the dead child", poll=0.01)
         report = drain_outbox(engine, settings, backend, campaign)
         assert dead not in backend.child_pids()
         accepted = _accepted(server)
