@@ -12,7 +12,6 @@ Run: .venv/bin/python bench/bench_send.py [--recipients 1000000] [--processes N]
 from __future__ import annotations
 
 import argparse
-import contextlib
 import cProfile
 import os
 import platform
@@ -30,6 +29,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from proc_stats import child_pids, command_line, cpu_seconds  # noqa: E402
+from proc_stats import peak_rss_mb as peak_rss_of  # noqa: E402
 
 SLUG = "bench-send"
 API_KEY = "SG.benchmark"
@@ -60,48 +62,18 @@ def machine() -> str:
     return f"{platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
 
 
-def peak_rss_of_mb(pid: int) -> float:
-    """A process's peak resident set (VmHWM, Linux /proc), 0 when it cannot be read."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return 0.0
-    return next((int(line.split()[1]) / 1024 for line in status.splitlines()
-                 if line.startswith("VmHWM:")), 0.0)  # fmt: skip
-
-
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU seconds a process has used so far (Linux /proc; None elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def sending_children(exclude: int) -> list[int]:
     """This process's children other than `exclude` and multiprocessing's resource tracker: the
-    sending processes, when there are (Linux /proc)."""
-    children = []
-    for task in Path("/proc/self/task").glob("*"):
-        with contextlib.suppress(OSError):
-            children += [int(pid) for pid in (task / "children").read_text().split()]
+    sending processes, when there are."""
     return [
         pid
-        for pid in dict.fromkeys(children)
+        for pid in child_pids(os.getpid())
         if pid != exclude and b"resource_tracker" not in command_line(pid)
     ]
-
-
-def command_line(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return b""
 
 
 def free_port() -> int:
@@ -303,7 +275,7 @@ def main() -> None:
         drain_seconds = time.perf_counter() - started
         own_cpu = time.process_time() - own_cpu_before
         children_cpu = sum(cpu_seconds(pid) or 0 for pid in children) - children_cpu_before
-        children_rss = [peak_rss_of_mb(pid) for pid in children]
+        children_rss = [peak_rss_of(pid) for pid in children]
         server_cpu_after = cpu_seconds(server.pid)
         server_cpu = (
             None

@@ -30,6 +30,8 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from proc_stats import child_pids, cpu_seconds  # noqa: E402
+
 BATCH = 1000
 # processed and delivered (or bounce) for each, opens for most, clicks for a third: 3.3 per
 # send, so sizing by 3 makes enough sends and the events are cut at the total asked for.
@@ -251,20 +253,10 @@ def serve(port: int, workers: int) -> None:
     )
 
 
-def cpu_seconds(root_pid: int) -> float:
-    """CPU time (user + system) used so far by a process and its children (uvicorn's workers),
-    from /proc: on a shared machine, events per server CPU-second is the figure that compares."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        pid, parent = int(stat.parent.name), int(fields[1])
-        if root_pid in (pid, parent):
-            total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
+def server_cpu_seconds(root_pid: int) -> float:
+    """CPU time (user + system) used so far by a process and its children (uvicorn's workers):
+    on a shared machine, events per server CPU-second is the figure that compares."""
+    return sum(cpu_seconds(pid) or 0.0 for pid in [root_pid, *child_pids(root_pid)])
 
 
 def post_all(
@@ -350,11 +342,11 @@ def main() -> None:
                     break
                 except httpx.TransportError:
                     time.sleep(0.1)
-            cpu_start = cpu_seconds(server.pid)
+            cpu_start = server_cpu_seconds(server.pid)
             baseline = post_all(base, "/bench/discard", batches, args.clients)
-            cpu_baseline = cpu_seconds(server.pid) - cpu_start
+            cpu_baseline = server_cpu_seconds(server.pid) - cpu_start
             stored_time = post_all(base, "/webhooks/sendgrid", batches, args.clients)
-            cpu_stored = cpu_seconds(server.pid) - cpu_start - cpu_baseline
+            cpu_stored = server_cpu_seconds(server.pid) - cpu_start - cpu_baseline
             # SendGrid retries: re-posting batches must store nothing more.
             post_all(base, "/webhooks/sendgrid", batches[:20], args.clients)
         finally:
