@@ -12,13 +12,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -43,6 +44,8 @@ log = logging.getLogger("clinicmail.worker")
 CAMPAIGN_JOB_PREFIX = "campaign:"
 REPORT_JOB_ID = "report:weekly"
 FEEDS_JOB_ID = "feeds:poll"
+# A campaign trigger this close to its time (or past it) is APScheduler's to run and remove.
+TRIGGER_SETTLING = timedelta(seconds=5)
 
 
 @dataclass
@@ -91,6 +94,17 @@ def poll_feeds_job() -> None:
         poll_feeds(context.engine, context.settings)
 
 
+class _Scheduler(BackgroundScheduler):
+    """APScheduler's BackgroundScheduler without the pass its loop thread makes over due jobs
+    after shutdown: that pass cannot submit them (the executors are gone), then fails to remove
+    them and ends the thread with JobLookupError."""
+
+    def _process_jobs(self) -> float | None:
+        if self.state == STATE_STOPPED:
+            return None
+        return super()._process_jobs()
+
+
 def build_scheduler(context: WorkerContext) -> BackgroundScheduler:
     """APScheduler with its job store in the clinic's database. misfire_grace_time is None
     because lateness is ours to judge: a campaign trigger past the grace window marks the
@@ -98,7 +112,7 @@ def build_scheduler(context: WorkerContext) -> BackgroundScheduler:
     # The job store gets an engine of its own: APScheduler disposes it at shutdown.
     context.job_store_engine = open_engine(context.settings.database_url)
     job_store = SQLAlchemyJobStore(engine=context.job_store_engine, tablename=SCHEDULER_JOBS_TABLE)
-    return BackgroundScheduler(
+    return _Scheduler(
         jobstores={"default": job_store},
         executors={"default": ThreadPoolExecutor(4)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -107,8 +121,7 @@ def build_scheduler(context: WorkerContext) -> BackgroundScheduler:
 
 
 def stop_scheduler(scheduler: BackgroundScheduler, context: WorkerContext, wait: bool) -> None:
-    """Shut APScheduler down and close its job store's connections. Its loop thread looks for
-    due jobs once more after the store was disposed, so the engine is disposed again after."""
+    """Shut APScheduler down and close its job store's connections."""
     scheduler.shutdown(wait=wait)
     if context.job_store_engine is not None:
         context.job_store_engine.dispose()
@@ -144,6 +157,11 @@ def reconcile_campaign_jobs(scheduler: BackgroundScheduler, context: WorkerConte
         scheduled = {c.slug: c for c in store.campaigns_in_states(conn, ("scheduled",))}
     for job in scheduler.get_jobs():
         if not job.id.startswith(CAMPAIGN_JOB_PREFIX):
+            continue
+        if job.next_run_time is not None and job.next_run_time <= now + TRIGGER_SETTLING:
+            # APScheduler removes a date trigger itself once it has run it; removing it here at
+            # the same moment makes one removal raise JobLookupError, which ends APScheduler's
+            # thread. A stale trigger that runs finds its campaign not due and does nothing.
             continue
         slug = job.id.removeprefix(CAMPAIGN_JOB_PREFIX)
         wanted = scheduled.get(slug)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import time_machine
+from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import text
 
 from pipeline.config import load_settings
@@ -19,6 +20,7 @@ from pipeline.schedule import (
     WorkerContext,
     add_standing_jobs,
     build_scheduler,
+    fire_campaign_job,
     housekeeping,
     reconcile_campaign_jobs,
     run_worker,
@@ -78,6 +80,35 @@ def test_triggers_follow_the_campaigns_table_and_live_in_the_database(engine, se
         assert CAMPAIGN_JOB_PREFIX + "two" not in jobs
     finally:
         stop_scheduler(scheduler, context, wait=False)
+
+
+def test_a_due_trigger_is_left_for_apscheduler_to_run_and_remove(engine, settings):
+    """APScheduler removes a date trigger itself once it has run it. Housekeeping removing the
+    same trigger at the same moment made one of the two removals raise JobLookupError, which
+    killed APScheduler's own thread: a trigger already due is left alone (a stale one finds its
+    campaign not due and does nothing). Stopping the scheduler with that trigger still due must
+    not end its thread with the same error either (pytest fails the test if it does)."""
+    now = datetime.now(UTC)
+    _add_scheduled(engine, "moved", now + timedelta(days=1), now)
+    context = WorkerContext(engine, settings, "test-worker")
+    scheduler = build_scheduler(context)
+    scheduler.start(paused=True)
+    try:
+        for slug, when in (
+            ("moved", now - timedelta(seconds=1)),
+            ("gone", now + timedelta(days=2)),
+        ):
+            scheduler.add_job(
+                fire_campaign_job, DateTrigger(run_date=when), args=[slug],
+                id=CAMPAIGN_JOB_PREFIX + slug,
+            )  # fmt: skip
+        reconcile_campaign_jobs(scheduler, context)
+        jobs = {job.id: job for job in scheduler.get_jobs()}
+        assert jobs[CAMPAIGN_JOB_PREFIX + "moved"].trigger.run_date == now - timedelta(seconds=1)
+        assert CAMPAIGN_JOB_PREFIX + "gone" not in jobs
+    finally:
+        stop_scheduler(scheduler, context, wait=False)
+    assert get_lifecycle(engine, "moved").state == "scheduled"
 
 
 def test_a_worker_started_two_hours_after_the_time_marks_the_campaign_missed(engine, settings):
