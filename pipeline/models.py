@@ -231,6 +231,11 @@ class SendResult:
     retry_after: float | None = None
 
 
+# A claimed row as the outbox hands it to a backend: (send id, contact id, address, first name).
+# A plain tuple: a claim makes a thousand at a time, and they cross to sending processes, which
+# need no class to read them.
+ClaimedRow = tuple[int, int, str, str]
+
 # An outcome with its details, shared by every row it is recorded for:
 # (outcome, provider message id, reason, retry after in seconds).
 Outcome = tuple[str, str | None, str | None, float | None]

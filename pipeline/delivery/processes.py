@@ -18,14 +18,18 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
 from pipeline.config import Settings
-from pipeline.models import Outcome, Recipient, RenderedVariant, SendResult, group_results
+from pipeline.models import (
+    ClaimedRow,
+    Outcome,
+    Recipient,
+    RenderedVariant,
+    SendResult,
+    group_results,
+)
 from pipeline.render import RecipientValues
 
 if TYPE_CHECKING:
     from pipeline.delivery.backends import Backend
-
-# A claimed row as the outbox hands it over: (send id, contact id, address, first name).
-ClaimedRow = tuple[int, int, str, str]
 
 
 def send_grouped(
@@ -84,14 +88,12 @@ class SendingProcesses:
     def send_grouped(
         self, rendered: RenderedVariant, rows: Sequence[ClaimedRow]
     ) -> dict[Outcome, list[int]]:
-        # Plain tuples: a named tuple would make the child import the module defining it.
-        plain = [tuple(row) for row in rows]
         pool = self._pool
         try:
-            future = pool.submit(_send_in_child, rendered, plain)
+            future = pool.submit(_send_in_child, rendered, rows)
         except BrokenProcessPool:
             # A child died since the last batch: nothing of this one has left yet.
-            future = self._replace(pool).submit(_send_in_child, rendered, plain)
+            future = self._replace(pool).submit(_send_in_child, rendered, rows)
         try:
             return future.result()
         except BrokenProcessPool:
@@ -131,5 +133,7 @@ def _start_child(settings: Settings, child_backend: Callable[[], Backend]) -> No
     gc.freeze()
 
 
-def _send_in_child(rendered: RenderedVariant, rows: list[ClaimedRow]) -> dict[Outcome, list[int]]:
+def _send_in_child(
+    rendered: RenderedVariant, rows: Sequence[ClaimedRow]
+) -> dict[Outcome, list[int]]:
     return send_grouped(_child["backend"], _child["values"], rendered, rows)

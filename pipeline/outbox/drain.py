@@ -223,7 +223,7 @@ class _Drain:
 
     def hand_off(self, batch: ClaimedBatch) -> dict[str, int]:
         rendered = self.rendered(batch.variant_id)
-        send_ids = [row.send_id for row in batch.sends]
+        send_ids = batch.send_ids
         try:
             outcomes = self.send_grouped(rendered, batch.sends)
         except DeliveryError as error:

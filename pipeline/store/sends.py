@@ -9,10 +9,9 @@ and unknown → sent | queued on reconciliation.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import NamedTuple
 
 from sqlalchemy import (
     Connection,
@@ -30,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import Integer, String
 
-from pipeline.models import Outcome, Segment
+from pipeline.models import ClaimedRow, Outcome, Segment
 from pipeline.store.campaigns import assignment_case
 from pipeline.store.contacts import mailable_condition
 from pipeline.store.events import status_once_accepted
@@ -44,24 +43,20 @@ WEEKLY_CAP_REASON = "weekly cap"
 SKIPPED_REASON = "no longer mailable at send time (unsubscribed, suppressed, paused or erased)"
 
 
-class ClaimedSend(NamedTuple):
-    """One row to send: a tuple, because a claim makes a thousand of them at a time."""
-
-    send_id: int
-    contact_id: int
-    email: str
-    first_name: str
-
-
 @dataclass(frozen=True)
 class ClaimedBatch:
-    """Rows of one variant leased to one claim; `skipped` were dropped at claim time."""
+    """Rows of one variant leased to one claim, in id order; `skipped` were dropped at claim
+    time."""
 
     lease_owner: str
     variant_id: int
-    sends: tuple[ClaimedSend, ...]
+    sends: tuple[ClaimedRow, ...]
     skipped: int
     attempts: int
+
+    @property
+    def send_ids(self) -> list[int]:
+        return [send_id for send_id, *_ in self.sends]
 
 
 def count_sends(conn: Connection, campaign_id: int) -> int:
@@ -110,6 +105,10 @@ def materialise_sends(
         literal(now, UtcDateTime()),
         literal(now, UtcDateTime()),
     ).where(mailable_condition(now), in_audience)
+    # Numbered variant by variant: a claimed batch (rows of one variant in id order) is then a
+    # run of neighbouring rows, whose claim and results rewrite a quarter of the pages they
+    # would if the variants were interleaved.
+    audience = audience.order_by(variant, contacts.c.id)
     columns = [
         "campaign_id", "contact_id", "variant_id", "status", "attempts", "queued_at", "updated_at",
     ]  # fmt: skip
@@ -192,28 +191,30 @@ def claim_batch(
     ).all()
     if not claimed:
         return None
-    # The claim's rows lie between its smallest and largest id and carry its lease: a primary-key
-    # range scan finds them again without a thousand bound parameters or an index on the lease.
-    ids = [row.id for row in claimed]
-    claim = and_(sends.c.id.between(min(ids), max(ids)), sends.c.lease_owner == lease_owner)
-    to_send = sorted(
-        ClaimedSend(row.id, row.contact_id, row.email, row.first_name)
-        for row in claimed
-        if row.status == "sending"
+    ids, contact_ids, emails, first_names, statuses, variant_ids, attempts = zip(
+        *claimed, strict=True
     )
-    skipped = len(claimed) - len(to_send)
+    rows: Iterable[ClaimedRow] = zip(ids, contact_ids, emails, first_names, strict=True)
+    skipped = statuses.count("skipped")
     if skipped:
+        rows = [row for row, status in zip(rows, statuses, strict=True) if status == "sending"]
+        # The claim's rows lie between its smallest and largest id and carry its lease: a
+        # primary-key range scan finds them again without a thousand bound parameters.
         conn.execute(
             update(sends)
-            .where(claim, sends.c.status == "skipped")
+            .where(
+                sends.c.id.between(min(ids), max(ids)),
+                sends.c.lease_owner == lease_owner,
+                sends.c.status == "skipped",
+            )
             .values(reason=SKIPPED_REASON, lease_owner=None, lease_expires_at=None)
         )
     return ClaimedBatch(
         lease_owner=lease_owner,
-        variant_id=claimed[0].variant_id,
-        sends=tuple(to_send),
+        variant_id=variant_ids[0],
+        sends=tuple(sorted(rows)),
         skipped=skipped,
-        attempts=max(row.attempts for row in claimed),
+        attempts=max(attempts),
     )
 
 

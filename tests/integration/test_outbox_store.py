@@ -10,6 +10,7 @@ from pipeline.store import utcnow
 from pipeline.store.outbox import finish_campaign_if_drained, load_rendered_variant, outbox_state
 from pipeline.store.sends import (
     SKIPPED_REASON,
+    ClaimedBatch,
     claim_batch,
     expire_leases,
     materialise_sends,
@@ -146,11 +147,11 @@ def test_a_claim_leases_up_to_the_limit_of_one_variant(engine):
             .scalars()
             .all()
         )
-    assert [s.email for s in first.sends] == ["person0@example.com", "person2@example.com"]
+    assert _emails(first) == ["person0@example.com", "person2@example.com"]
     assert first.variant_id == general and first.attempts == 1
-    assert [s.email for s in second.sends] == ["person4@example.com"]
+    assert _emails(second) == ["person4@example.com"]
     assert second.variant_id == general
-    assert [s.email for s in third.sends] == ["person1@example.com", "person3@example.com"]
+    assert _emails(third) == ["person1@example.com", "person3@example.com"]
     assert third.variant_id == other
     assert fourth is None
     assert sorted(leased) == ["w#1", "w#1", "w#2", "w#3", "w#3"]
@@ -170,7 +171,7 @@ def test_a_claim_skips_contacts_no_longer_mailable_and_nothing_for_a_paused_camp
         skipped = (
             conn.execute(select(sends.c.reason).where(sends.c.status == "skipped")).scalars().all()
         )
-    assert [s.email for s in batch.sends] == ["person0@example.com", "person2@example.com"]
+    assert _emails(batch) == ["person0@example.com", "person2@example.com"]
     assert batch.skipped == 1
     assert skipped == [SKIPPED_REASON]
 
@@ -184,14 +185,18 @@ def test_rows_backing_off_are_not_claimed_before_their_time(engine):
         )
         batch = claim_batch(conn, campaign, "w#1", now + HOUR, now, limit=10)
         later = claim_batch(conn, campaign, "w#2", now + 2 * HOUR, now + 2 * HOUR, limit=10)
-    assert [s.email for s in batch.sends] == ["person1@example.com"]
-    assert [s.email for s in later.sends] == ["person0@example.com"]
+    assert _emails(batch) == ["person1@example.com"]
+    assert _emails(later) == ["person0@example.com"]
 
 
 def _claim_all(engine, campaign, owner="w#1"):
     now = utcnow()
     with engine.begin() as conn:
         return claim_batch(conn, campaign, owner, now + HOUR, now, limit=100)
+
+
+def _emails(batch: ClaimedBatch) -> list[str]:
+    return [email for _, _, email, _ in batch.sends]
 
 
 def _record(engine, owner, results, *, max_attempts=3, reconcile_after=HOUR):
@@ -210,7 +215,7 @@ def _record(engine, owner, results, *, max_attempts=3, reconcile_after=HOUR):
 def test_results_are_recorded_by_outcome(engine):
     campaign, _ = _campaign_with_sends(engine, 4)
     batch = _claim_all(engine, campaign)
-    ids = [s.send_id for s in batch.sends]
+    ids = batch.send_ids
     written = _record(
         engine,
         "w#1",
@@ -240,7 +245,7 @@ def test_retries_give_up_after_the_last_attempt(engine):
             conn.execute(update(sends).values(next_attempt_at=None))
         batch = _claim_all(engine, campaign, f"w#{attempt}")
         assert batch.attempts == attempt
-        _record(engine, f"w#{attempt}", [SendResult(batch.sends[0].send_id, "retry", reason="503")])
+        _record(engine, f"w#{attempt}", [SendResult(batch.send_ids[0], "retry", reason="503")])
     with engine.connect() as conn:
         row = conn.execute(select(sends)).one()
     assert row.status == "failed"
@@ -253,9 +258,9 @@ def test_a_stale_worker_cannot_overwrite_rows_leased_again(engine):
     with engine.begin() as conn:
         conn.execute(update(sends).values(status="queued", lease_owner=None))
     fresh = _claim_all(engine, campaign, "new#1")
-    send_id = stale.sends[0].send_id
+    send_id = stale.send_ids[0]
     assert _record(engine, "old#1", [SendResult(send_id, "failed", reason="late")]) == {"failed": 0}
-    assert _record(engine, "new#1", [SendResult(fresh.sends[0].send_id, "sent")]) == {"sent": 1}
+    assert _record(engine, "new#1", [SendResult(fresh.send_ids[0], "sent")]) == {"sent": 1}
 
 
 def test_expired_leases_become_unknown_and_are_reconciled_from_events(engine):
@@ -263,7 +268,7 @@ def test_expired_leases_become_unknown_and_are_reconciled_from_events(engine):
     now = utcnow()
     with engine.begin() as conn:
         batch = claim_batch(conn, campaign, "dead#1", now - timedelta(seconds=1), now, limit=10)
-    ids = [s.send_id for s in batch.sends]
+    ids = batch.send_ids
     with engine.begin() as conn:
         assert expire_leases(conn, campaign, now, reconcile_after=timedelta(minutes=10)) == 3
         conn.execute(
@@ -295,7 +300,7 @@ def test_a_late_sent_from_a_worker_whose_lease_expired_still_lands(engine):
     with engine.begin() as conn:
         batch = claim_batch(conn, campaign, "slow#1", now - timedelta(seconds=1), now, limit=10)
         expire_leases(conn, campaign, now, reconcile_after=HOUR)
-    assert _record(engine, "slow#1", [SendResult(batch.sends[0].send_id, "sent")]) == {"sent": 1}
+    assert _record(engine, "slow#1", [SendResult(batch.send_ids[0], "sent")]) == {"sent": 1}
 
 
 def test_state_counts_and_finishing_the_campaign(engine):
@@ -306,7 +311,7 @@ def test_state_counts_and_finishing_the_campaign(engine):
         assert (state.open, state.total, state.next_due_at) == (2, 2, None)
         assert state.campaign_state == "sending"
         assert not finish_campaign_if_drained(conn, campaign, utcnow())
-    _record(engine, "w#1", [SendResult(s.send_id, "sent") for s in batch.sends])
+    _record(engine, "w#1", [SendResult(send_id, "sent") for send_id in batch.send_ids])
     with engine.begin() as conn:
         assert finish_campaign_if_drained(conn, campaign, utcnow())
         assert conn.execute(select(campaigns.c.state)).scalar_one() == "sent"
@@ -342,7 +347,7 @@ def test_events_that_overtake_the_http_answer_decide_the_recorded_status(engine)
     # leaves leased rows alone, so recording the send must not bury those events under `sent`.
     campaign, _ = _campaign_with_sends(engine, 4)
     batch = _claim_all(engine, campaign)
-    ids = [s.send_id for s in batch.sends]
+    ids = batch.send_ids
     now = utcnow()
     with engine.begin() as conn:
         _store_event(conn, campaign, ids[0], "delivered", now)
@@ -360,7 +365,7 @@ def test_reconciling_an_unknown_send_applies_its_delivery_events(engine):
     now = utcnow()
     with engine.begin() as conn:
         batch = claim_batch(conn, campaign, "dead#1", now - timedelta(seconds=1), now, limit=10)
-        send_id = batch.sends[0].send_id
+        send_id = batch.send_ids[0]
         _store_event(conn, campaign, send_id, "processed", now)
         _store_event(conn, campaign, send_id, "delivered", now)
         expire_leases(conn, campaign, now, reconcile_after=HOUR)
