@@ -19,7 +19,7 @@ from pipeline.delivery.local_store import SERVER_FILE, local_store_dir
 from pipeline.delivery.processes import SendingProcesses
 from pipeline.delivery.sendgrid import SendGridBackend
 from pipeline.delivery.smtp import SmtpBackend
-from pipeline.models import Recipient, RenderedVariant, SendResult
+from pipeline.models import Outcome, Recipient, RenderedVariant, SendResult
 
 # The bearer token sent to the local server when no SENDGRID_API_KEY is set.
 LOCAL_API_KEY = "local-development-key"
@@ -86,6 +86,11 @@ class LocalBackend:
         self, rendered: RenderedVariant, recipients: Sequence[Recipient]
     ) -> list[SendResult]:
         return self._sendgrid.send_batch(rendered, recipients)
+
+    def send_batch_grouped(
+        self, rendered: RenderedVariant, recipients: Sequence[Recipient]
+    ) -> dict[Outcome, list[int]]:
+        return self._sendgrid.send_batch_grouped(rendered, recipients)
 
     def send_message(self, message: EmailMessage) -> str | None:
         return self._sendgrid.send_message(message)

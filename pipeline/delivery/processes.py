@@ -44,6 +44,10 @@ def send_grouped(
         Recipient(send_id, email, recipient_values(contact_id, email, first_name, send_id))
         for send_id, contact_id, email, first_name in rows
     ]
+    # The SendGrid backends give them grouped already, without a result object per recipient.
+    grouped = getattr(backend, "send_batch_grouped", None)
+    if grouped is not None:
+        return grouped(rendered, recipients)
     return group_results(backend.send_batch(rendered, recipients))
 
 

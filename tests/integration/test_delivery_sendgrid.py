@@ -17,7 +17,7 @@ from pipeline.delivery import sendgrid as sendgrid_backend
 from pipeline.delivery.local import LocalSendGridServer
 from pipeline.delivery.sendgrid import SendGridBackend, build_mail, request_body
 from pipeline.errors import DeliveryError
-from pipeline.models import Recipient
+from pipeline.models import Recipient, group_results
 from tests.delivery_support import delivery_settings, recipients, rendered_variant
 
 API_KEY = "SG.test-key"
@@ -102,6 +102,34 @@ def test_plain_dict_personalizations_equal_the_library_helpers(
     assert body == reference
     assert [p["to"] for p in body["personalizations"]] == [[{"email": r.email}] for r in people]
     assert list(published_schema_validator().iter_errors(body)) == []
+
+
+def test_a_batch_mixing_names_escaping_changes_and_names_it_does_not_equals_the_helpers(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """request_body escapes only the tokens some value of which escaping changes; build_mail
+    escapes every value. The two must still agree."""
+    monkeypatch.setattr(sendgrid_backend.secrets, "token_hex", lambda size: "f" * (2 * size))
+    variant = rendered_variant()
+    people = recipients(settings, 2, first_name="O'Brien") + recipients(settings, 2, start=3)
+    body = request_body(settings, variant, people)
+    assert body == build_mail(settings, variant, people).get()
+    html_placeholder = variant.html_tokens["first_name"]
+    names = [p["substitutions"][html_placeholder] for p in body["personalizations"]]
+    assert names == ["O&#x27;Brien", "O&#x27;Brien", "Sam", "Sam"]
+
+
+def test_grouped_results_are_send_batchs_results_grouped(
+    server: LocalSendGridServer, backend: SendGridBackend, settings: Settings
+) -> None:
+    people = recipients(settings, 3)
+    rejected = Recipient(send_id=2, email="someone@localhost", values=people[1].values)
+    unparsable = Recipient(send_id=9, email="Sam Example", values=people[2].values)
+    batch = [people[0], rejected, people[2], unparsable]
+    grouped = backend.send_batch_grouped(rendered_variant(), batch)
+    assert grouped == group_results(backend.send_batch(rendered_variant(), batch))
+    assert sorted(send_id for send_ids in grouped.values() for send_id in send_ids) == [1, 2, 3, 9]
+    assert {outcome for outcome, *_ in grouped} == {"retry", "failed"}
 
 
 def test_substitutions_escape_html_but_not_text(settings: Settings) -> None:

@@ -17,6 +17,7 @@ from pipeline.delivery.local_store import apply_substitutions, public_key_b64
 from pipeline.delivery.local_validation import validation_errors
 from pipeline.delivery.sendgrid import (
     _RequestText,
+    names_needing_escape,
     retry_after_seconds,
     substitutions_for,
     text_with_own_placeholders,
@@ -92,6 +93,27 @@ def test_values_that_read_the_same_escaped_share_the_html_placeholder() -> None:
     substitutions = substitutions_for(variant.html_tokens, own, person)
     assert apply_substitutions(text, substitutions) == "Hi Zoë: https://c.example/v/x"
     assert len(substitutions) == 2
+
+
+def test_only_names_some_value_of_which_escaping_changes_need_escaping() -> None:
+    people = [
+        Recipient(
+            1, "a@example.com", {"first_name": "O'Brien", "view_url": "https://c.example/v/x"}
+        ),
+        Recipient(2, "b@example.com", {"first_name": "Bea", "view_url": "https://c.example/v/y"}),
+    ]
+    assert names_needing_escape(["first_name", "view_url"], people) == {"first_name"}
+    assert names_needing_escape(["first_name", "view_url"], people[1:]) == frozenset()
+
+
+def test_substitutions_escape_just_the_names_asked_and_agree_with_escaping_all() -> None:
+    html_tokens = {"first_name": "__h_first_name__", "view_url": "__h_view_url__"}
+    person = Recipient(
+        1, "a@example.com", {"first_name": "<Ann>", "view_url": "https://c.example/v/x"}
+    )
+    chosen = substitutions_for(html_tokens, {}, person, frozenset({"first_name"}))
+    assert chosen == substitutions_for(html_tokens, {}, person)
+    assert chosen == {"__h_first_name__": "&lt;Ann&gt;", "__h_view_url__": "https://c.example/v/x"}
 
 
 def test_a_missing_token_value_is_a_delivery_error() -> None:
