@@ -33,10 +33,11 @@ def _suppressed():
     return exists().where(suppressions.c.email_hash == contacts.c.email_hash)
 
 
-def mailable_condition(now: datetime) -> ColumnElement[bool]:
+def mailable_condition(now: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
     """THE test of whether a contact may be sent marketing email, as a clause over `contacts`:
     consent `subscribed`, no suppression of any reason for its address hash, and not paused
-    (a pause ends at `paused_until`). Every sending path filters with this."""
+    (a pause ends at `paused_until`). Every sending path filters with this. `now` may be a bound
+    parameter, for statements built once and run many times."""
     return and_(
         contacts.c.consent_status == "subscribed",
         not_(_suppressed()),

@@ -12,10 +12,14 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import (
     Connection,
+    Update,
     and_,
+    bindparam,
     case,
     exists,
     func,
@@ -26,7 +30,7 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.dml import ReturningUpdate
 from sqlalchemy.types import Integer, String
 
 from pipeline.models import ClaimedRow, Outcome, Segment
@@ -125,22 +129,12 @@ def materialise_sends(
     return count_sends(conn, campaign_id)
 
 
-def claim_batch(
-    conn: Connection,
-    campaign_id: int,
-    lease_owner: str,
-    lease_expires_at: datetime,
-    now: datetime,
-    limit: int,
-) -> ClaimedBatch | None:
-    """Lease up to `limit` due rows of one variant to `lease_owner`, re-check each contact's
-    mailability, and return the rows still to send (None when nothing is due).
-
-    Run inside one transaction: on PostgreSQL the row locks (FOR UPDATE SKIP LOCKED) let several
-    workers claim side by side without waiting for or taking each other's rows; on SQLite the
-    transaction is BEGIN IMMEDIATE (see store.engine) and the single UPDATE … RETURNING is the
-    whole claim, so two claims never overlap."""
-    skip_locked = conn.dialect.name == "postgresql"
+@lru_cache(maxsize=2)
+def _claim_statement(*, skip_locked: bool) -> ReturningUpdate[Any]:
+    """The claim as one UPDATE … RETURNING, built once: a thousand-row claim runs it in about
+    7 ms, and building the statement anew each time took one more."""
+    campaign_id = bindparam("claim_campaign", type_=Integer)
+    now = bindparam("claim_now", type_=UtcDateTime())
     # Pausing, cancelling or quiet hours move the campaign out of `sending`: claims stop at once.
     campaign_is_sending = exists().where(
         campaigns.c.id == campaign_id, campaigns.c.state == "sending"
@@ -160,7 +154,7 @@ def claim_batch(
         select(sends.c.id)
         .where(due, sends.c.variant_id == pick_variant.scalar_subquery())
         .order_by(sends.c.id)
-        .limit(limit)
+        .limit(bindparam("claim_limit", type_=Integer))
     )
     if skip_locked:
         batch = batch.with_for_update(skip_locked=True)
@@ -168,13 +162,13 @@ def claim_batch(
     # longer mailable is claimed straight into `skipped` and never reaches the backend.
     still_mailable = exists().where(contacts.c.id == sends.c.contact_id, mailable_condition(now))
     of_contact = contacts.c.id == sends.c.contact_id
-    claimed = conn.execute(
+    return (
         update(sends)
         .where(sends.c.id.in_(batch.scalar_subquery()))
         .values(
             status=case((still_mailable, "sending"), else_="skipped"),
-            lease_owner=lease_owner,
-            lease_expires_at=lease_expires_at,
+            lease_owner=bindparam("claim_owner", type_=String),
+            lease_expires_at=bindparam("claim_expires", type_=UtcDateTime()),
             attempts=sends.c.attempts + 1,
             updated_at=now,
         )
@@ -188,6 +182,33 @@ def claim_batch(
             sends.c.variant_id,
             sends.c.attempts,
         )
+    )
+
+
+def claim_batch(
+    conn: Connection,
+    campaign_id: int,
+    lease_owner: str,
+    lease_expires_at: datetime,
+    now: datetime,
+    limit: int,
+) -> ClaimedBatch | None:
+    """Lease up to `limit` due rows of one variant to `lease_owner`, re-check each contact's
+    mailability, and return the rows still to send (None when nothing is due).
+
+    Run inside one transaction: on PostgreSQL the row locks (FOR UPDATE SKIP LOCKED) let several
+    workers claim side by side without waiting for or taking each other's rows; on SQLite the
+    transaction is BEGIN IMMEDIATE (see store.engine) and the single UPDATE … RETURNING is the
+    whole claim, so two claims never overlap."""
+    claimed = conn.execute(
+        _claim_statement(skip_locked=conn.dialect.name == "postgresql"),
+        {
+            "claim_campaign": campaign_id,
+            "claim_owner": lease_owner,
+            "claim_expires": lease_expires_at,
+            "claim_now": now,
+            "claim_limit": limit,
+        },
     ).all()
     if not claimed:
         return None
@@ -238,70 +259,95 @@ def record_results(
     the provider's events before reconciliation may re-queue them."""
     written: dict[str, int] = defaultdict(int)
     for (outcome, message_id, reason, _), ids in outcomes.items():
+        if outcome == "failed":
+            reason = reason or "rejected by the provider"
+        elif outcome == "unknown":
+            reason = reason or "outcome unknown"
         # One outcome for the whole batch (the usual case) needs no list of ids: the claim's
         # id range and lease name exactly its rows.
-        leased = _leased(lease_owner, ids, whole_claim=len(outcomes) == 1)
-        if outcome == "sent":
-            statement = (
-                update(sends)
-                .where(leased, sends.c.status.in_(("sending", "unknown")))
-                .values(
-                    status=_accepted_status(conn, ids),
-                    sent_at=now,
-                    provider_message_id=message_id,
-                    reason=None,
-                    lease_expires_at=None,
-                    next_attempt_at=None,
-                    updated_at=now,
-                )
-            )
-        elif outcome == "failed":
-            statement = (
-                update(sends)
-                .where(leased, sends.c.status == "sending")
-                .values(
-                    status="failed",
-                    reason=reason or "rejected by the provider",
-                    lease_expires_at=None,
-                    updated_at=now,
-                )
-            )
-        elif outcome == "retry":
-            gave_up = sends.c.attempts >= max_attempts
-            statement = (
-                update(sends)
-                .where(leased, sends.c.status == "sending")
-                .values(
-                    status=case((gave_up, "failed"), else_="queued"),
-                    reason=case(
-                        (
-                            gave_up,
-                            f"gave up after {max_attempts} attempts: {reason or 'retryable error'}",
-                        ),
-                        else_=reason,
-                    ),
-                    next_attempt_at=case(
-                        (gave_up, None), else_=literal(now + retry_delay, UtcDateTime())
-                    ),
-                    lease_owner=case((gave_up, sends.c.lease_owner), else_=None),
-                    lease_expires_at=None,
-                    updated_at=now,
-                )
-            )
-        else:
-            statement = (
-                update(sends)
-                .where(leased, sends.c.status == "sending")
-                .values(
-                    status="unknown",
-                    reason=reason or "outcome unknown",
-                    next_attempt_at=now + reconcile_after,
-                    lease_expires_at=None,
-                    updated_at=now,
-                )
-            )
-        written[outcome] += conn.execute(statement).rowcount
+        whole_claim = len(outcomes) == 1
+        statement = _record_statement(
+            outcome,
+            whole_claim=whole_claim,
+            plain_sent=outcome == "sent" and _plain_sent(conn, ids),
+        )
+        parameters = {
+            "record_low": min(ids),
+            "record_high": max(ids),
+            "record_owner": lease_owner,
+            "record_now": now,
+            "record_message_id": message_id,
+            "record_reason": reason,
+            "record_gave_up": f"gave up after {max_attempts} attempts: "
+            f"{reason or 'retryable error'}",
+            "record_max_attempts": max_attempts,
+            "record_next_attempt": now + (retry_delay if outcome == "retry" else reconcile_after),
+        }
+        if not whole_claim:
+            parameters["record_ids"] = list(ids)
+        written[outcome] += conn.execute(statement, parameters).rowcount
     return dict(written)
+
+
+@lru_cache(maxsize=16)
+def _record_statement(outcome: str, *, whole_claim: bool, plain_sent: bool) -> Update:
+    """record_results' UPDATE for one kind of outcome, built once (see _claim_statement)."""
+    now = bindparam("record_now", type_=UtcDateTime())
+    reason = bindparam("record_reason", type_=String)
+    leased = and_(
+        sends.c.id.between(
+            bindparam("record_low", type_=Integer), bindparam("record_high", type_=Integer)
+        ),
+        sends.c.lease_owner == bindparam("record_owner", type_=String),
+    )
+    if not whole_claim:
+        leased = and_(leased, sends.c.id.in_(bindparam("record_ids", expanding=True)))
+    if outcome == "sent":
+        return (
+            update(sends)
+            .where(leased, sends.c.status.in_(("sending", "unknown")))
+            .values(
+                status="sent" if plain_sent else status_once_accepted(sends.c.id),
+                sent_at=now,
+                provider_message_id=bindparam("record_message_id", type_=String),
+                reason=None,
+                lease_expires_at=None,
+                next_attempt_at=None,
+                updated_at=now,
+            )
+        )
+    if outcome == "failed":
+        return (
+            update(sends)
+            .where(leased, sends.c.status == "sending")
+            .values(status="failed", reason=reason, lease_expires_at=None, updated_at=now)
+        )
+    next_attempt = bindparam("record_next_attempt", type_=UtcDateTime())
+    if outcome == "retry":
+        gave_up = sends.c.attempts >= bindparam("record_max_attempts", type_=Integer)
+        return (
+            update(sends)
+            .where(leased, sends.c.status == "sending")
+            .values(
+                status=case((gave_up, "failed"), else_="queued"),
+                reason=case((gave_up, bindparam("record_gave_up", type_=String)), else_=reason),
+                next_attempt_at=case((gave_up, None), else_=next_attempt),
+                lease_owner=case((gave_up, sends.c.lease_owner), else_=None),
+                lease_expires_at=None,
+                updated_at=now,
+            )
+        )
+    return (
+        update(sends)
+        .where(leased, sends.c.status == "sending")
+        .values(
+            status="unknown",
+            reason=reason,
+            next_attempt_at=next_attempt,
+            lease_expires_at=None,
+            updated_at=now,
+        )
+    )
 
 
 def expire_leases(
@@ -363,20 +409,12 @@ def reconcile_unknown(conn: Connection, campaign_id: int, now: datetime) -> tupl
     return confirmed, requeued
 
 
-def _accepted_status(conn: Connection, send_ids: Sequence[int]) -> ColumnElement[str] | str:
-    """What sends the provider accepted become: status_once_accepted, or plain `sent` when no
-    event is stored for any of them (the usual case). Only on SQLite, whose write transaction
-    keeps the webhook from storing events meanwhile; one look at the events' index then saves
-    four lookups per row."""
-    if conn.dialect.name == "sqlite":
-        any_event = exists().where(events.c.send_id.between(min(send_ids), max(send_ids)))
-        if not conn.execute(select(any_event)).scalar_one():
-            return "sent"
-    return status_once_accepted(sends.c.id)
-
-
-def _leased(lease_owner: str, send_ids: Sequence[int], *, whole_claim: bool = False):
-    in_range = and_(
-        sends.c.id.between(min(send_ids), max(send_ids)), sends.c.lease_owner == lease_owner
-    )
-    return in_range if whole_claim else and_(in_range, sends.c.id.in_(send_ids))
+def _plain_sent(conn: Connection, send_ids: Sequence[int]) -> bool:
+    """Whether sends the provider accepted can simply become `sent`: no event is stored for any
+    of them (the usual case), so status_once_accepted has nothing to apply. Only looked at on
+    SQLite, whose write transaction keeps the webhook from storing events meanwhile; one look at
+    the events' index then saves four lookups per row."""
+    if conn.dialect.name != "sqlite":
+        return False
+    any_event = exists().where(events.c.send_id.between(min(send_ids), max(send_ids)))
+    return not conn.execute(select(any_event)).scalar_one()
