@@ -8,6 +8,7 @@ import threading
 import click
 
 from pipeline.cli.base import AppContext, pass_app
+from pipeline.delivery.allocator import keep_freed_memory
 from pipeline.delivery.local import DEFAULT_PORT, WEBHOOK_PATH, LocalSendGridServer
 from pipeline.delivery.local_store import PUBLIC_KEY_FILE, local_store_dir
 
@@ -76,6 +77,8 @@ def sendgrid_server(
         options["webhook_url"] = None
     elif webhook_url:
         options["webhook_url"] = webhook_url
+    # A process of its own reading one 1 MB request after another.
+    keep_freed_memory()
     server = LocalSendGridServer.from_settings(settings, **options).start()
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())

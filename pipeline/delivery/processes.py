@@ -18,6 +18,7 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
 from pipeline.config import Settings
+from pipeline.delivery.allocator import keep_freed_memory
 from pipeline.models import (
     ClaimedRow,
     Outcome,
@@ -130,6 +131,7 @@ _child: dict[str, object] = {}
 
 
 def _start_child(settings: Settings, child_backend: Callable[[], Backend]) -> None:
+    keep_freed_memory()
     _child["backend"] = child_backend()
     _child["values"] = RecipientValues(settings)
     # What a child imported at start lives as long as it does: leave it out of the collector's
