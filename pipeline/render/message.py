@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import email.policy
+import re
 import secrets
 from collections.abc import Mapping
 from email.message import EmailMessage
@@ -29,6 +30,9 @@ NAMELESS_GREETING = "there"
 _SMTP = email.policy.SMTP
 _BASE64_LINE = 76
 _SMTP_LINE = 998
+# What urllib.parse.quote leaves as it is (its always-safe characters and "/"): a signed token
+# always is, and checking costs a quarter of quoting.
+_QUOTE_UNCHANGED = re.compile(r"[A-Za-z0-9_.~/-]*")
 
 
 class RecipientValues:
@@ -72,7 +76,10 @@ def list_unsubscribe_headers(settings: Settings, values: Mapping[str, str]) -> d
     mailbox = settings.sender.unsubscribe_mailbox
     token = values.get("unsubscribe_token")
     if mailbox and token:
-        addresses.append(f"<mailto:{mailbox}?subject={quote('unsubscribe-' + token)}>")
+        subject = "unsubscribe-" + token
+        if not _QUOTE_UNCHANGED.fullmatch(subject):
+            subject = quote(subject)
+        addresses.append(f"<mailto:{mailbox}?subject={subject}>")
     return {
         "List-Unsubscribe": ", ".join(addresses),
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",

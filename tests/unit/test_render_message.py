@@ -148,6 +148,19 @@ def test_list_unsubscribe_has_https_and_mailto_with_the_token_when_a_mailbox_is_
     assert without["List-Unsubscribe"] == f"<{values['unsubscribe_url']}>"
 
 
+@pytest.mark.parametrize(
+    ("token", "subject"),
+    [("MTIz.abc_DEF-9~/", "unsubscribe-MTIz.abc_DEF-9~/"), ("a b&c?", "unsubscribe-a%20b%26c%3F")],
+)
+def test_the_mailto_subject_is_url_quoted_exactly_when_quoting_changes_it(
+    token: str, subject: str
+) -> None:
+    with_mailbox = make_settings(unsubscribe_mailbox="unsubscribe@mail.clinic.example")
+    values = {"unsubscribe_url": "https://c.example/u/x", "unsubscribe_token": token}
+    mailto = list_unsubscribe_headers(with_mailbox, values)["List-Unsubscribe"].split(", ")[1]
+    assert mailto == f"<mailto:unsubscribe@mail.clinic.example?subject={subject}>"
+
+
 def test_mime_message_is_complete_and_parses_without_defects():
     settings = make_settings(unsubscribe_mailbox="unsubscribe@mail.clinic.example")
     message = personalise(
