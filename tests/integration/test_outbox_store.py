@@ -70,7 +70,16 @@ def test_materialise_gives_each_contact_the_variant_of_its_best_segment(engine):
             weekly_cap=5,
         )
         assigned = _variant_of(conn, campaign)
+        numbered = conn.execute(
+            select(sends.c.variant_id, sends.c.id).where(sends.c.campaign_id == campaign)
+        ).all()
     assert written == 7
+    # Each variant's rows are numbered one after another, so a claimed batch is one run of ids.
+    runs: dict[int, list[int]] = {}
+    for variant_id, send_id in numbered:
+        runs.setdefault(variant_id, []).append(send_id)
+    for ids in runs.values():
+        assert max(ids) - min(ids) + 1 == len(ids)
     assert assigned == {
         "person0@example.com": "desk",  # in both: desk is ranked first
         "person1@example.com": "runner",
