@@ -1,7 +1,9 @@
 """The Backend protocol the outbox sends through, and open_backend choosing one from settings.
 
 A backend makes one attempt per send_batch call; the outbox schedules retries and reconciles
-ambiguous outcomes."""
+ambiguous outcomes. A backend may also offer `send_batch_grouped` (the same results as send ids
+per outcome, without an object per recipient), which the outbox then uses instead; the SendGrid
+and local backends do."""
 
 from __future__ import annotations
 
