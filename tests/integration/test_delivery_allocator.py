@@ -4,6 +4,7 @@ faulting fresh pages in for the next one (checked in a fresh interpreter each ti
 from __future__ import annotations
 
 import json
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -34,7 +35,7 @@ def _rounds(mode: str) -> dict:
     return json.loads(done.stdout)
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator")
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="tunes glibc's allocator")
 def test_a_tuned_process_reuses_freed_buffers_and_an_untuned_one_faults_them_in_again() -> None:
     tuned = _rounds("tune")
     assert tuned["tuned"] is True
