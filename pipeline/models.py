@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 BlockType = Literal["heading", "paragraph", "list", "quote", "image"]
 CtaKind = Literal["booking", "read_more", "article_ref", "link"]
@@ -201,9 +201,9 @@ class RenderedVariant:
     variant_id: int | None = None
 
 
-@dataclass(frozen=True)
-class Recipient:
-    """One person a rendered variant goes to, with the raw (unescaped) values of its tokens."""
+class Recipient(NamedTuple):
+    """One person a rendered variant goes to, with the raw (unescaped) values of its tokens. A
+    named tuple: a batch makes a thousand, at half a dataclass's cost."""
 
     send_id: int
     email: str
