@@ -106,18 +106,12 @@ def substitutions_for(
     request), only those names are escaped: for the others escaping changes nothing."""
     values = recipient.values
     try:
-        if needing_escape is None:
-            substitutions = {
-                placeholder: html.escape(values[name], quote=True)
-                for name, placeholder in html_tokens.items()
-            }
-        else:
-            substitutions = {
-                placeholder: html.escape(values[name], quote=True)
-                if name in needing_escape
-                else values[name]
-                for name, placeholder in html_tokens.items()
-            }
+        substitutions = {
+            placeholder: html.escape(values[name], quote=True)
+            if needing_escape is None or name in needing_escape
+            else values[name]
+            for name, placeholder in html_tokens.items()
+        }
         for name, placeholder in text_tokens.items():
             substitutions[placeholder] = values[name]
     except KeyError as missing:
