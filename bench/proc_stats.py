@@ -28,7 +28,7 @@ def peak_rss_mb(pid: int) -> float:
 
 
 def child_pids(pid: int) -> list[int]:
-    """A process's children, each once, with what each runs (its command line)."""
+    """A process's children (those of all its threads), each once."""
     children: list[int] = []
     for task in Path(f"/proc/{pid}/task").glob("*"):
         with contextlib.suppress(OSError):
