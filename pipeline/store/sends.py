@@ -145,9 +145,14 @@ def _claim_statement(*, skip_locked: bool) -> ReturningUpdate[Any]:
         sends.c.status == "queued",
         or_(sends.c.next_attempt_at.is_(None), sends.c.next_attempt_at <= now),
     )
-    # Ordering by variant (not id) lets both lookups walk ix_sends_claim
-    # (campaign_id, status, variant_id[, id]) without sorting a million rows.
-    pick_variant = select(sends.c.variant_id).where(due).order_by(sends.c.variant_id).limit(1)
+    # The lowest variant with a due row, found by its lowest due id. Both lookups walk
+    # ix_sends_claim (campaign_id, status, variant_id, id) in order, without sorting a million
+    # rows. On PostgreSQL the row this lookup locks is then the first of the batch: were it
+    # another row of the variant, every other claim would skip it until this one commits, and
+    # it would go out later in a batch of its own.
+    pick_variant = (
+        select(sends.c.variant_id).where(due).order_by(sends.c.variant_id, sends.c.id).limit(1)
+    )
     if skip_locked:
         pick_variant = pick_variant.with_for_update(skip_locked=True)
     batch = (

@@ -160,7 +160,9 @@ sends = Table(
     # Nobody gets a campaign twice. Contact first: the same index finds a contact's sends across
     # campaigns, which the weekly cap counts for every contact of a new campaign.
     UniqueConstraint("contact_id", "campaign_id"),
-    Index("ix_sends_claim", "campaign_id", "status", "variant_id"),
+    # Claims walk it in id order within a variant. SQLite would keep that order without the id
+    # (its index entries end with the rowid); PostgreSQL keeps equal keys in table order.
+    Index("ix_sends_claim", "campaign_id", "status", "variant_id", "id"),
 )
 
 events = Table(

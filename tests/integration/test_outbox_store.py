@@ -3,6 +3,7 @@ audience, claiming under a lease, recording outcomes, expiring leases and reconc
 
 from datetime import date, timedelta
 
+import pytest
 from sqlalchemy import insert, select, update
 
 from pipeline.models import Condition, Rule, Segment, SendResult, group_results
@@ -164,6 +165,26 @@ def test_a_claim_leases_up_to_the_limit_of_one_variant(engine):
     assert third.variant_id == other
     assert fourth is None
     assert sorted(leased) == ["w#1", "w#1", "w#2", "w#3", "w#3"]
+
+
+def test_two_overlapping_claims_take_every_due_row_whatever_order_the_table_keeps(engine):
+    if engine.dialect.name == "sqlite":
+        pytest.skip("SQLite takes the write lock at BEGIN IMMEDIATE, so claims never overlap")
+    campaign, _ = _campaign_with_sends(engine, 250)
+    with engine.begin() as conn:
+        # Taking the lower rows out of the queue and back stores them after the others, so the
+        # table (and the claim index's order within a variant) no longer follows the ids.
+        lower = select(sends.c.id).order_by(sends.c.id).limit(150).scalar_subquery()
+        conn.execute(update(sends).where(sends.c.id.in_(lower)).values(status="sending"))
+        conn.execute(update(sends).where(sends.c.status == "sending").values(status="queued"))
+    now = utcnow()
+    with engine.begin() as first_conn, engine.begin() as second_conn:
+        first = claim_batch(first_conn, campaign, "w#1", now + HOUR, now, limit=100)
+        second = claim_batch(second_conn, campaign, "w#2", now + HOUR, now, limit=250)
+    assert first is not None and second is not None
+    assert (len(first.sends), len(second.sends)) == (100, 150)
+    with engine.begin() as conn:
+        assert claim_batch(conn, campaign, "w#3", now + HOUR, now, limit=250) is None
 
 
 def test_a_claim_skips_contacts_no_longer_mailable_and_nothing_for_a_paused_campaign(engine):
