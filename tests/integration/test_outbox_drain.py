@@ -57,7 +57,13 @@ def test_every_recipient_is_handed_off_once_and_the_campaign_is_sent(engine, set
     backend = RecordingBackend()
     report = drain_outbox(engine, _with(settings, concurrency=3), backend, campaign)
     assert len(backend.delivered) == 250 and backend.duplicates() == []
-    assert (report.sent, report.handed_off, report.batches) == (250, 250, 3)
+    assert (report.sent, report.handed_off) == (250, 250)
+    if engine.dialect.name == "sqlite":
+        assert report.batches == 3
+    else:
+        # Claims in flight together share the rows left when the first of them runs out: two
+        # full batches, then the last 50 rows split among at most the three threads' claims.
+        assert 3 <= report.batches <= 2 + 3
     assert report.finished == [campaign]
     with engine.connect() as conn:
         assert statuses(conn, campaign) == {"sent": 250}
