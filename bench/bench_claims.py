@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -25,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 # bench_webhook puts the repository on the path too.
-from bench_webhook import machine, start_postgres
+from bench_webhook import machine, scratch_space
 
 BATCH = 1000
 TARGET_RATIO = 1.5
@@ -109,14 +107,10 @@ def main() -> None:
     args = parser.parse_args()
 
     print(f"machine: {machine()}")
-    folder = Path(tempfile.mkdtemp(prefix="clinicmail-bench-claims-"))
-    postgres, database_url = (
-        start_postgres() if args.postgres else (None, f"sqlite:///{folder / 'bench.db'}")
-    )
-    try:
+    with scratch_space("clinicmail-bench-claims-", args.postgres) as (folder, database_url):
         from pipeline.store import open_engine, upgrade
 
-        engine = open_engine(database_url)
+        engine = open_engine(database_url or f"sqlite:///{folder / 'bench.db'}")
         upgrade(engine)
         started = time.perf_counter()
         campaign_id = make_outbox(engine, args.sends)
@@ -138,10 +132,6 @@ def main() -> None:
         verdict = "PASS" if last <= TARGET_RATIO * first else "FAIL"
         print(f"{verdict}: target at most {TARGET_RATIO} times the baseline")
         engine.dispose()
-    finally:
-        if postgres is not None:
-            postgres.stop()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -12,17 +12,15 @@ Baseline in the same run: a bare `SELECT COUNT(*) FROM events`. Target: at most 
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_webhook import BOOKING, machine, make_workspace, prepare_database, start_postgres
+from bench_webhook import BOOKING, machine, make_workspace, prepare_database, scratch_space
 
 EVENTS_PER_SEND = 3
 INGEST_BATCH = 5000
@@ -98,9 +96,10 @@ def main() -> None:
     total_events = args.events or args.sends * EVENTS_PER_SEND
 
     print(f"machine: {machine()}")
-    folder = Path(tempfile.mkdtemp(prefix="clinicmail-bench-metrics-"))
-    postgres, database_url = start_postgres() if args.postgres else (None, args.database_url)
-    try:
+    with scratch_space("clinicmail-bench-metrics-", args.postgres, args.database_url) as (
+        folder,
+        database_url,
+    ):
         env = make_workspace(folder, database_url)
         started = time.perf_counter()
         send_ids = prepare_database(env, args.sends, segments=4, statuses=STATUSES)
@@ -164,10 +163,6 @@ def main() -> None:
         print(f"ratio metrics/baseline: {metrics_ms / baseline_ms:.2f}")
         print(f"{'PASS' if metrics_ms <= 200 else 'FAIL'}: target at most 200 ms")
         engine.dispose()
-    finally:
-        if postgres is not None:
-            postgres.stop()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

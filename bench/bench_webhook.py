@@ -21,7 +21,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -82,6 +84,22 @@ def start_postgres():
         connection.execute(text("CREATE DATABASE bench"))
     admin.dispose()
     return server, f"{base}/bench"
+
+
+@contextmanager
+def scratch_space(
+    prefix: str, postgres: bool, database_url: str | None = None
+) -> Iterator[tuple[Path, str | None]]:
+    """A scratch folder, and the database to use: a throwaway PostgreSQL server's with
+    `postgres`, else `database_url` (None: the script's own SQLite file). Both go afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    server, url = start_postgres() if postgres else (None, database_url)
+    try:
+        yield folder, url
+    finally:
+        if server is not None:
+            server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def prepare_database(
@@ -314,9 +332,10 @@ def main() -> None:
         return
 
     print(f"machine: {machine()}")
-    folder = Path(tempfile.mkdtemp(prefix="clinicmail-bench-webhook-"))
-    postgres, database_url = start_postgres() if args.postgres else (None, args.database_url)
-    try:
+    with scratch_space("clinicmail-bench-webhook-", args.postgres, args.database_url) as (
+        folder,
+        database_url,
+    ):
         env = make_workspace(folder, database_url)
         sends = int(args.events / EVENTS_PER_SEND) + 1
         send_ids = prepare_database(env, sends)
@@ -372,10 +391,6 @@ def main() -> None:
             raise SystemExit("FAIL: events were not stored exactly once")
         verdict = "PASS" if rate >= 20_000 else "FAIL"
         print(f"{verdict}: target at least 20,000 events/s stored")
-    finally:
-        if postgres is not None:
-            postgres.stop()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
