@@ -172,8 +172,8 @@ def test_two_overlapping_claims_take_every_due_row_whatever_order_the_table_keep
         pytest.skip("SQLite takes the write lock at BEGIN IMMEDIATE, so claims never overlap")
     campaign, _ = _campaign_with_sends(engine, 250)
     with engine.begin() as conn:
-        # Taking the lower rows out of the queue and back stores them after the others, so the
-        # table (and the claim index's order within a variant) no longer follows the ids.
+        # Taking the lower rows out of the queue and back stores them after the others: the
+        # table's order no longer follows the ids.
         lower = select(sends.c.id).order_by(sends.c.id).limit(150).scalar_subquery()
         conn.execute(update(sends).where(sends.c.id.in_(lower)).values(status="sending"))
         conn.execute(update(sends).where(sends.c.status == "sending").values(status="queued"))
