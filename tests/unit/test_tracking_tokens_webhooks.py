@@ -4,6 +4,7 @@ SendGrid test vector) and parsing every documented Event Webhook example."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 import json
 from datetime import UTC, datetime
@@ -64,12 +65,56 @@ def test_tokens_start_with_a_letter_and_stay_short(contact_id: int) -> None:
     assert read_token(SECRET, "unsubscribe", token)["c"] == contact_id
 
 
-def test_the_signature_is_hmac_sha256_of_the_payload() -> None:
+def test_the_signature_is_a_slice_of_a_keyed_blake2b_of_the_payload() -> None:
     token = make_token(SECRET, "preferences", {"c": 5, "s": 6, "h": "abc"})
     body, signature = token.split(".")
-    key = hmac.digest(SECRET.encode(), b"clinicmail.token.preferences", "sha256")
-    expected = hmac.digest(key, body.encode(), "sha256")[:16]
-    assert base64.urlsafe_b64decode(signature + "==") == expected
+    key = hmac.digest(SECRET.encode(), b"clinicmail.token.links", "sha256")
+    digest = hashlib.blake2b(body.encode(), key=key, digest_size=54).digest()
+    assert base64.urlsafe_b64decode(signature) == digest[18:36]
+
+
+# Tokens exactly as this secret and payload give them, by the current scheme and by the one
+# before it: links already sent must read the same for ever, so neither may change.
+KNOWN_TOKENS = [
+    (9001, "unsubscribe", "NDIuOTAwMS5hYmFiYWJhYmFiYWI.e0QF5syq6dyT7m01VUWaqw"),
+    (9001, "preferences", "NDIuOTAwMS5hYmFiYWJhYmFiYWI.6wIwfxwID7Xdhz1J3flLCQ"),
+    (9001, "view", "NDIuOTAwMS5hYmFiYWJhYmFiYWI.Wh7jQP-XsCjNhw1jR0_WlA"),
+    (None, "unsubscribe", "NDIuLmFiYWJhYmFiYWJhYg.mnc7tNfhOO7z07rGmbOqtA"),
+    (None, "preferences", "NDIuLmFiYWJhYmFiYWJhYg.ZcooxjdZknZDnD_MjX4BwA"),
+    (None, "view", "NDIuLmFiYWJhYmFiYWJhYg.KQJjsFYYsUO3C8O4-Vecgw"),
+]
+
+
+@pytest.mark.parametrize(("send_id", "purpose", "token"), KNOWN_TOKENS)
+def test_a_token_of_the_scheme_before_is_still_read(
+    send_id: int | None, purpose: str, token: str
+) -> None:
+    assert read_token(SECRET, purpose, token) == link_payload(42, send_id, "ab" * 32)  # type: ignore[arg-type]
+    for other in set(TOKEN_PURPOSES) - {purpose}:
+        with pytest.raises(BadToken):
+            read_token(SECRET, other, token)  # type: ignore[arg-type]
+    with pytest.raises(BadToken):
+        read_token("another-secret", purpose, token)  # type: ignore[arg-type]
+
+
+def test_tokens_of_the_current_scheme_do_not_change() -> None:
+    assert link_tokens(SECRET, 42, 9001, "ab" * 32) == (
+        "NDIuOTAwMS5hYmFiYWJhYmFiYWI.IC-TpjkB_qB0wWDni44U1S-J",
+        "NDIuOTAwMS5hYmFiYWJhYmFiYWI._-FogwDs-mUY3ny3-7pALodG",
+        "NDIuOTAwMS5hYmFiYWJhYmFiYWI.-N8fgFWCEHxj1v3dS80OLZLw",
+    )
+
+
+def test_one_purpose_s_signature_does_not_pass_for_another() -> None:
+    """The three signatures of one payload are slices of one hash: a view link's slice, or any
+    other slice of it, must not read as an unsubscribe link."""
+    unsubscribe, preferences, view = link_tokens(SECRET, 42, 9001, "ab" * 32)
+    body = unsubscribe.split(".")[0]
+    signatures = unsubscribe.split(".")[1] + preferences.split(".")[1] + view.split(".")[1]
+    for start in range(1, len(signatures) - 24 + 1):
+        forged = f"{body}.{signatures[start : start + 24]}"
+        with pytest.raises(BadToken):
+            read_token(SECRET, "unsubscribe", forged)
 
 
 @pytest.mark.parametrize(

@@ -138,10 +138,13 @@ def test_the_token_is_found_in_the_subject_as_render_writes_it():
 
 
 def test_a_token_with_a_dash_in_it_is_found_whole_in_the_subject():
-    token = make_token(
-        SETTINGS.secret_key.get_secret_value(), "unsubscribe", link_payload(1, 70, "ab" * 32)
+    tokens = (
+        make_token(
+            SETTINGS.secret_key.get_secret_value(), "unsubscribe", link_payload(1, send, "ab" * 32)
+        )
+        for send in range(70, 170)
     )
-    assert "-" in token
+    token = next(token for token in tokens if "-" in token.split(".")[1][1:])
     found = find_unsubscribe_token(
         SETTINGS, "unsubscribe@mail.harbourside-clinic.example", f"Re: unsubscribe-{token}."
     )
