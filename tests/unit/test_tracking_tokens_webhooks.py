@@ -73,8 +73,8 @@ def test_the_signature_is_a_slice_of_a_keyed_blake2b_of_the_payload() -> None:
     assert base64.urlsafe_b64decode(signature) == digest[18:36]
 
 
-# Tokens exactly as this secret and payload give them, by the current scheme and by the one
-# before it: links already sent must read the same for ever, so neither may change.
+# Tokens exactly as the scheme before the current one gave them for this secret and payload:
+# links in emails already sent must read the same for ever.
 KNOWN_TOKENS = [
     (9001, "unsubscribe", "NDIuOTAwMS5hYmFiYWJhYmFiYWI.e0QF5syq6dyT7m01VUWaqw"),
     (9001, "preferences", "NDIuOTAwMS5hYmFiYWJhYmFiYWI.6wIwfxwID7Xdhz1J3flLCQ"),
@@ -98,6 +98,7 @@ def test_a_token_of_the_scheme_before_is_still_read(
 
 
 def test_tokens_of_the_current_scheme_do_not_change() -> None:
+    """Links already sent must read the same for ever: the scheme may not change silently."""
     assert link_tokens(SECRET, 42, 9001, "ab" * 32) == (
         "NDIuOTAwMS5hYmFiYWJhYmFiYWI.IC-TpjkB_qB0wWDni44U1S-J",
         "NDIuOTAwMS5hYmFiYWJhYmFiYWI._-FogwDs-mUY3ny3-7pALodG",
@@ -105,7 +106,7 @@ def test_tokens_of_the_current_scheme_do_not_change() -> None:
     )
 
 
-def test_one_purpose_s_signature_does_not_pass_for_another() -> None:
+def test_no_other_slice_of_the_signatures_reads_as_an_unsubscribe_token() -> None:
     """The three signatures of one payload are slices of one hash: a view link's slice, or any
     other slice of it, must not read as an unsubscribe link."""
     unsubscribe, preferences, view = link_tokens(SECRET, 42, 9001, "ab" * 32)
