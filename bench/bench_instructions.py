@@ -119,6 +119,7 @@ def server_instructions(requests: int) -> int:
 
     body = request_body_bytes()
     root = Path(tempfile.mkdtemp(prefix="clinicmail-bench-instructions-"))
+    server: subprocess.Popen | None = None
     try:
         workspace = make_workspace(root, concurrency=1)
         port = free_port()
@@ -137,18 +138,19 @@ def server_instructions(requests: int) -> int:
                     break
             except httpx.TransportError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    server.kill()
                     raise SystemExit("the local SendGrid server did not start") from None
                 time.sleep(0.5)
         headers = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"}
         for _ in range(requests):
             answer = httpx.post(f"{url}/v3/mail/send", content=body, headers=headers, timeout=300)
             if answer.status_code != 202:
-                server.kill()
                 raise SystemExit(f"the server answered {answer.status_code}: {answer.text}")
         server.send_signal(signal.SIGTERM)
         return instructions(server)
     finally:
+        if server is not None and server.poll() is None:
+            server.kill()
+            server.wait()
         shutil.rmtree(root, ignore_errors=True)
 
 
