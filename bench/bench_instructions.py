@@ -48,18 +48,15 @@ def sending_work(batches: int) -> None:
     from bench_delivery_backend import sample_variant
 
     from pipeline.config import load_settings
+    from pipeline.delivery.processes import claimed_recipients
     from pipeline.delivery.sendgrid import request_body
-    from pipeline.models import Recipient
     from pipeline.render import RecipientValues
 
     settings = load_settings(REPO)
     rendered = sample_variant()
     values = RecipientValues(settings)
     for batch in range(batches):
-        recipients = [
-            Recipient(send_id, email, values(contact_id, email, first_name, send_id))
-            for send_id, contact_id, email, first_name in batch_rows(batch)
-        ]
+        recipients = claimed_recipients(values, batch_rows(batch))
         orjson.dumps(request_body(settings, rendered, recipients))
 
 
@@ -68,15 +65,11 @@ def request_body_bytes() -> bytes:
 
     from pipeline.config import load_settings
     from pipeline.delivery.local_baseline import prebuilt_body
-    from pipeline.models import Recipient
+    from pipeline.delivery.processes import claimed_recipients
     from pipeline.render import RecipientValues
 
     settings = load_settings(REPO)
-    values = RecipientValues(settings)
-    recipients = [
-        Recipient(send_id, email, values(contact_id, email, first_name, send_id))
-        for send_id, contact_id, email, first_name in batch_rows(0)
-    ]
+    recipients = claimed_recipients(RecipientValues(settings), batch_rows(0))
     return prebuilt_body(settings, sample_variant(), recipients)
 
 

@@ -33,6 +33,16 @@ if TYPE_CHECKING:
     from pipeline.delivery.backends import Backend
 
 
+def claimed_recipients(
+    recipient_values: RecipientValues, rows: Sequence[ClaimedRow]
+) -> list[Recipient]:
+    """The recipients of claimed rows, each with its token values."""
+    return [
+        Recipient(send_id, email, recipient_values(contact_id, email, first_name, send_id))
+        for send_id, contact_id, email, first_name in rows
+    ]
+
+
 def send_grouped(
     backend: Backend,
     recipient_values: RecipientValues,
@@ -41,10 +51,7 @@ def send_grouped(
 ) -> dict[Outcome, list[int]]:
     """Make each row's token values, send the batch through `backend`, and give the results
     grouped by outcome (what the outbox records, and a few bytes to pass between processes)."""
-    recipients = [
-        Recipient(send_id, email, recipient_values(contact_id, email, first_name, send_id))
-        for send_id, contact_id, email, first_name in rows
-    ]
+    recipients = claimed_recipients(recipient_values, rows)
     # The SendGrid backends give them grouped already, without a result object per recipient.
     grouped = getattr(backend, "send_batch_grouped", None)
     if grouped is not None:
