@@ -1,5 +1,5 @@
-"""Contact commands: import a booking system's export, export or erase one person, and seed
-fictional demo clients."""
+"""Contact commands: import a booking system's export, export, erase or add back one person,
+and seed fictional demo clients."""
 
 from __future__ import annotations
 
@@ -13,7 +13,12 @@ from pipeline.contacts.columns import ColumnMapping, load_mapping
 from pipeline.contacts.importer import ImportReport, import_contacts
 from pipeline.demo import seed_demo_contacts
 from pipeline.store import utcnow
-from pipeline.store.contacts import contact_export, erase_contact
+from pipeline.store.contacts import (
+    contact_export,
+    erase_contact,
+    get_contact,
+    resubscribe_contact,
+)
 
 # Rejections listed in the text report; --json lists them all.
 SHOWN_REJECTIONS = 50
@@ -21,7 +26,7 @@ SHOWN_REJECTIONS = 50
 
 @click.group()
 def contacts() -> None:
-    """Contacts: import a booking system's export, export or erase one person.
+    """Contacts: import a booking system's export, export, erase or add back one person.
 
     Example:
 
@@ -135,6 +140,35 @@ def erase_command(app: AppContext, email: str, yes: bool) -> None:
         click.echo(
             f"no contact held for {email.strip()}; its hash is suppressed so it is never mailed"
         )
+
+
+@contacts.command("resubscribe")
+@click.argument("email")
+@click.option(
+    "--note",
+    required=True,
+    help="How they asked to be added back (where, when, in what words); kept with the consent.",
+)
+@pass_app
+def resubscribe_command(app: AppContext, email: str, note: str) -> None:
+    """Add back the person with EMAIL, who unsubscribed and has asked for newsletters again.
+    Their unsubscribe is lifted; a bounce or spam report on the address still stops mail.
+
+    Example:
+
+        clinicmail contacts resubscribe jane@example.org --note "asked at reception, 21 Nov"
+    """
+    if not note.strip():
+        raise click.BadParameter("say how they asked to be added back", param_hint="--note")
+    with app.engine.begin() as conn:
+        contact = get_contact(conn, email)
+        assert contact.id is not None
+        added = resubscribe_contact(conn, contact.id, "resubscribe-command", note.strip(), utcnow())
+    if added:
+        click.echo(f"{email.strip()} is subscribed again")
+    else:
+        status = contact.consent_status
+        click.echo(f"{email.strip()} was not unsubscribed ({status}): nothing changed")
 
 
 @click.group()

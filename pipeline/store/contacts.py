@@ -163,6 +163,40 @@ def unsubscribe_contact(conn: Connection, contact_id: int, source: str, now: dat
     return changed
 
 
+def resubscribe_contact(
+    conn: Connection, contact_id: int, source: str, wording: str, now: datetime
+) -> bool:
+    """Consent given again by a contact who had unsubscribed: `subscribed` from `source`, with
+    the `wording` of how they asked, and the unsubscribe suppression of their address lifted.
+    True when they were unsubscribed; anyone else is left as they are (consent never recorded
+    is given by an import with its source, not here). Suppressions for any other reason, such
+    as a bounce or a spam report, stay: the address still is not mailed while one holds."""
+    row = conn.execute(
+        select(contacts.c.email_hash, contacts.c.consent_status).where(contacts.c.id == contact_id)
+    ).one_or_none()
+    if row is None:
+        raise NotFoundError(f"no contact with id {contact_id}")
+    if row.consent_status != "unsubscribed":
+        return False
+    conn.execute(
+        update(contacts)
+        .where(contacts.c.id == contact_id)
+        .values(
+            consent_status="subscribed",
+            consent_source=source,
+            consent_at=now,
+            consent_wording=wording,
+            updated_at=now,
+        )
+    )
+    conn.execute(
+        delete(suppressions).where(
+            suppressions.c.email_hash == row.email_hash, suppressions.c.reason == "unsubscribe"
+        )
+    )
+    return True
+
+
 def suppressed_hashes(conn: Connection, hashes: Iterable[str], reason: str) -> set[str]:
     """Which of these address hashes carry a suppression of `reason`."""
     wanted = list(hashes)

@@ -22,6 +22,7 @@ from pipeline.models import GENERAL_SEGMENT, Recipient, Segment
 from pipeline.render import personalise, recipient_values
 from pipeline.segments import load_segments
 from pipeline.store import utcnow
+from pipeline.store.contacts import resubscribe_contact, why_not_mailable
 from pipeline.store.events import record_unsubscribe
 from pipeline.store.outbox import load_rendered_variant
 from pipeline.store.preferences import LinkContact, get_send, link_contact, set_pause, set_topics
@@ -32,6 +33,9 @@ router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates" / "public")
 
 PAUSE_MONTHS = 3
+# What a client's own resubscription records as the consent's source and wording.
+RESUBSCRIBE_SOURCE = "resubscribe link"
+RESUBSCRIBE_WORDING = "Chose to subscribe again from the unsubscribe link in one of our emails."
 # Links carry a token, so the pages must not leak it onward, be cached or be indexed.
 _PRIVATE_HEADERS = {
     "Cache-Control": "no-store",
@@ -150,6 +154,7 @@ async def unsubscribe_page(request: Request, token: str) -> Response:
             "email": masked_email(recipient.contact.email),
             "already": recipient.contact.consent_status == "unsubscribed",
             "action": f"/u/{token}",
+            "resubscribe": f"/u/{token}/resubscribe",
             "preferences": f"/p/{_token_for(settings, 'preferences', token, 'unsubscribe')}",
         },
     )
@@ -167,7 +172,53 @@ async def unsubscribe_now(request: Request, token: str) -> Response:
     await form.close()
     source = "one-click" if one_click else "web"
     await run_in_threadpool(_unsubscribe, request, recipient, source)
-    return _page(request, "unsubscribed.html", {"email": masked_email(recipient.contact.email)})
+    return _unsubscribed_page(request, recipient, token)
+
+
+def _unsubscribed_page(request: Request, recipient: LinkRecipient, token: str) -> HTMLResponse:
+    """The page after unsubscribing, with a way back for a client who clicked by mistake."""
+    return _page(
+        request,
+        "unsubscribed.html",
+        {
+            "email": masked_email(recipient.contact.email),
+            "resubscribe": f"/u/{token}/resubscribe",
+        },
+    )
+
+
+def _resubscribe(request: Request, recipient: LinkRecipient) -> tuple[bool, bool]:
+    """Subscribe an unsubscribed client again; (subscribed now, mailable now)."""
+    now = utcnow()
+    with request.app.state.engine.begin() as conn:
+        resubscribe_contact(
+            conn, recipient.contact_id, RESUBSCRIBE_SOURCE, RESUBSCRIBE_WORDING, now
+        )
+        contact = link_contact(conn, recipient.contact_id)
+        mailable = why_not_mailable(conn, recipient.contact_id, now) is None
+    subscribed = contact is not None and contact.consent_status == "subscribed"
+    return subscribed, mailable
+
+
+@router.post("/u/{token}/resubscribe")
+async def resubscribe(request: Request, token: str) -> Response:
+    """Undo an unsubscribe from the same link: the client asks for newsletters again with a
+    button (a POST, so link scanners never do it). Only an unsubscribed client changes."""
+    recipient = await run_in_threadpool(_resolve, request, "unsubscribe", token)
+    if recipient is None:
+        return _not_found(request)
+    subscribed, mailable = await run_in_threadpool(_resubscribe, request, recipient)
+    settings: Settings = request.app.state.settings
+    return _page(
+        request,
+        "resubscribed.html",
+        {
+            "email": masked_email(recipient.contact.email),
+            "subscribed": subscribed,
+            "mailable": mailable,
+            "preferences": f"/p/{_token_for(settings, 'preferences', token, 'unsubscribe')}",
+        },
+    )
 
 
 @router.get("/p/{token}")
@@ -187,6 +238,8 @@ async def preferences_page(request: Request, token: str, done: str | None = None
             "email": masked_email(contact.email),
             "action": f"/p/{token}",
             "unsubscribed": contact.consent_status == "unsubscribed",
+            "resubscribe": f"/u/{_token_for(settings, 'unsubscribe', token, 'preferences')}"
+            "/resubscribe",
             "choices": [
                 {
                     "code": segment.code,
@@ -231,7 +284,9 @@ async def save_preferences(request: Request, token: str) -> Response:
     await form.close()
     if action == "unsubscribe":
         await run_in_threadpool(_unsubscribe, request, recipient, "preferences")
-        return _page(request, "unsubscribed.html", {"email": masked_email(recipient.contact.email)})
+        settings: Settings = request.app.state.settings
+        unsubscribe_token = _token_for(settings, "unsubscribe", token, "preferences")
+        return _unsubscribed_page(request, recipient, unsubscribe_token)
     if action not in {"topics", "pause", "resume"}:
         action = "topics"
     await run_in_threadpool(_save_preferences, request, recipient, action, codes)

@@ -1,12 +1,14 @@
 """The whole journey in a real browser against `clinicmail run`: sign in, make and schedule a
 campaign from an article, watch it send to the local server, see the dashboard's figures change,
-then unsubscribe through the link in a received message and see the contact suppressed."""
+then unsubscribe through the link in a received message and see the contact suppressed, and
+subscribe again: the client from the same link, and staff at the client's request."""
 
 from __future__ import annotations
 
 import re
 import time
 from datetime import datetime, timedelta
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -124,10 +126,29 @@ def test_make_schedule_send_and_unsubscribe(staff_page: Page, clinic: RunningCli
 
     # A received message, and the unsubscribe link in it.
     recipient = _open_unsubscribe_page_of_a_subscribed_recipient(page, clinic)
+    unsubscribe_url = page.url
     page.click("button:text('Unsubscribe')")
     expect(page.locator("main")).to_contain_text("unsubscribed", ignore_case=True)
 
     # The contact is suppressed: no further campaign reaches them.
-    page.goto(f"{clinic.url}/contacts?email={recipient}")
+    contact_url = f"{clinic.url}/contacts?{urlencode({'email': recipient})}"
+    page.goto(contact_url)
     expect(page.locator(".not-mailable")).to_be_visible()
     expect(page.locator(".not-mailable")).to_contain_text("unsubscribed", ignore_case=True)
+
+    # The client changes their mind from the same link, and is mailable again.
+    page.goto(unsubscribe_url)
+    expect(page.locator("h1")).to_have_text("You are already unsubscribed")
+    page.click("button:text('Subscribe again')")
+    expect(page.locator("h1")).to_have_text("You are subscribed again")
+    page.goto(contact_url)
+    expect(page.locator(".found .badge.ok")).to_have_text(["subscribed", "mailable"])
+
+    # Unsubscribed once more, then added back by staff at the client's request.
+    page.goto(unsubscribe_url)
+    page.click("button:text('Unsubscribe')")
+    page.goto(contact_url)
+    page.fill("#resubscribe input[name=note]", "At reception: please send the newsletter again")
+    page.click("button:text('Subscribe them again')")
+    expect(page.locator(".flash.ok")).to_contain_text("subscribed again")
+    expect(page.locator(".not-mailable")).to_have_count(0)

@@ -94,6 +94,25 @@ def test_export_and_erase(run, tmp_path):
     assert [r["row"] for r in report["rejected"]] == [2, 3]
 
 
+def test_resubscribe_adds_back_only_someone_who_unsubscribed(run, tmp_path):
+    run("contacts", "import", _csv(tmp_path, CLIENTS))
+    ann = run("contacts", "resubscribe", "ann@example.org", "--note", "asked at reception")
+    assert ann.exit_code == 0 and "was not unsubscribed (subscribed)" in ann.output
+    run("contacts", "import", _csv(tmp_path, CLIENTS.replace("runner,yes", "runner,unsubscribed")))
+    left = json.loads(run("contacts", "export", "ann@example.org").output)
+    assert left["mailable"] is False and left["consent"]["status"] == "unsubscribed"
+    without_note = run("contacts", "resubscribe", "ann@example.org", "--note", " ")
+    assert without_note.exit_code == 2 and "say how they asked" in without_note.output
+    back = run("contacts", "resubscribe", "ANN@example.org", "--note", "asked at reception")
+    assert back.exit_code == 0 and "subscribed again" in back.output
+    after = json.loads(run("contacts", "export", "ann@example.org").output)
+    assert after["mailable"] is True
+    assert after["consent"]["status"] == "subscribed"
+    assert after["consent"]["wording"] == "asked at reception"
+    unknown = run("contacts", "resubscribe", "nobody@example.org", "--note", "x")
+    assert unknown.exit_code == 1 and "no contact with the address" in unknown.output
+
+
 def test_demo_seed_segments_list_and_if_empty(run):
     seeded = run("demo", "seed", "--contacts", "400", "--seed", "7")
     assert seeded.exit_code == 0 and "seeded 400 fictional contacts" in seeded.output

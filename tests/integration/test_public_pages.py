@@ -1,8 +1,10 @@
 """The client's pages over real HTTP (ASGI) on SQLite and PostgreSQL: unsubscribe (page and
-RFC 8058 one-click), preferences, view online, and the Inbound Parse mailto unsubscribe."""
+RFC 8058 one-click), subscribing again, preferences, view online, and the Inbound Parse mailto
+unsubscribe."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -10,6 +12,7 @@ from sqlalchemy import func, select, update
 
 from pipeline.render import recipient_values
 from pipeline.store import utcnow
+from pipeline.store.contacts import suppress, why_not_mailable
 from pipeline.store.tables import contacts, events, sends, suppressions
 from pipeline.tracking import link_payload, make_token
 from tests.tracking_support import add_campaign, add_contact, add_send
@@ -116,6 +119,95 @@ def test_the_confirmation_form_unsubscribes(tracking_client, tracking_app, clien
     assert response.status_code == 200
     contact = _contact(tracking_app.state.engine, client_links["ana"])
     assert (contact.consent_status, contact.consent_source) == ("unsubscribed", "web")
+
+
+def _resubscribe_action(html: str) -> str:
+    found = re.search(r'<form method="post" action="([^"]+/resubscribe)">', html)
+    assert found, "no way to subscribe again on the page"
+    return found[1]
+
+
+def test_a_client_who_unsubscribed_by_mistake_subscribes_again(
+    tracking_client, tracking_app, client_links
+):
+    engine = tracking_app.state.engine
+    unsubscribed = tracking_client.post(
+        client_links["unsubscribe"], data={"List-Unsubscribe": "One-Click"}
+    )
+    action = _resubscribe_action(unsubscribed.text)
+    assert action == client_links["unsubscribe"] + "/resubscribe"
+    assert _resubscribe_action(tracking_client.get(client_links["unsubscribe"]).text) == action
+    response = tracking_client.post(action)
+    assert response.status_code == 200
+    assert "You are subscribed again" in response.text
+    assert client_links["preferences"] in response.text
+    assert "set-cookie" not in response.headers
+    contact = _contact(engine, client_links["ana"])
+    assert (contact.consent_status, contact.consent_source) == ("subscribed", "resubscribe link")
+    assert "subscribe again" in contact.consent_wording
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(suppressions)).scalar_one() == 0
+        assert why_not_mailable(conn, client_links["ana"], utcnow()) is None
+    # What the unsubscribe cancelled stays cancelled; the next campaign reaches them.
+    assert _status(engine, client_links["queued"]) == "skipped"
+    again = tracking_client.get(client_links["unsubscribe"])
+    assert "Unsubscribe from our newsletter?" in again.text
+
+
+def test_subscribing_again_leaves_a_bounce_in_place(tracking_client, tracking_app, client_links):
+    engine = tracking_app.state.engine
+    tracking_client.post(client_links["unsubscribe"], data={})
+    with engine.begin() as conn:
+        suppress(conn, "ana.lopez@example.com", "bounce", "webhook")
+    response = tracking_client.post(client_links["unsubscribe"] + "/resubscribe")
+    assert "we cannot send them to this address" in response.text
+    assert _contact(engine, client_links["ana"]).consent_status == "subscribed"
+    with engine.connect() as conn:
+        assert conn.execute(select(suppressions.c.reason)).scalars().all() == ["bounce"]
+        assert "bounced" in why_not_mailable(conn, client_links["ana"], utcnow())
+
+
+def test_subscribing_again_changes_nobody_who_had_not_unsubscribed(
+    tracking_client, tracking_app, client_links
+):
+    engine = tracking_app.state.engine
+    response = tracking_client.post(client_links["unsubscribe"] + "/resubscribe")
+    assert "You are subscribed again" in response.text
+    assert _contact(engine, client_links["ana"]).consent_source == "test"
+    with engine.begin() as conn:
+        conn.execute(
+            update(contacts)
+            .where(contacts.c.id == client_links["ana"])
+            .values(consent_status="none", consent_source=None)
+        )
+    refused = tracking_client.post(client_links["unsubscribe"] + "/resubscribe")
+    assert "We could not subscribe you here" in refused.text
+    assert _contact(engine, client_links["ana"]).consent_status == "none"
+
+
+def test_subscribing_again_takes_a_post_and_a_good_link(
+    tracking_client, tracking_app, client_links
+):
+    tracking_client.post(client_links["unsubscribe"], data={})
+    engine = tracking_app.state.engine
+    assert tracking_client.get(client_links["unsubscribe"] + "/resubscribe").status_code == 405
+    tampered = client_links["unsubscribe"][:-3] + "abc/resubscribe"
+    assert tracking_client.post(tampered).status_code == 404
+    preferences_token = client_links["preferences"].removeprefix("/p/")
+    assert tracking_client.post(f"/u/{preferences_token}/resubscribe").status_code == 404
+    assert _contact(engine, client_links["ana"]).consent_status == "unsubscribed"
+
+
+def test_the_preference_page_of_an_unsubscribed_client_offers_the_way_back(
+    tracking_client, tracking_app, client_links
+):
+    left = tracking_client.post(client_links["preferences"], data={"action": "unsubscribe"})
+    action = _resubscribe_action(left.text)
+    assert action == client_links["unsubscribe"] + "/resubscribe"
+    page = tracking_client.get(client_links["preferences"])
+    assert _resubscribe_action(page.text) == action
+    tracking_client.post(action)
+    assert _contact(tracking_app.state.engine, client_links["ana"]).consent_status == "subscribed"
 
 
 @pytest.mark.parametrize(

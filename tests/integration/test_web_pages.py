@@ -10,6 +10,7 @@ import pytest
 
 from pipeline.content import sync_content
 from pipeline.store import lifecycle as lifecycle_store
+from pipeline.store.contacts import get_contact
 from pipeline.store.types import utcnow
 
 ARTICLE = "full-treatment-for-back-pain"
@@ -179,6 +180,62 @@ def test_contacts_import_shows_the_row_report_then_find_export_and_erase(synced,
     assert "Erased maya@example.org" in erased.text
     gone = signed_in.get("/contacts", params={"email": "maya@example.org"})
     assert "No contact with the address" in gone.text
+
+
+def test_staff_add_back_a_client_who_asked_with_how_they_asked(synced, signed_in):
+    signed_in.post(
+        "/contacts/import",
+        data={"csrf_token": signed_in.csrf},
+        files={
+            "file": (
+                "clients.csv",
+                b"Email,First name,Marketing consent\nmaya+news@example.org,Maya,unsubscribed\n",
+                "text/csv",
+            )
+        },
+    )
+    page = signed_in.get("/contacts", params={"email": "maya+news@example.org"})
+    assert 'id="resubscribe"' in page.text and "consent withdrawn" in page.text
+    unexplained = signed_in.post(
+        "/contacts/resubscribe",
+        data={"email": "maya+news@example.org", "note": " ", "csrf_token": signed_in.csrf},
+        follow_redirects=False,
+    )
+    # The address is quoted in the way back: a bare `+` would read as a space.
+    assert unexplained.headers["location"] == "/contacts?email=maya%2Bnews%40example.org"
+    assert "Say how they asked" in signed_in.get(unexplained.headers["location"]).text
+    added = signed_in.post(
+        "/contacts/resubscribe",
+        data={
+            "email": "maya+news@example.org",
+            "note": "At reception: please send me the newsletter again",
+            "csrf_token": signed_in.csrf,
+        },
+    )
+    assert "maya+news@example.org is subscribed again" in added.text
+    assert 'id="resubscribe"' not in added.text
+    assert "mailable</span>" in added.text
+    with synced.state.engine.connect() as conn:
+        contact = get_contact(conn, "maya+news@example.org")
+    assert contact.consent_status == "subscribed"
+    assert contact.consent_source == "web:owner@clinic.example"
+    assert contact.consent_wording == "At reception: please send me the newsletter again"
+    again = signed_in.post(
+        "/contacts/resubscribe",
+        data={"email": "maya+news@example.org", "note": "again", "csrf_token": signed_in.csrf},
+    )
+    assert "was not unsubscribed: nothing changed" in again.text
+
+
+def test_an_unconfirmed_erasure_returns_to_the_contact_with_a_plus_in_the_address(
+    synced, signed_in
+):
+    response = signed_in.post(
+        "/contacts/erase",
+        data={"email": "maya+news@example.org", "confirm": "", "csrf_token": signed_in.csrf},
+        follow_redirects=False,
+    )
+    assert response.headers["location"] == "/contacts?email=maya%2Bnews%40example.org"
 
 
 def test_a_dry_run_import_saves_nothing(synced, signed_in):

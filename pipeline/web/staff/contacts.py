@@ -7,6 +7,7 @@ import json
 import tempfile
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
@@ -28,6 +29,7 @@ from pipeline.store.contacts import (
     contact_export,
     erase_contact,
     get_contact,
+    resubscribe_contact,
     why_not_mailable,
 )
 from pipeline.store.segments import mailable_count, segment_counts
@@ -39,6 +41,11 @@ router = APIRouter(include_in_schema=False)
 SHOWN_REJECTIONS = 200
 # Search results per page: each row asks why_not_mailable, so a page stays a few dozen queries.
 RESULTS_PER_PAGE = 25
+
+
+def _contact_page(address: str) -> str:
+    """The contacts page showing one contact; the address quoted, as `+` would read as a space."""
+    return f"/contacts?{urlencode({'email': address})}"
 
 
 def _page_number(raw: str) -> int:
@@ -173,7 +180,7 @@ def contacts_erase(
     address = email.strip()
     if confirm.strip().lower() != address.lower():
         flash(request, "Type the address again to confirm the erasure.", "error")
-        return redirect(f"/contacts?email={address}")
+        return redirect(_contact_page(address))
     with request.app.state.engine.begin() as conn:
         deleted = erase_contact(conn, address, f"web:{user.email}", utcnow())
     if deleted:
@@ -181,3 +188,27 @@ def contacts_erase(
     else:
         flash(request, f"No contact held for {address}; the address is blocked all the same.")
     return redirect("/contacts")
+
+
+@router.post("/contacts/resubscribe")
+def contacts_resubscribe(
+    request: Request,
+    user: Annotated[StaffUser, Depends(staff_user)],
+    email: Annotated[str, Form()],
+    note: Annotated[str, Form()] = "",
+) -> Response:
+    """Add back a client who unsubscribed and has asked for newsletters again; how they asked
+    is kept as the consent's wording."""
+    address = email.strip()
+    if not note.strip():
+        flash(request, "Say how they asked to be added back (where, when, in what words).", "error")
+        return redirect(_contact_page(address))
+    with request.app.state.engine.begin() as conn:
+        contact = get_contact(conn, address)
+        assert contact.id is not None
+        added = resubscribe_contact(conn, contact.id, f"web:{user.email}", note.strip(), utcnow())
+    if added:
+        flash(request, f"{address} is subscribed again.")
+    else:
+        flash(request, f"{address} was not unsubscribed: nothing changed.", "error")
+    return redirect(_contact_page(address))
