@@ -197,6 +197,11 @@ def resubscribe_contact(
     return True
 
 
+def address_suppressed(conn: Connection, hashed: str) -> bool:
+    """Whether the address with this hash carries a suppression of any reason."""
+    return bool(_suppressions_of(conn, hashed))
+
+
 def suppressed_hashes(conn: Connection, hashes: Iterable[str], reason: str) -> set[str]:
     """Which of these address hashes carry a suppression of `reason`."""
     wanted = list(hashes)

@@ -22,7 +22,7 @@ from pipeline.models import GENERAL_SEGMENT, Recipient, Segment
 from pipeline.render import personalise, recipient_values
 from pipeline.segments import load_segments
 from pipeline.store import utcnow
-from pipeline.store.contacts import resubscribe_contact, why_not_mailable
+from pipeline.store.contacts import address_suppressed, resubscribe_contact
 from pipeline.store.events import record_unsubscribe
 from pipeline.store.outbox import load_rendered_variant
 from pipeline.store.preferences import LinkContact, get_send, link_contact, set_pause, set_topics
@@ -188,16 +188,14 @@ def _unsubscribed_page(request: Request, recipient: LinkRecipient, token: str) -
 
 
 def _resubscribe(request: Request, recipient: LinkRecipient) -> tuple[bool, bool]:
-    """Subscribe an unsubscribed client again; (subscribed now, mailable now)."""
-    now = utcnow()
+    """Subscribe an unsubscribed client again; (subscribed now, address still suppressed)."""
     with request.app.state.engine.begin() as conn:
         resubscribe_contact(
-            conn, recipient.contact_id, RESUBSCRIBE_SOURCE, RESUBSCRIBE_WORDING, now
+            conn, recipient.contact_id, RESUBSCRIBE_SOURCE, RESUBSCRIBE_WORDING, utcnow()
         )
         contact = link_contact(conn, recipient.contact_id)
-        mailable = why_not_mailable(conn, recipient.contact_id, now) is None
-    subscribed = contact is not None and contact.consent_status == "subscribed"
-    return subscribed, mailable
+        suppressed = address_suppressed(conn, recipient.contact.email_hash)
+    return contact is not None and contact.consent_status == "subscribed", suppressed
 
 
 @router.post("/u/{token}/resubscribe")
@@ -207,15 +205,21 @@ async def resubscribe(request: Request, token: str) -> Response:
     recipient = await run_in_threadpool(_resolve, request, "unsubscribe", token)
     if recipient is None:
         return _not_found(request)
-    subscribed, mailable = await run_in_threadpool(_resubscribe, request, recipient)
+    subscribed, suppressed = await run_in_threadpool(_resubscribe, request, recipient)
     settings: Settings = request.app.state.settings
+    paused_until = recipient.contact.paused_until
     return _page(
         request,
         "resubscribed.html",
         {
             "email": masked_email(recipient.contact.email),
             "subscribed": subscribed,
-            "mailable": mailable,
+            "suppressed": suppressed,
+            "paused_until": (
+                paused_until.astimezone(settings.clinic.zone)
+                if paused_until is not None and paused_until > utcnow()
+                else None
+            ),
             "preferences": f"/p/{_token_for(settings, 'preferences', token, 'unsubscribe')}",
         },
     )

@@ -167,6 +167,17 @@ def test_subscribing_again_leaves_a_bounce_in_place(tracking_client, tracking_ap
         assert "bounced" in why_not_mailable(conn, client_links["ana"], utcnow())
 
 
+def test_subscribing_again_keeps_a_pause_and_says_until_when(
+    tracking_client, tracking_app, client_links
+):
+    tracking_client.post(client_links["preferences"], data={"action": "pause"})
+    tracking_client.post(client_links["unsubscribe"], data={})
+    response = tracking_client.post(client_links["unsubscribe"] + "/resubscribe")
+    assert "once your pause ends on" in response.text
+    contact = _contact(tracking_app.state.engine, client_links["ana"])
+    assert contact.consent_status == "subscribed" and contact.paused_until is not None
+
+
 def test_subscribing_again_changes_nobody_who_had_not_unsubscribed(
     tracking_client, tracking_app, client_links
 ):
