@@ -137,28 +137,45 @@ def suppress(
     )
 
 
-def unsubscribe_contact(conn: Connection, contact_id: int, source: str, now: datetime) -> bool:
-    """Withdraw the contact's consent and suppress their address, at once. True when they were
-    not already unsubscribed. A later import cannot make them mailable again: an import never
-    turns `unsubscribed` back into `subscribed`, and the suppression stays."""
+def _consent_of(conn: Connection, contact_id: int):
+    """The contact's address hash and consent status; NotFoundError when there is no contact."""
     row = conn.execute(
         select(contacts.c.email_hash, contacts.c.consent_status).where(contacts.c.id == contact_id)
     ).one_or_none()
     if row is None:
         raise NotFoundError(f"no contact with id {contact_id}")
+    return row
+
+
+def _set_consent(
+    conn: Connection,
+    contact_id: int,
+    status: str,
+    source: str,
+    wording: str | None,
+    now: datetime,
+) -> None:
+    conn.execute(
+        update(contacts)
+        .where(contacts.c.id == contact_id)
+        .values(
+            consent_status=status,
+            consent_source=source,
+            consent_at=now,
+            consent_wording=wording,
+            updated_at=now,
+        )
+    )
+
+
+def unsubscribe_contact(conn: Connection, contact_id: int, source: str, now: datetime) -> bool:
+    """Withdraw the contact's consent and suppress their address, at once. True when they were
+    not already unsubscribed. A later import cannot make them mailable again: an import never
+    turns `unsubscribed` back into `subscribed`, and the suppression stays."""
+    row = _consent_of(conn, contact_id)
     changed = row.consent_status != "unsubscribed"
     if changed:
-        conn.execute(
-            update(contacts)
-            .where(contacts.c.id == contact_id)
-            .values(
-                consent_status="unsubscribed",
-                consent_source=source,
-                consent_at=now,
-                consent_wording=None,
-                updated_at=now,
-            )
-        )
+        _set_consent(conn, contact_id, "unsubscribed", source, None, now)
     suppress(conn, row.email_hash, "unsubscribe", source, now=now)
     return changed
 
@@ -171,24 +188,10 @@ def resubscribe_contact(
     True when they were unsubscribed; anyone else is left as they are (consent never recorded
     is given by an import with its source, not here). Suppressions for any other reason, such
     as a bounce or a spam report, stay: the address still is not mailed while one holds."""
-    row = conn.execute(
-        select(contacts.c.email_hash, contacts.c.consent_status).where(contacts.c.id == contact_id)
-    ).one_or_none()
-    if row is None:
-        raise NotFoundError(f"no contact with id {contact_id}")
+    row = _consent_of(conn, contact_id)
     if row.consent_status != "unsubscribed":
         return False
-    conn.execute(
-        update(contacts)
-        .where(contacts.c.id == contact_id)
-        .values(
-            consent_status="subscribed",
-            consent_source=source,
-            consent_at=now,
-            consent_wording=wording,
-            updated_at=now,
-        )
-    )
+    _set_consent(conn, contact_id, "subscribed", source, wording, now)
     conn.execute(
         delete(suppressions).where(
             suppressions.c.email_hash == row.email_hash, suppressions.c.reason == "unsubscribe"

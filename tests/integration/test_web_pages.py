@@ -182,6 +182,14 @@ def test_contacts_import_shows_the_row_report_then_find_export_and_erase(synced,
     assert "No contact with the address" in gone.text
 
 
+def _add_back(client, note: str, **options):
+    return client.post(
+        "/contacts/resubscribe",
+        data={"email": "maya+news@example.org", "note": note, "csrf_token": client.csrf},
+        **options,
+    )
+
+
 def test_staff_add_back_a_client_who_asked_with_how_they_asked(synced, signed_in):
     signed_in.post(
         "/contacts/import",
@@ -196,22 +204,11 @@ def test_staff_add_back_a_client_who_asked_with_how_they_asked(synced, signed_in
     )
     page = signed_in.get("/contacts", params={"email": "maya+news@example.org"})
     assert 'id="resubscribe"' in page.text and "consent withdrawn" in page.text
-    unexplained = signed_in.post(
-        "/contacts/resubscribe",
-        data={"email": "maya+news@example.org", "note": " ", "csrf_token": signed_in.csrf},
-        follow_redirects=False,
-    )
+    unexplained = _add_back(signed_in, " ", follow_redirects=False)
     # The address is quoted in the way back: a bare `+` would read as a space.
     assert unexplained.headers["location"] == "/contacts?email=maya%2Bnews%40example.org"
     assert "Say how they asked" in signed_in.get(unexplained.headers["location"]).text
-    added = signed_in.post(
-        "/contacts/resubscribe",
-        data={
-            "email": "maya+news@example.org",
-            "note": "At reception: please send me the newsletter again",
-            "csrf_token": signed_in.csrf,
-        },
-    )
+    added = _add_back(signed_in, "At reception: please send me the newsletter again")
     assert "maya+news@example.org is subscribed again" in added.text
     assert 'id="resubscribe"' not in added.text
     assert "mailable</span>" in added.text
@@ -220,10 +217,7 @@ def test_staff_add_back_a_client_who_asked_with_how_they_asked(synced, signed_in
     assert contact.consent_status == "subscribed"
     assert contact.consent_source == "web:owner@clinic.example"
     assert contact.consent_wording == "At reception: please send me the newsletter again"
-    again = signed_in.post(
-        "/contacts/resubscribe",
-        data={"email": "maya+news@example.org", "note": "again", "csrf_token": signed_in.csrf},
-    )
+    again = _add_back(signed_in, "again")
     assert "was not unsubscribed: nothing changed" in again.text
 
 
