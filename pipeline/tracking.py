@@ -109,7 +109,7 @@ def link_payload(contact_id: int, send_id: int | None, email_hash: str) -> dict[
 def make_token(secret: str, purpose: TokenPurpose, payload: Mapping[str, Any]) -> str:
     """A URL-safe, signed (144 bits), never-expiring token carrying a link payload: `c` (contact
     id, int), optionally `s` (send id, int) and `h` (lower-case hex digits)."""
-    index = _purpose_index(purpose)
+    _require_purpose(purpose)
     if not _PAYLOAD_KEYS.issuperset(payload):
         raise ValueError(f"a token payload is c (int), s (int, optional), h (hex), not {payload!r}")
     try:
@@ -119,8 +119,7 @@ def make_token(secret: str, purpose: TokenPurpose, payload: Mapping[str, Any]) -
         raise ValueError(
             f"a token payload is c (int), s (int, optional), h (hex), not {payload!r}"
         ) from None
-    signature = _signatures(secret, body)[index : index + _SIGNATURE_CHARS]
-    return body.decode("ascii") + "." + signature
+    return body.decode("ascii") + "." + _purpose_signature(secret, purpose, body)
 
 
 def link_tokens(
@@ -139,11 +138,15 @@ def link_tokens(
     )
 
 
-def _purpose_index(purpose: str) -> int:
-    """Where `purpose`'s signature starts in _signatures' string."""
+def _require_purpose(purpose: str) -> None:
     if purpose not in _PURPOSE_INDEX:
         raise ValueError(f"unknown token purpose {purpose!r} (one of {', '.join(TOKEN_PURPOSES)})")
-    return _PURPOSE_INDEX[purpose] * _SIGNATURE_CHARS
+
+
+def _purpose_signature(secret: str, purpose: str, body: bytes) -> str:
+    """`purpose`'s slice of _signatures(secret, body)."""
+    start = _PURPOSE_INDEX[purpose] * _SIGNATURE_CHARS
+    return _signatures(secret, body)[start : start + _SIGNATURE_CHARS]
 
 
 def read_token(secret: str, purpose: TokenPurpose, token: str) -> dict[str, Any]:
@@ -152,7 +155,7 @@ def read_token(secret: str, purpose: TokenPurpose, token: str) -> dict[str, Any]
 
     Raises BadToken when the token was altered, cut short, made for another purpose or signed
     with another key."""
-    index = _purpose_index(purpose)
+    _require_purpose(purpose)
     invalid = BadToken(
         f"this {purpose} link is not valid: it was changed or cut short; "
         "open the link from your most recent email again"
@@ -163,7 +166,7 @@ def read_token(secret: str, purpose: TokenPurpose, token: str) -> dict[str, Any]
     if len(signature) == _LEGACY_SIGNATURE_CHARS:
         expected = _legacy_signature(secret, purpose, body)
     else:
-        expected = _signatures(secret, body)[index : index + _SIGNATURE_CHARS].encode("ascii")
+        expected = _purpose_signature(secret, purpose, body).encode("ascii")
     # Constant time: how much of a guessed signature matches must not show in the answer time.
     if not hmac.compare_digest(expected, signature):
         raise invalid
