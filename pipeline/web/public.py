@@ -127,6 +127,11 @@ def _token_for(settings: Settings, purpose: TokenPurpose, token: str, source: To
     return make_token(secret, purpose, read_token(secret, source, token))
 
 
+def _resubscribe_path(unsubscribe_token: str) -> str:
+    """Where the "Subscribe again" button posts: under the recipient's unsubscribe link."""
+    return f"/u/{unsubscribe_token}/resubscribe"
+
+
 def _unsubscribe(request: Request, recipient: LinkRecipient, source: str) -> bool:
     settings: Settings = request.app.state.settings
     with request.app.state.engine.begin() as conn:
@@ -154,7 +159,7 @@ async def unsubscribe_page(request: Request, token: str) -> Response:
             "email": masked_email(recipient.contact.email),
             "already": recipient.contact.consent_status == "unsubscribed",
             "action": f"/u/{token}",
-            "resubscribe": f"/u/{token}/resubscribe",
+            "resubscribe": _resubscribe_path(token),
             "preferences": f"/p/{_token_for(settings, 'preferences', token, 'unsubscribe')}",
         },
     )
@@ -182,7 +187,7 @@ def _unsubscribed_page(request: Request, recipient: LinkRecipient, token: str) -
         "unsubscribed.html",
         {
             "email": masked_email(recipient.contact.email),
-            "resubscribe": f"/u/{token}/resubscribe",
+            "resubscribe": _resubscribe_path(token),
         },
     )
 
@@ -190,12 +195,11 @@ def _unsubscribed_page(request: Request, recipient: LinkRecipient, token: str) -
 def _resubscribe(request: Request, recipient: LinkRecipient) -> tuple[bool, bool]:
     """Subscribe an unsubscribed client again; (subscribed now, address still suppressed)."""
     with request.app.state.engine.begin() as conn:
-        resubscribe_contact(
+        resubscribed = resubscribe_contact(
             conn, recipient.contact_id, RESUBSCRIBE_SOURCE, RESUBSCRIBE_WORDING, utcnow()
         )
-        contact = link_contact(conn, recipient.contact_id)
         suppressed = address_suppressed(conn, recipient.contact.email_hash)
-    return contact is not None and contact.consent_status == "subscribed", suppressed
+    return resubscribed or recipient.contact.consent_status == "subscribed", suppressed
 
 
 @router.post("/u/{token}/resubscribe")
@@ -242,8 +246,9 @@ async def preferences_page(request: Request, token: str, done: str | None = None
             "email": masked_email(contact.email),
             "action": f"/p/{token}",
             "unsubscribed": contact.consent_status == "unsubscribed",
-            "resubscribe": f"/u/{_token_for(settings, 'unsubscribe', token, 'preferences')}"
-            "/resubscribe",
+            "resubscribe": _resubscribe_path(
+                _token_for(settings, "unsubscribe", token, "preferences")
+            ),
             "choices": [
                 {
                     "code": segment.code,
