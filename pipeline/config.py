@@ -3,6 +3,7 @@ deployment values. Errors name the file, the key and its line."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import secrets
@@ -98,6 +99,19 @@ class SenderSection(_Section):
 
 class WebSection(_Section):
     public_url: str = "http://127.0.0.1:8000"
+    # Addresses (or networks) of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are
+    # believed; empty: the client address is the socket's, whatever headers a request carries.
+    trusted_proxies: tuple[str, ...] = ()
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network") from None
+        return value
 
     @field_validator("public_url")
     @classmethod

@@ -4,24 +4,43 @@ machine: the web app, the worker, and in demo mode the local SendGrid-compatible
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import click
+from sqlalchemy import Engine
 
 from pipeline.cli.base import AppContext, pass_app
 from pipeline.cli.users import announce_first_owner
+from pipeline.config import Settings
 
 DEFAULT_DEMO_CONTACTS = 500
 
 
-def _uvicorn_server(app: AppContext, host: str, port: int):
+def web_server(settings: Settings, engine: Engine | None, host: str, port: int):
+    """The web app under a uvicorn server, as `serve` and `run` start it."""
     import uvicorn
 
     from pipeline.web.app import create_app
 
     config = uvicorn.Config(
-        create_app(app.settings, app.engine), host=host, port=port, log_level="warning"
+        create_app(settings, engine),
+        host=host,
+        port=port,
+        log_level="warning",
+        **proxy_options(settings),
     )
     return uvicorn.Server(config)
+
+
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's proxy settings: forwarded headers are believed only from `[web]
+    trusted_proxies`. uvicorn's own default believes them from 127.0.0.1, which would let any
+    local process (or a proxy that passes the header through) choose the address the sign-in
+    throttle counts against."""
+    trusted = list(settings.web.trusted_proxies)
+    if not trusted:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": trusted}
 
 
 @click.command()
@@ -36,7 +55,7 @@ def serve(app: AppContext, host: str, port: int) -> None:
 
         clinicmail serve --host 0.0.0.0 --port 8080
     """
-    server = _uvicorn_server(app, host, port)
+    server = web_server(app.settings, app.engine, host, port)
     click.echo(f"clinicmail web app on http://{host}:{port}/ (sign in at /login)")
     server.run()
 
@@ -109,7 +128,7 @@ def run(
     worker = threading.Thread(
         target=run_worker, args=(settings, stop), kwargs={"engine": app.engine}, name="worker"
     )
-    server = _uvicorn_server(app, host, port)
+    server = web_server(app.settings, app.engine, host, port)
     worker.start()
     click.echo(f"clinicmail is running: open http://{host}:{port}/ ; Ctrl-C stops")
     try:

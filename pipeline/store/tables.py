@@ -270,5 +270,17 @@ digest_runs = Table(
     UniqueConstraint("campaign_id", "occurrence_at"),
 )
 
+# Signed-in staff sessions. The cookie carries the session's id (signed); only its hash is
+# stored, so reading the table does not open sessions. Deleting a row ends that session: sign-out,
+# a password change and removing the user do.
+staff_sessions = Table(
+    "staff_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+)
+
 # APScheduler creates and owns this table in the same database; migrations leave it alone.
 SCHEDULER_JOBS_TABLE = "apscheduler_jobs"

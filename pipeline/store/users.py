@@ -1,17 +1,19 @@
-"""Staff users, their API tokens and the sign-in throttle: named queries over `users`,
-`api_tokens` and `login_throttles`. Password hashing and policy live in pipeline.web.auth."""
+"""Staff users, their sessions, API tokens and the sign-in throttle: named queries over
+`users`, `staff_sessions`, `api_tokens` and `login_throttles`. Password hashing and policy live
+in pipeline.web.auth."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, case, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from pipeline.contacts.normalise import email_key
 from pipeline.errors import InputError, NotFoundError
 from pipeline.models import StaffRole, StaffUser
-from pipeline.store.tables import api_tokens, login_throttles, users
+from pipeline.store.tables import api_tokens, login_throttles, staff_sessions, users
 from pipeline.store.types import utcnow
 
 
@@ -117,11 +119,44 @@ def set_role(conn: Connection, user_id: int, role: StaffRole) -> None:
 
 
 def delete_user(conn: Connection, user_id: int) -> None:
+    """Remove the user; their sessions and API tokens go with them."""
+    delete_user_sessions(conn, user_id)
+    conn.execute(delete(api_tokens).where(api_tokens.c.user_id == user_id))
     conn.execute(delete(users).where(users.c.id == user_id))
 
 
 def record_sign_in(conn: Connection, user_id: int, now: datetime) -> None:
     conn.execute(update(users).where(users.c.id == user_id).values(last_login_at=now))
+
+
+def create_session(
+    conn: Connection, id_hash: str, user_id: int, now: datetime, expires_at: datetime
+) -> None:
+    """A new session for the user; sessions that have run out are cleared on the way."""
+    conn.execute(delete(staff_sessions).where(staff_sessions.c.expires_at <= now))
+    conn.execute(
+        insert(staff_sessions).values(
+            id_hash=id_hash, user_id=user_id, created_at=now, expires_at=expires_at
+        )
+    )
+
+
+def user_for_session(conn: Connection, id_hash: str, now: datetime) -> StaffUser | None:
+    """The user a live session belongs to; None once it was revoked or has run out."""
+    row = conn.execute(
+        select(users)
+        .join(staff_sessions, staff_sessions.c.user_id == users.c.id)
+        .where(staff_sessions.c.id_hash == id_hash, staff_sessions.c.expires_at > now)
+    ).one_or_none()
+    return None if row is None else _user(row)
+
+
+def delete_session(conn: Connection, id_hash: str) -> None:
+    conn.execute(delete(staff_sessions).where(staff_sessions.c.id_hash == id_hash))
+
+
+def delete_user_sessions(conn: Connection, user_id: int) -> None:
+    conn.execute(delete(staff_sessions).where(staff_sessions.c.user_id == user_id))
 
 
 def create_api_token(conn: Connection, user_id: int, name: str, token_hash: str) -> int:
@@ -170,57 +205,62 @@ def revoke_api_token(conn: Connection, token_id: int, user_id: int | None = None
         raise NotFoundError(f"no API token with id {token_id}")
 
 
-def locked_until(conn: Connection, keys: list[str], now: datetime) -> datetime | None:
-    """The latest lockout still running for any of `keys`, or None when sign-in may proceed."""
-    latest = conn.execute(
-        select(func.max(login_throttles.c.locked_until)).where(
-            login_throttles.c.key.in_(keys), login_throttles.c.locked_until > now
+def claim_sign_in_attempt(
+    conn: Connection, key: str, now: datetime, *, window: timedelta
+) -> tuple[int, datetime | None]:
+    """Count one sign-in attempt for `key` before its password is checked, and return the
+    attempts in the current window (this one included) with the lockout still running, if any.
+
+    One INSERT … ON CONFLICT DO UPDATE … RETURNING counts and reads in a single atomic step
+    on both databases, so parallel attempts each see a distinct count: with a limit of 5, at
+    most 5 of any burst get a password check. An attempt during a lockout is not counted; the
+    first after a lockout or after the window starts a new window."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    table = login_throttles.c
+    locked = table.locked_until.is_not(None) & (table.locked_until > now)
+    starts_afresh = (table.window_started_at <= now - window) | table.locked_until.is_not(None)
+    statement = (
+        dialect.insert(login_throttles)
+        .values(key=key, failures=1, window_started_at=now, locked_until=None)
+        .on_conflict_do_update(
+            index_elements=[table.key],
+            set_={
+                "failures": case(
+                    (locked, table.failures), (starts_afresh, 1), else_=table.failures + 1
+                ),
+                "window_started_at": case(
+                    (locked, table.window_started_at),
+                    (starts_afresh, now),
+                    else_=table.window_started_at,
+                ),
+                "locked_until": case((locked, table.locked_until), else_=None),
+            },
         )
-    ).scalar_one()
-    return latest
+        .returning(table.failures, table.locked_until)
+    )
+    row = conn.execute(statement).one()
+    return row.failures, row.locked_until
 
 
-def record_failed_sign_in(
-    conn: Connection,
-    key: str,
-    now: datetime,
-    *,
-    limit: int,
-    window: timedelta,
-    lockout: timedelta,
-) -> datetime | None:
-    """Count one failure for `key` in its window; at `limit` failures the key is locked for
-    `lockout`. Returns the lockout's end when this failure started one."""
-    # Row-locked read-then-write (FOR UPDATE on PostgreSQL; SQLite's writer lock is already
-    # held by BEGIN IMMEDIATE) so that concurrent failures are all counted.
-    row = conn.execute(
-        select(login_throttles).where(login_throttles.c.key == key).with_for_update()
-    ).one_or_none()
-    if row is None:
-        try:
-            with conn.begin_nested():
-                conn.execute(
-                    insert(login_throttles).values(key=key, failures=0, window_started_at=now)
-                )
-        except IntegrityError:
-            pass  # another request inserted it first; it is counted below all the same
-        row = conn.execute(
-            select(login_throttles).where(login_throttles.c.key == key).with_for_update()
-        ).one()
-    failures, started = row.failures + 1, row.window_started_at
-    if started < now - window:
-        failures, started = 1, now
-    until = now + lockout if failures >= limit else None
+def lock_sign_ins(conn: Connection, key: str, until: datetime) -> None:
+    """Refuse every attempt for `key` until `until` (a running lockout is never shortened)."""
     conn.execute(
         update(login_throttles)
-        .where(login_throttles.c.key == key)
-        .values(
-            failures=0 if until else failures,
-            window_started_at=now if until else started,
-            locked_until=until or row.locked_until,
+        .where(
+            login_throttles.c.key == key,
+            login_throttles.c.locked_until.is_(None) | (login_throttles.c.locked_until < until),
         )
+        .values(locked_until=until)
     )
-    return until
+
+
+def forget_sign_in_attempt(conn: Connection, key: str) -> None:
+    """Give back one counted attempt (a successful sign-in does not count against its address)."""
+    conn.execute(
+        update(login_throttles)
+        .where(login_throttles.c.key == key, login_throttles.c.failures > 0)
+        .values(failures=login_throttles.c.failures - 1)
+    )
 
 
 def clear_failed_sign_ins(conn: Connection, key: str) -> None:

@@ -107,9 +107,12 @@ def add_user(
 
 
 def change_password(engine: Engine, user_id: int, password: str, *, one_time: bool) -> None:
+    """Set a new password and end every session of the user (the web page that changed it
+    opens a new one for whoever is signed in)."""
     password_hash = hash_password(password)
     with engine.begin() as conn:
         user_store.set_password(conn, user_id, password_hash, must_change_password=one_time)
+        user_store.delete_user_sessions(conn, user_id)
 
 
 def token_hash(token: str) -> str:
@@ -141,21 +144,33 @@ def _throttles(email: str, address: str | None) -> list[Throttle]:
 def sign_in(
     engine: Engine, email: str, password: str, address: str | None, now: datetime | None = None
 ) -> StaffUser:
-    """The user whose address and password these are. Failures count per account and per
-    client address; past the limit both are refused until the lockout ends, even with the
-    right password, so guessing gains nothing."""
+    """The user whose address and password these are. Attempts count per account and per
+    client address, claimed atomically before the password is checked, so a burst of parallel
+    guesses gets no more checks than the limit; past it both are refused until the lockout
+    ends, even with the right password, so guessing gains nothing."""
     now = now or utcnow()
     throttles = _throttles(email, address)
     with engine.begin() as conn:
-        until = user_store.locked_until(conn, [throttle.key for throttle in throttles], now)
-    if until is not None:
-        raise SignInRefused(_locked_message(until, now))
+        claims = [
+            (
+                throttle,
+                *user_store.claim_sign_in_attempt(conn, throttle.key, now, window=THROTTLE_WINDOW),
+            )
+            for throttle in throttles
+        ]
+    running = [until for _, _, until in claims if until is not None]
+    if running:
+        raise SignInRefused(_locked_message(max(running), now))
+    if any(attempts > throttle.limit for throttle, attempts, _ in claims):
+        raise SignInRefused(_locked_message(now + LOCKOUT, now))
     with engine.connect() as conn:
         user = user_store.find_user(conn, email)
     hashed = user.password_hash if user else _UNKNOWN_USER_HASH
     if verify_password(hashed, password) and user is not None:
         with engine.begin() as conn:
             user_store.clear_failed_sign_ins(conn, throttles[0].key)
+            for throttle in throttles[1:]:
+                user_store.forget_sign_in_attempt(conn, throttle.key)
             user_store.record_sign_in(conn, user.id, now)
             if _hasher.check_needs_rehash(user.password_hash):
                 user_store.set_password(
@@ -166,22 +181,12 @@ def sign_in(
                 )
                 user = user_store.get_user(conn, user.id)
         return user
-    locked = None
-    with engine.begin() as conn:
-        for throttle in throttles:
-            locked = (
-                user_store.record_failed_sign_in(
-                    conn,
-                    throttle.key,
-                    now,
-                    limit=throttle.limit,
-                    window=THROTTLE_WINDOW,
-                    lockout=LOCKOUT,
-                )
-                or locked
-            )
-    if locked is not None:
-        raise SignInRefused(_locked_message(locked, now))
+    exhausted = [throttle for throttle, attempts, _ in claims if attempts >= throttle.limit]
+    if exhausted:
+        with engine.begin() as conn:
+            for throttle in exhausted:
+                user_store.lock_sign_ins(conn, throttle.key, now + LOCKOUT)
+        raise SignInRefused(_locked_message(now + LOCKOUT, now))
     raise SignInRefused("That address and password do not match an account.")
 
 
@@ -193,19 +198,27 @@ def _locked_message(until: datetime, now: datetime) -> str:
     )
 
 
-def session_fingerprint(user: StaffUser) -> str:
-    """Ties a session to the password it was opened with: a new password ends other sessions."""
-    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:32]
-
-
 def start_session(request: Request, user: StaffUser) -> None:
-    request.session.clear()
-    request.session.update(
-        user_id=user.id, auth=session_fingerprint(user), csrf=secrets.token_urlsafe(32)
-    )
+    """A new server-side session for `user`; the cookie carries its id, signed. Any session the
+    cookie held before ends, so an id planted before sign-in is worth nothing after it."""
+    end_session(request)
+    session_id = secrets.token_urlsafe(32)
+    now = utcnow()
+    engine: Engine = request.app.state.engine
+    with engine.begin() as conn:
+        user_store.create_session(
+            conn, token_hash(session_id), user.id, now, now + timedelta(seconds=SESSION_MAX_AGE)
+        )
+    request.session.update(session=session_id, csrf=secrets.token_urlsafe(32))
 
 
 def end_session(request: Request) -> None:
+    """Sign out: the session's record is deleted, so a copy of the cookie opens nothing."""
+    session_id = request.session.get("session")
+    if isinstance(session_id, str):
+        engine: Engine = request.app.state.engine
+        with engine.begin() as conn:
+            user_store.delete_session(conn, token_hash(session_id))
     request.session.clear()
 
 
@@ -219,17 +232,12 @@ def csrf_token(request: Request) -> str:
 
 
 def session_user(request: Request) -> StaffUser | None:
-    user_id = request.session.get("user_id")
-    if not isinstance(user_id, int):
+    session_id = request.session.get("session")
+    if not isinstance(session_id, str):
         return None
     engine: Engine = request.app.state.engine
     with engine.connect() as conn:
-        user = user_store.find_user_by_id(conn, user_id)
-    if user is None or not hmac.compare_digest(
-        str(request.session.get("auth", "")), session_fingerprint(user)
-    ):
-        return None
-    return user
+        return user_store.user_for_session(conn, token_hash(session_id), utcnow())
 
 
 async def staff_user(request: Request) -> StaffUser:
@@ -284,7 +292,8 @@ async def api_user(
 
 
 def session_options(settings: Settings) -> dict[str, Any]:
-    """Starlette SessionMiddleware's options: a signed cookie (itsdangerous), HttpOnly,
+    """Starlette SessionMiddleware's options: a signed cookie (itsdangerous) holding the
+    session's id and the form token, HttpOnly,
     SameSite=Lax, and Secure whenever the public address is https."""
     return {
         "secret_key": settings.secret_key.get_secret_value(),

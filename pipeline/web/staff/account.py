@@ -100,6 +100,7 @@ def password_change(
         context = {"min_length": MIN_PASSWORD_LENGTH, "error": error}
         return render(request, "password.html", context, status_code=422)
     with request.app.state.engine.connect() as conn:
-        start_session(request, user_store.get_user(conn, user.id))
+        changed = user_store.get_user(conn, user.id)
+    start_session(request, changed)
     flash(request, "Your password has been changed.")
     return redirect("/")
