@@ -25,6 +25,7 @@ from pipeline.web.auth import (
     SignInRequired,
     session_options,
 )
+from pipeline.web.limits import BodyLimitMiddleware
 from pipeline.web.staff import staff_router
 from pipeline.web.staff.rendering import render
 
@@ -46,6 +47,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine or open_engine(settings.database_url)
     app.add_middleware(SessionMiddleware, **session_options(settings))
+    # Outermost of the app's own middleware, so no body is read past its limit by anyone.
+    app.add_middleware(BodyLimitMiddleware)
     app.middleware("http")(_security_headers)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_exception_handler(ClinicmailError, _clinicmail_error)

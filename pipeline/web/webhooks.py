@@ -27,15 +27,16 @@ from pipeline.tracking import (
     read_token,
     verify_webhook,
 )
+from pipeline.web.limits import body_limit
 from pipeline.web.public import resolve_link
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 
-# SendGrid posts at most about 768 KB; anything far past that is not SendGrid.
-MAX_WEBHOOK_BYTES = 2 * 1024 * 1024
-# Inbound Parse posts the whole message (attachments too); an unsubscribe request is tiny.
-MAX_INBOUND_BYTES = 5 * 1024 * 1024
+# SendGrid posts at most about 768 KB; anything far past that is not SendGrid. (The app's
+# BodyLimitMiddleware bounds every body; this route also checks on its own, for apps that
+# mount the router alone.)
+MAX_WEBHOOK_BYTES = body_limit("/webhooks/sendgrid")
 # A signed batch older (or newer) than this is refused, so a captured request cannot be replayed.
 SIGNATURE_TOLERANCE_SECONDS = 600
 
@@ -196,11 +197,9 @@ def find_unsubscribe_token(settings: Settings, to: str, subject: str) -> str | N
 async def inbound_unsubscribe(request: Request) -> Response:
     """SendGrid Inbound Parse: a message to the unsubscribe mailbox carrying a signed token
     unsubscribes that contact. Anything else is ignored and nothing of it is kept. Always 200
-    for a readable post, so SendGrid does not retry mail we chose to ignore."""
+    for a readable post, so SendGrid does not retry mail we chose to ignore. The app's
+    BodyLimitMiddleware bounds the body as it streams in."""
     settings: Settings = request.app.state.settings
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_INBOUND_BYTES:
-        return _problem(413, f"inbound message larger than {MAX_INBOUND_BYTES} bytes")
     try:
         form = await request.form(max_files=50, max_fields=100)
     except Exception:
