@@ -10,12 +10,12 @@ from typing import Any
 from urllib.parse import urljoin
 
 import frontmatter
-import yaml
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from pipeline.errors import ContentError
 from pipeline.models import Article, Block, ParseWarning
+from pipeline.safe_yaml import YamlRefused, load_yaml
 
 from .assemble import Paragraph, Parts, build_article
 from .links import ClinicLinks, LinkSpan
@@ -33,8 +33,6 @@ FRONT_MATTER_KEYS = (
 )
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _markdown = MarkdownIt("commonmark")
-# libyaml's loader when PyYAML was built with it: the same safe subset, several times faster.
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def parse_markdown(text: str, path: str, links: ClinicLinks) -> Article:
@@ -69,14 +67,12 @@ def _split_front_matter(text: str, path: str) -> tuple[dict[str, Any], str, str,
             line=1,
         ) from None
     try:
-        meta = yaml.load(front_text, Loader=_YAML_LOADER)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "context_mark", None) or getattr(error, "problem_mark", None)
-        problem = getattr(error, "problem", None) or "not valid YAML"
+        meta = load_yaml(front_text)
+    except YamlRefused as refused:
         raise ContentError(
-            f"the front matter is not YAML ({problem}): write it as 'key: value' lines",
+            f"the front matter is not YAML ({refused.reason}): write it as 'key: value' lines",
             path=path,
-            line=mark.line + 1 if mark else 1,
+            line=refused.opened_at or 1,
         ) from None
     if meta is None:
         meta = {}

@@ -15,6 +15,7 @@ import yaml
 
 from pipeline.errors import SpecError
 from pipeline.models import GENERAL_SEGMENT, Condition, Rule, Segment, Topic
+from pipeline.safe_yaml import YamlRefused, compose_yaml
 
 SEGMENTS_FILE = Path("campaigns") / "segments.yaml"
 OPERATORS = ("equals", "in", "contains", "present", "within")
@@ -43,7 +44,8 @@ class LinedList(list):
 
 def read_yaml(path: Path, shown_as: str | None = None) -> Any:
     """Parse a YAML file into plain values whose mappings and lists know their line numbers.
-    Duplicate keys are an error (PyYAML would silently keep the last)."""
+    Duplicate keys are an error (PyYAML would silently keep the last); aliases and deep
+    nesting are refused (pipeline.safe_yaml)."""
     shown = shown_as or str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -51,17 +53,12 @@ def read_yaml(path: Path, shown_as: str | None = None) -> Any:
         raise SpecError("file not found", path=shown) from None
     except UnicodeDecodeError:
         raise SpecError("not UTF-8 text", path=shown) from None
-    loader = yaml.SafeLoader(text)
     try:
-        node = loader.get_single_node()
+        loader, node = compose_yaml(text)
+    except YamlRefused as refused:
+        raise SpecError(refused.message, path=shown, line=refused.line) from None
+    try:
         return None if node is None else _build(loader, node, shown)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        raise SpecError(
-            f"not valid YAML: {error.problem or error.context}",
-            path=shown,
-            line=mark.line + 1 if mark else None,
-        ) from None
     finally:
         loader.dispose()
 
