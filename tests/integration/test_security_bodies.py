@@ -59,6 +59,7 @@ def _inbound_form(token: str, padding: int, chunk: int = 64 * 1024):
         f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="attachment1"; '
         f'filename="scan.pdf"\r\nContent-Type: application/pdf\r\n\r\n'
     ).encode()
+
     def chunks():
         yield head
         for _ in range(padding // chunk):
