@@ -12,6 +12,7 @@ from pipeline.cli.base import AppContext, is_terminal, pass_app, print_json
 from pipeline.contacts.columns import ColumnMapping, load_mapping
 from pipeline.contacts.importer import ImportReport, import_contacts
 from pipeline.demo import seed_demo_contacts
+from pipeline.shortlist import summarise
 from pipeline.store import utcnow
 from pipeline.store.contacts import (
     contact_export,
@@ -35,7 +36,7 @@ def contacts() -> None:
 
 
 @contacts.command("import")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path))
 @click.option(
     "--mapping",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -91,7 +92,7 @@ def _print_report(report: ImportReport) -> None:
     if report.dry_run:
         click.echo("dry run: nothing was written")
     if report.ignored_columns:
-        click.echo(f"ignored columns: {', '.join(report.ignored_columns)}")
+        click.echo(f"ignored columns: {summarise(report.ignored_columns)}")
     for rejection in report.rejected[:SHOWN_REJECTIONS]:
         click.echo(f"  row {rejection.row}, {rejection.column}: {rejection.reason}")
     hidden = len(report.rejected) - SHOWN_REJECTIONS

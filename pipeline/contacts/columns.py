@@ -10,6 +10,7 @@ from pathlib import Path
 from pipeline.contacts.normalise import InvalidValue, attribute_name
 from pipeline.errors import CsvError
 from pipeline.segments.spec import LinedDict, read_yaml
+from pipeline.shortlist import summarise
 
 # Targets a column can have besides an attribute ("attributes.<name>").
 FIELDS = (
@@ -152,7 +153,7 @@ def plan_columns(headings: list[str], mapping: ColumnMapping, shown: str) -> Col
         indexes.setdefault(target, []).append(index)
         names.setdefault(target, heading.strip())
     if "email" not in indexes:
-        shown_headings = ", ".join(repr(h.strip()) for h in headings if h.strip()) or "none"
+        shown_headings = summarise([h.strip() for h in headings if h.strip()]) or "none"
         raise CsvError(
             f"no email column among the headings ({shown_headings}); name one 'Email' or map "
             "it with --mapping",

@@ -16,6 +16,9 @@ from pipeline.errors import CsvError
 
 _PROBE_BYTES = 1 << 20
 DELIMITERS = (",", ";", "\t")
+# Booking-system exports have a few dozen columns and short cells; past these it is not one.
+MAX_COLUMNS = 200
+MAX_CELL_CHARS = 64 * 1024
 
 
 def detect_encoding(path: Path) -> str:
@@ -104,6 +107,8 @@ def open_csv(path: Path) -> Iterator[OpenCsv]:
     """Open a contacts file and read its header; its data rows stream from `.rows`. A file that
     cannot be read at all raises CsvError, mid-way too (the importer then writes nothing)."""
     shown = str(path)
+    if path.is_dir():
+        raise CsvError("is a folder, not a CSV file", path=shown)
     if not path.is_file():
         raise CsvError("file not found", path=shown)
     encoding = detect_encoding(path)
@@ -121,6 +126,7 @@ def open_csv(path: Path) -> Iterator[OpenCsv]:
         if not headings or not any(cell.strip() for cell in headings):
             raise CsvError("the file is empty: expected a header row such as 'Email,First Name'",
                            path=shown)  # fmt: skip
+        _check_size(headings, 1, shown)
         yield OpenCsv(
             headings=headings,
             rows=_rows(reader, shown),
@@ -145,5 +151,23 @@ def _rows(reader, shown: str) -> Iterator[CsvRow]:
                 path=shown,
             ) from None
         number += 1
+        _check_size(cells, number, shown)
         if any(cell.strip() for cell in cells):
             yield CsvRow(number, cells)
+
+
+def _check_size(cells: list[str], number: int, shown: str) -> None:
+    """A row past MAX_COLUMNS or a cell past MAX_CELL_CHARS makes the whole file unusable."""
+    if len(cells) > MAX_COLUMNS:
+        raise CsvError(
+            f"row {number} has {len(cells):,} columns; a contacts file may have at most "
+            f"{MAX_COLUMNS}, so nothing was imported",
+            path=shown,
+        )
+    for index, cell in enumerate(cells):
+        if len(cell) > MAX_CELL_CHARS:
+            raise CsvError(
+                f"row {number}, column {index + 1} holds {len(cell):,} characters; a cell may "
+                f"hold at most {MAX_CELL_CHARS:,}, so nothing was imported",
+                path=shown,
+            )

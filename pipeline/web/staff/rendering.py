@@ -12,8 +12,10 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
+from pipeline.shortlist import shorten
 from pipeline.web.auth import csrf_token
 
+MAX_FLASHES = 3
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
 
@@ -73,9 +75,10 @@ def navigation(request: Request) -> list[dict[str, Any]]:
 
 
 def flash(request: Request, message: str, kind: str = "ok") -> None:
-    """A message shown once on the next page (after a redirect)."""
-    request.session.setdefault("flashes", [])
-    request.session["flashes"] = [*request.session["flashes"], [kind, message]]
+    """A message shown once on the next page (after a redirect). It travels in the session
+    cookie, so it is cut to a readable length and only the last few are kept."""
+    kept = request.session.get("flashes", [])[-(MAX_FLASHES - 1) :]
+    request.session["flashes"] = [*kept, [kind, shorten(message)]]
 
 
 def render(

@@ -1,0 +1,25 @@
+"""Lists in messages people read, cut to a readable length: the first few items, then how many
+more there are ("… and 999,950 more"), so a hostile file cannot blow up an error or a page."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+SHOWN_ITEMS = 10
+MAX_ITEM_CHARS = 60
+# A message as a whole (a flash, one error line) is cut past this many characters.
+MAX_MESSAGE_CHARS = 500
+
+
+def shorten(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """`text` cut to `limit` characters, saying how many were left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit:,} more characters)"
+
+
+def summarise(items: Sequence[str], shown: int = SHOWN_ITEMS) -> str:
+    """'a', 'b', 'c' … and N more: each item quoted and cut to MAX_ITEM_CHARS."""
+    quoted = [repr(shorten(item, MAX_ITEM_CHARS)) for item in items[:shown]]
+    hidden = len(items) - shown
+    return ", ".join(quoted) + (f" … and {hidden:,} more" if hidden > 0 else "")
