@@ -93,9 +93,7 @@ def test_many_headings_without_an_email_are_summarised(run, workspace_db, tmp_pa
 def test_ignored_columns_are_summarised(run, workspace_db, tmp_path):
     export = tmp_path / "export.csv"
     headings = ["Email"] + [f"Extra {n}" for n in range(150)]
-    export.write_text(
-        ",".join(headings) + "\nann@example.org" + "," * 150 + "\n", encoding="utf-8"
-    )
+    export.write_text(",".join(headings) + "\nann@example.org" + "," * 150 + "\n", encoding="utf-8")
     result = run("contacts", "import", str(export))
     assert result.exit_code == 0
     assert "ignored columns: 'Extra 0', " in result.output
