@@ -18,8 +18,10 @@ def shorten(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
     return f"{text[:limit]}… ({len(text) - limit:,} more characters)"
 
 
-def summarise(items: Sequence[str], shown: int = SHOWN_ITEMS) -> str:
-    """'a', 'b', 'c' … and N more: each item quoted and cut to MAX_ITEM_CHARS."""
-    quoted = [repr(shorten(item, MAX_ITEM_CHARS)) for item in items[:shown]]
+def summarise(
+    items: Sequence[str], shown: int = SHOWN_ITEMS, item_chars: int = MAX_ITEM_CHARS
+) -> str:
+    """'a', 'b', 'c' … and N more: each item quoted and cut to `item_chars`."""
+    quoted = [repr(shorten(item, item_chars)) for item in items[:shown]]
     hidden = len(items) - shown
     return ", ".join(quoted) + (f" … and {hidden:,} more" if hidden > 0 else "")

@@ -46,6 +46,28 @@ _HEX_DIGITS = frozenset("0123456789abcdef")
 _URL_SAFE = bytes.maketrans(b"+/", b"-_")
 _PAYLOAD_KEYS = frozenset({"c", "s", "h"})
 
+# The events SendGrid posts (Event Webhook reference); any other name is not one of its events.
+EVENT_NAMES = frozenset(
+    {
+        "processed",
+        "dropped",
+        "delivered",
+        "deferred",
+        "bounce",
+        "open",
+        "click",
+        "spamreport",
+        "unsubscribe",
+        "group_unsubscribe",
+        "group_resubscribe",
+    }
+)
+# Send ids are the sends table's integer key: anything past it cannot be one of ours, and would
+# overflow the column on PostgreSQL.
+MAX_SEND_ID = 2**31 - 1
+# SendGrid's events are flat objects with custom_args one level down; deeper is not SendGrid.
+MAX_EVENT_DEPTH = 8
+
 # Timestamps past this are milliseconds (Single Sends report them so), not seconds.
 _MILLISECONDS_THRESHOLD = 100_000_000_000
 
@@ -239,6 +261,8 @@ def event_items(body: bytes) -> list[Any]:
         document = json.loads(body)
     except (UnicodeDecodeError, ValueError) as error:
         raise InputError(f"webhook body is not JSON: {error}") from None
+    except RecursionError:
+        raise InputError("webhook body is nested too deeply to be SendGrid events") from None
     if isinstance(document, dict):
         document = [document]
     if not isinstance(document, list):
@@ -252,9 +276,13 @@ def parse_event(item: Any, index: int) -> Event:
     where = f"webhook event {index}"
     if not isinstance(item, dict):
         raise InputError(f"{where}: must be a JSON object, not {type(item).__name__}")
+    if _nesting(item) > MAX_EVENT_DEPTH:
+        raise InputError(f"{where}: nested more than {MAX_EVENT_DEPTH} levels deep")
     name = item.get("event")
     if not isinstance(name, str) or not name:
         raise InputError(f"{where}: has no 'event' name")
+    if name not in EVENT_NAMES:
+        raise InputError(f"{where}: {name[:40]!r} is not a SendGrid event")
     occurred_at = _occurred_at(item.get("timestamp"), where)
     event_id = item.get("sg_event_id")
     if not isinstance(event_id, str) or not event_id:
@@ -267,7 +295,7 @@ def parse_event(item: Any, index: int) -> Event:
         sg_event_id=event_id,
         event=name,
         occurred_at=occurred_at,
-        send_id=_send_id(item),
+        send_id=_send_id(item, where),
         email=_text(item.get("email")),
         url=_text(item.get("url")),
         reason=_text(reason),
@@ -292,7 +320,7 @@ def _occurred_at(value: Any, where: str) -> datetime:
         raise InputError(f"{where}: 'timestamp' {value!r} is out of range") from None
 
 
-def _send_id(item: Mapping[str, Any]) -> int | None:
+def _send_id(item: Mapping[str, Any], where: str) -> int | None:
     """custom_args arrive flattened into the event; older unique_args may come nested."""
     value = item.get(SEND_ID_FIELD)
     if value is None:
@@ -303,12 +331,35 @@ def _send_id(item: Mapping[str, Any]) -> int | None:
                 break
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value
     if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
+        digits = value.strip()
+        # Compared as text first: a string of a million digits is not worth converting.
+        if len(digits) > len(str(MAX_SEND_ID)) or int(digits) > MAX_SEND_ID:
+            raise InputError(f"{where}: '{SEND_ID_FIELD}' {digits[:30]} is out of range")
+        value = int(digits)
+    if isinstance(value, int):
+        if not 1 <= value <= MAX_SEND_ID:
+            raise InputError(f"{where}: '{SEND_ID_FIELD}' {str(value)[:30]} is out of range")
+        return value
     # Mail sent by something else on the same SendGrid account: not one of ours.
     return None
+
+
+def _nesting(value: Any) -> int:
+    """How deeply lists and objects nest in `value` (a flat object is 1), counted without
+    recursion and stopping once past MAX_EVENT_DEPTH."""
+    deepest = 0
+    pending = [(value, 1)]
+    while pending:
+        current, depth = pending.pop()
+        if not isinstance(current, dict | list):
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_EVENT_DEPTH:
+            break
+        children = current.values() if isinstance(current, dict) else current
+        pending.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def _text(value: Any) -> str | None:

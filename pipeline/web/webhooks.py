@@ -17,6 +17,7 @@ from pipeline.config import Settings
 from pipeline.delivery.local_store import webhook_public_key
 from pipeline.errors import BadToken, ConfigError, InputError
 from pipeline.models import Event
+from pipeline.shortlist import summarise
 from pipeline.store import utcnow
 from pipeline.store.events import IngestReport, record_events, record_unsubscribe
 from pipeline.tracking import (
@@ -73,18 +74,19 @@ def _problem(status: int, detail: str) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status)
 
 
-def parse_batch(body: bytes) -> tuple[list[Event], int]:
-    """The usable events of a batch and how many items were not events. A batch that is not
+def parse_batch(body: bytes) -> tuple[list[Event], list[str]]:
+    """The usable events of a batch and why each other item was skipped. A batch that is not
     JSON raises InputError; one odd item does not sink the rest, because SendGrid would retry
     the whole batch for a day."""
     items = event_items(body)
     usable: list[Event] = []
+    skipped: list[str] = []
     for index, item in enumerate(items):
         try:
             usable.append(parse_event(item, index))
-        except InputError:
-            continue
-    return usable, len(items) - len(usable)
+        except InputError as problem:
+            skipped.append(str(problem))
+    return usable, skipped
 
 
 @router.post("/webhooks/sendgrid")
@@ -114,12 +116,17 @@ async def sendgrid_events(request: Request) -> Response:
     if not verified:
         return _problem(403, "signature does not verify or timestamp is stale")
     try:
-        batch, ignored = parse_batch(body)
+        batch, skipped = parse_batch(body)
     except InputError as error:
         return _problem(400, str(error))
     report = await run_in_threadpool(_store_batch, request, batch)
-    if ignored:
-        log.warning("Event Webhook batch: %d item(s) were not usable events", ignored)
+    ignored = len(skipped)
+    if skipped:
+        log.warning(
+            "Event Webhook batch: %d item(s) skipped, not usable events: %s",
+            ignored,
+            summarise(skipped, shown=3, item_chars=200),
+        )
     return JSONResponse(
         {
             "received": report.received + ignored,

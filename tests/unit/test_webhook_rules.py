@@ -113,9 +113,39 @@ def test_an_odd_item_does_not_sink_the_batch():
             "not an object",
         ]
     ).encode()
-    events, ignored = parse_batch(body)
+    events, skipped = parse_batch(body)
     assert [(event.sg_event_id, event.send_id) for event in events] == [("a", 4)]
-    assert ignored == 2
+    assert skipped == [
+        "webhook event 1: has no 'event' name",
+        "webhook event 2: must be a JSON object, not str",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("item", "reason"),
+    [
+        ({"send_id": "99999999999999999999999999"}, "'send_id' 999999999999999999999999"),
+        ({"send_id": 2**31}, "'send_id' 2147483648 is out of range"),
+        ({"send_id": -3}, "'send_id' -3 is out of range"),
+        ({"send_id": None, "custom_args": {"send_id": 10**40}}, "is out of range"),
+        ({"event": "exploded"}, "'exploded' is not a SendGrid event"),
+        ({"note": [[[[[[[[[["deep"]]]]]]]]]]}, "nested more than 8 levels deep"),
+    ],
+)
+def test_an_unusable_item_is_skipped_with_its_reason(item, reason):
+    good = {"event": "delivered", "timestamp": 1700000000, "sg_event_id": "a", "send_id": 4}
+    body = json.dumps([good, {**good, "sg_event_id": "b", **item}]).encode()
+    events, skipped = parse_batch(body)
+    assert [event.sg_event_id for event in events] == ["a"]
+    assert len(skipped) == 1
+    assert skipped[0].startswith("webhook event 1: ")
+    assert reason in skipped[0]
+
+
+@pytest.mark.timeout(30)
+def test_a_batch_nested_5000_deep_is_an_input_error():
+    with pytest.raises(InputError, match="nested too deeply"):
+        parse_batch(b"[" * 5000 + b"]" * 5000)
 
 
 @pytest.mark.parametrize("body", [b"[{", b"42", b"\xff\xfe"])

@@ -18,6 +18,7 @@ from pipeline.errors import ClinicmailError, InputError
 from pipeline.metrics import local_today
 from pipeline.models import StaffUser
 from pipeline.segments import load_segments
+from pipeline.shortlist import shorten
 from pipeline.store import utcnow
 from pipeline.store.contact_search import (
     count_matching_contacts,
@@ -127,32 +128,48 @@ def contacts_page(request: Request, email: str = "", q: str = "", page: str = "1
     )
 
 
+# Most file systems take 255 bytes per name; the report quotes the name, so keep it short.
+MAX_UPLOAD_NAME_BYTES = 120
+
+
+def upload_name(filename: str) -> str:
+    """The name an uploaded file is saved under while it is imported: its last path part (a
+    browser on Windows may send "C:\\Users\\...\\clients.csv"), refused when it is empty,
+    "." or "..", holds control characters, or is too long for a file system."""
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    if name in ("", ".", "..") or any(ord(character) < 32 for character in name):
+        raise InputError(f"the uploaded file's name {shorten(filename, 60)!r} cannot be used")
+    if len(name.encode()) > MAX_UPLOAD_NAME_BYTES:
+        raise InputError(
+            f"the uploaded file's name is {len(name.encode()):,} bytes long; rename it to at "
+            f"most {MAX_UPLOAD_NAME_BYTES} and upload it again"
+        )
+    return name
+
+
 @router.post("/contacts/import")
 async def contacts_import(request: Request) -> Response:
     """Import an uploaded CSV as `clinicmail contacts import` does: all rows or none, with a
     report of every rejected row (row and column)."""
-    form = await request.form()
-    upload = form.get("file")
-    if not isinstance(upload, UploadFile) or not upload.filename:
-        flash(request, "Choose a CSV file to import.", "error")
-        return redirect("/contacts")
-    dry_run = form.get("dry_run") == "on"
-    name = Path(upload.filename).name
-    settings = request.app.state.settings
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
-    # The importer reads a path (it sniffs encoding and delimiter); the upload lives in var/
-    # only while it is imported, under its own name so row reports name the file staff chose.
-    with tempfile.TemporaryDirectory(dir=settings.var_dir) as folder:
-        path = Path(folder) / name
-        try:
-            path.write_bytes(await upload.read())
-        finally:
-            await upload.close()
-        try:
-            report = import_contacts(request.app.state.engine, path, dry_run=dry_run)
-        except InputError as problem:
-            flash(request, f"Nothing was imported: {problem.detail}", "error")
+    async with request.form() as form:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            flash(request, "Choose a CSV file to import.", "error")
             return redirect("/contacts")
+        dry_run = form.get("dry_run") == "on"
+        name = upload_name(upload.filename)
+        settings = request.app.state.settings
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+        # The importer reads a path (it sniffs encoding and delimiter); the upload lives in var/
+        # only while it is imported, under its own name so row reports name the file staff chose.
+        with tempfile.TemporaryDirectory(dir=settings.var_dir) as folder:
+            path = Path(folder) / name
+            path.write_bytes(await upload.read())
+            try:
+                report = import_contacts(request.app.state.engine, path, dry_run=dry_run)
+            except InputError as problem:
+                flash(request, f"Nothing was imported: {problem.detail}", "error")
+                return redirect("/contacts")
     return _page(request, report=report, imported_name=name)
 
 
