@@ -201,7 +201,15 @@ def load_settings(workspace: str | os.PathLike[str] | None = None) -> Settings:
     """Read clinic.toml from the workspace and apply the environment on top."""
     root = find_workspace(workspace)
     config_path = root / CONFIG_FILE
-    text = config_path.read_text(encoding="utf-8")
+    raw = config_path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        raise ConfigError(
+            f"{config_path}:{line}: not UTF-8 text (byte 0x{raw[error.start]:02x}); save the "
+            "file as UTF-8"
+        ) from None
     try:
         data: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
