@@ -68,10 +68,35 @@ def _refuse(campaign: CampaignLifecycle, action: str, allowed: tuple[str, ...]) 
     return StateError(f"cannot {action} campaign {campaign.slug!r}: it is {campaign.state}; {hint}")
 
 
+def approve_checked_campaign(
+    engine: Engine, settings: Settings, slug: str, approved_by: str, now: datetime | None = None
+) -> ActionResult:
+    """The one approval rule staff go through, from the web, the API and the CLI alike: a draft
+    is planned, rendered and checked first, and approved only when no check is an error (a
+    campaign already approved is left as it is)."""
+    from pipeline.campaigns.review import check_plan, review_plan
+
+    campaign = get_lifecycle(engine, slug)
+    if campaign.state in APPROVABLE:
+        with engine.connect() as conn:
+            plan, segments = review_plan(conn, settings, slug)
+        errors = [f for f in check_plan(settings, plan, segments) if f.level == "error"]
+        if errors:
+            first = errors[0]
+            where = "" if first.segment == "-" else f", for {first.segment}"
+            raise StateError(
+                f"cannot approve campaign {slug!r}: its checks found {len(errors)} error(s); "
+                f"first{where}: {first.message} (`clinicmail campaign check {slug}` lists them)"
+            )
+    return approve_campaign(engine, slug, approved_by, now)
+
+
 def approve_campaign(
     engine: Engine, slug: str, approved_by: str, now: datetime | None = None
 ) -> ActionResult:
-    """draft → approved, recording who approved it and when. Approving twice is not an error."""
+    """draft → approved, recording who approved it and when; the state change alone, without
+    the checks (approve_checked_campaign is what staff go through). Approving twice is not an
+    error."""
     now = now or utcnow()
     with engine.begin() as conn:
         moved = store.transition(

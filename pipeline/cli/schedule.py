@@ -14,7 +14,7 @@ import click
 from pipeline.cli.base import AppContext, pass_app, print_json
 from pipeline.lifecycle import (
     ActionResult,
-    approve_campaign,
+    approve_checked_campaign,
     cancel_campaign,
     pause_campaign,
     resume_campaign,
@@ -70,13 +70,16 @@ def _show(app: AppContext, result: ActionResult, as_json: bool) -> None:
 @_JSON
 @pass_app
 def approve(app: AppContext, slug: str, actor: str | None, as_json: bool) -> None:
-    """Approve campaign SLUG: only approved campaigns are ever sent. Records who and when.
+    """Approve campaign SLUG: only approved campaigns are ever sent. It is planned, rendered and
+    checked first and refused when a check finds an error, as on the web page and in the API.
+    Records who and when.
 
     Example:
 
         clinicmail campaign approve spring-back-care --by "marketing"
     """
-    _show(app, approve_campaign(app.engine, slug, actor or _person()), as_json)
+    result = approve_checked_campaign(app.engine, app.settings, slug, actor or _person())
+    _show(app, result, as_json)
 
 
 @click.command("schedule")

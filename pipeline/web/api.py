@@ -13,7 +13,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from pipeline.lifecycle import (
     ActionResult,
-    approve_campaign,
+    approve_checked_campaign,
     cancel_campaign,
     get_lifecycle,
     pause_campaign,
@@ -247,7 +247,8 @@ def get_campaign_metrics(request: Request, slug: Slug) -> CampaignFigures:
 
 @router.post("/campaigns/{slug}/approve", summary="draft → approved")
 def approve(request: Request, slug: Slug, user: ApiUser) -> ActionOutcome:
-    return _outcome(approve_campaign(request.app.state.engine, slug, user.email))
+    state = request.app.state
+    return _outcome(approve_checked_campaign(state.engine, state.settings, slug, user.email))
 
 
 @router.post("/campaigns/{slug}/schedule", summary="approved → scheduled, at a time")

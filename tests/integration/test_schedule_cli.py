@@ -14,6 +14,8 @@ def _run(*args):
 
 
 def test_sync_approve_and_schedule_at_a_local_time(workspace_db):
+    # Approval plans and checks the campaign, so its article must be synced first.
+    _run("--workspace", str(workspace_db), "content", "sync")
     synced = _run("--workspace", str(workspace_db), "sync", "--json")
     assert synced.exit_code == 0, synced.output
     assert SLUG in json.loads(synced.output)["added"]
@@ -35,6 +37,7 @@ def test_sync_approve_and_schedule_at_a_local_time(workspace_db):
 
 
 def test_a_time_the_clocks_skip_is_one_line_naming_it(workspace_db):
+    _run("--workspace", str(workspace_db), "content", "sync")
     _run("--workspace", str(workspace_db), "sync")
     _run("--workspace", str(workspace_db), "campaign", "approve", SLUG)
     result = CliRunner().invoke(
@@ -55,6 +58,7 @@ def test_a_time_the_clocks_skip_is_one_line_naming_it(workspace_db):
 
 
 def test_scheduling_a_draft_exits_1_saying_approve_first(workspace_db):
+    _run("--workspace", str(workspace_db), "content", "sync")
     _run("--workspace", str(workspace_db), "sync")
     result = CliRunner().invoke(
         main, ["--workspace", str(workspace_db), "campaign", "schedule", SLUG]
@@ -64,6 +68,7 @@ def test_scheduling_a_draft_exits_1_saying_approve_first(workspace_db):
 
 
 def test_pause_resume_cancel(workspace_db):
+    _run("--workspace", str(workspace_db), "content", "sync")
     _run("--workspace", str(workspace_db), "sync")
     _run("--workspace", str(workspace_db), "campaign", "approve", SLUG)
     _run("--workspace", str(workspace_db), "campaign", "schedule", SLUG, "--at", "2099-07-01 10:00")
@@ -81,6 +86,7 @@ def test_sync_exits_1_when_a_change_is_refused(workspace_db):
     from pipeline.store import lifecycle as store
     from pipeline.store import open_engine, utcnow
 
+    _run("--workspace", str(workspace_db), "content", "sync")
     _run("--workspace", str(workspace_db), "sync")
     engine = open_engine(load_settings(workspace_db).database_url)
     with engine.begin() as conn:

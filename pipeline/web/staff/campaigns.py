@@ -9,13 +9,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from pipeline.errors import ClinicmailError, NotFoundError, StateError
+from pipeline.errors import ClinicmailError, NotFoundError
 from pipeline.lifecycle import (
     APPROVABLE,
     CANCELLABLE,
     PAUSABLE,
     SCHEDULABLE,
-    approve_campaign,
+    approve_checked_campaign,
     cancel_campaign,
     get_lifecycle,
     pause_campaign,
@@ -168,17 +168,8 @@ def _act(request: Request, slug: str, action: Callable[[], str]) -> Response:
 
 
 def _approve(request: Request, slug: str, user: StaffUser) -> str:
-    engine = request.app.state.engine
-    preview = build_preview(engine, request.app.state.settings, slug)
-    if not preview.plan.variants:
-        raise StateError(f"campaign {slug!r} has no variant to send: see its plan")
-    if preview.blocking:
-        first = preview.blocking[0]
-        raise StateError(
-            f"campaign {slug!r} has {len(preview.blocking)} blocking check error(s); "
-            f"first, for {first.segment}: {first.message}"
-        )
-    return approve_campaign(engine, slug, user.email).message
+    app = request.app
+    return approve_checked_campaign(app.state.engine, app.state.settings, slug, user.email).message
 
 
 @router.post("/campaigns/{slug}/approve")
