@@ -125,7 +125,7 @@ def _find_article(app: AppContext, reference: str) -> Article:
             )
         return parsed[0]
     for candidate in content_files(app.settings.path("content")):
-        for parsed_article in parse_path(candidate, links):
+        for parsed_article in parse_path(candidate, links, inside=app.settings.path("content")):
             if parsed_article.slug == reference:
                 return parsed_article
     try:

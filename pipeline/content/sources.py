@@ -3,7 +3,9 @@ apart by extension, content type or the first bytes."""
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from pathlib import Path
 
 from pipeline.errors import ContentError
@@ -33,14 +35,37 @@ def is_url(source: str) -> bool:
     return bool(re.match(r"^https?://", source, re.I))
 
 
-def parse_path(path: Path, links: ClinicLinks, name: str | None = None) -> list[Article]:
+def is_regular_file_inside(path: Path, root: Path) -> bool:
+    """True for a regular file (not a symbolic link, a device or a pipe) under `root`, which
+    must be resolved already."""
+    return not path.is_symlink() and path.is_file() and path.resolve().is_relative_to(root)
+
+
+def _read_regular_file(path: Path, inside: Path, shown: str) -> bytes:
+    """The file's bytes, refused unless it is a regular file inside `inside`; opened without
+    following a link, so a file swapped for a link after the folder was listed is refused too."""
+    if not is_regular_file_inside(path, inside.resolve()):
+        raise ContentError(
+            f"is not a regular file inside {inside.name}/ (a link or a special file?)", path=shown
+        )
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise ContentError("is not a regular file", path=shown)
+        return handle.read()
+
+
+def parse_path(
+    path: Path, links: ClinicLinks, name: str | None = None, inside: Path | None = None
+) -> list[Article]:
     """The articles in a file (a feed gives several). `name` is how messages and the store
-    name the file (default: the path as given)."""
+    name the file (default: the path as given). With `inside`, only a regular file within
+    that folder is read (content/ sync: never a link pointing out of it)."""
     shown = name or str(path)
     if path.is_dir():
         raise ContentError("is a folder, not an article file", path=shown)
     try:
-        data = path.read_bytes()
+        data = _read_regular_file(path, inside, shown) if inside else path.read_bytes()
     except FileNotFoundError:
         raise ContentError("no such file", path=shown) from None
     except OSError as error:

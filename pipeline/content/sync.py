@@ -15,7 +15,13 @@ from pipeline.errors import ContentError
 from pipeline.models import Article
 
 from .links import ClinicLinks
-from .sources import KINDS_BY_SUFFIX, known_article, parse_path, parse_source
+from .sources import (
+    KINDS_BY_SUFFIX,
+    is_regular_file_inside,
+    known_article,
+    parse_path,
+    parse_source,
+)
 
 CONTENT_FOLDER = "content"
 
@@ -31,15 +37,17 @@ class SyncReport:
 
 def content_files(folder: Path) -> list[Path]:
     """The article files in `folder` and below, in name order; hidden files and files whose
-    name starts with `_` (drafts, notes) are left out."""
+    name starts with `_` (drafts, notes) are left out, and so is anything that is not a regular
+    file inside the folder: a symbolic link could import /etc/passwd as an article."""
     if not folder.is_dir():
         return []
+    root = folder.resolve()
     return sorted(
         path
         for path in folder.rglob("*")
-        if path.is_file()
-        and path.suffix.lower() in KINDS_BY_SUFFIX
+        if path.suffix.lower() in KINDS_BY_SUFFIX
         and not any(part.startswith((".", "_")) for part in path.relative_to(folder).parts)
+        and is_regular_file_inside(path, root)
     )
 
 
@@ -68,10 +76,11 @@ def _parse_folder(
     """(file, its name in the workspace, its articles) for each article file in content/;
     files that fail are left out unless `strict`."""
     parsed = []
-    for path in content_files(settings.path(CONTENT_FOLDER)):
+    folder = settings.path(CONTENT_FOLDER)
+    for path in content_files(folder):
         name = path.relative_to(settings.workspace).as_posix()
         try:
-            parsed.append((path, name, parse_path(path, links, name=name)))
+            parsed.append((path, name, parse_path(path, links, name=name, inside=folder)))
         except ContentError:
             if strict:
                 raise
@@ -91,7 +100,7 @@ def sync_content(engine: Engine, settings: Settings) -> SyncReport:
     articles: list[Article] = []
     for path, name, first_reading in parsed:
         if any(_may_refer_to_an_article(article, links) for article in first_reading):
-            articles += parse_path(path, known, name=name)
+            articles += parse_path(path, known, name=name, inside=settings.path(CONTENT_FOLDER))
         else:
             articles += first_reading
     _refuse_duplicate_slugs(articles)
