@@ -166,6 +166,8 @@ class ReportSection(_Section):
 class FeedsSection(_Section):
     urls: tuple[str, ...] = ()
     poll_minutes: int = Field(default=60, ge=5)
+    # Fetching from loopback, private and link-local addresses is refused unless this is set.
+    allow_private: bool = False
 
 
 class Settings(BaseModel):

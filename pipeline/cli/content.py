@@ -43,7 +43,9 @@ def parse(app: AppContext, source: str, as_json: bool) -> None:
 
         clinicmail content parse content/glutes-and-sciatica.md --json
     """
-    articles = parse_source(source, workspace_links(app.settings))
+    articles = parse_source(
+        source, workspace_links(app.settings), allow_private=app.settings.feeds.allow_private
+    )
     if as_json:
         documents = [article_document(article) for article in articles]
         print_json(documents if _is_feed(articles) else documents[0])

@@ -74,11 +74,14 @@ def parse_path(
     return parse_bytes(data, shown, links, kind)
 
 
-def parse_source(source: str, links: ClinicLinks, timeout: float = 20.0) -> list[Article]:
-    """The articles at a URL (a feed or an article page, fetched) or in a file."""
+def parse_source(
+    source: str, links: ClinicLinks, timeout: float = 20.0, *, allow_private: bool = False
+) -> list[Article]:
+    """The articles at a URL (a feed or an article page, fetched from a public address unless
+    `allow_private`) or in a file."""
     if not is_url(source):
         return parse_path(Path(source), links)
-    data, content_type = fetch(source, timeout)
+    data, content_type = fetch(source, timeout, allow_private=allow_private)
     kind = None
     if re.search(r"(rss|atom|xml)", content_type, re.I):
         kind = "feed"

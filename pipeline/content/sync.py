@@ -117,7 +117,12 @@ def _may_refer_to_an_article(article: Article, links: ClinicLinks) -> bool:
 def import_sources(engine: Engine, settings: Settings, sources: Sequence[str]) -> SyncReport:
     """Articles from files or URLs (feeds, pages, text, Markdown) stored in one transaction."""
     links = workspace_links(settings, engine)
-    articles = [article for source in sources for article in parse_source(source, links)]
+    allow_private = settings.feeds.allow_private
+    articles = [
+        article
+        for source in sources
+        for article in parse_source(source, links, allow_private=allow_private)
+    ]
     _refuse_duplicate_slugs(articles)
     return _store(engine, articles)
 

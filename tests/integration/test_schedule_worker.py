@@ -156,7 +156,9 @@ def test_feed_polling_imports_new_articles_once(engine, workspace_db, feed_serve
     config = workspace_db / "clinic.toml"
     config.write_text(
         config.read_text(encoding="utf-8")
-        + f'\n[feeds]\nurls = ["{feed_server}/clinic-blog.rss"]\npoll_minutes = 5\n',
+        # The test's feed is on loopback, which only allow_private lets the poller fetch.
+        + f'\n[feeds]\nurls = ["{feed_server}/clinic-blog.rss"]\npoll_minutes = 5\n'
+        + "allow_private = true\n",
         encoding="utf-8",
     )
     settings = load_settings(workspace_db)
