@@ -25,6 +25,7 @@ from pipeline.web.auth import (
     SignInRequired,
     session_options,
 )
+from pipeline.web.headers import security_headers
 from pipeline.web.limits import BodyLimitMiddleware
 from pipeline.web.staff import staff_router
 from pipeline.web.staff.rendering import render
@@ -49,7 +50,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.add_middleware(SessionMiddleware, **session_options(settings))
     # Outermost of the app's own middleware, so no body is read past its limit by anyone.
     app.add_middleware(BodyLimitMiddleware)
-    app.middleware("http")(_security_headers)
+    app.middleware("http")(security_headers(settings))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_exception_handler(ClinicmailError, _clinicmail_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
@@ -58,21 +59,6 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.include_router(public.router)
     app.include_router(webhooks.router)
     return app
-
-
-# Sent with every response unless a route set its own (the email previews do).
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "SAMEORIGIN",
-    "Referrer-Policy": "same-origin",
-}
-
-
-async def _security_headers(request: Request, call_next) -> Response:
-    response = await call_next(request)
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    return response
 
 
 async def _http_error(request: Request, error: Exception) -> Response:

@@ -27,9 +27,18 @@ from pipeline.store.events import record_unsubscribe
 from pipeline.store.outbox import load_rendered_variant
 from pipeline.store.preferences import LinkContact, get_send, link_contact, set_pause, set_topics
 from pipeline.tracking import TokenPurpose, make_token, read_token
+from pipeline.web.headers import brand_stylesheet
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
+
+
+@router.get("/brand.css")
+def brand_css(request: Request) -> Response:
+    """The clinic's colour for every page, staff and client alike."""
+    return brand_stylesheet(request.app.state.settings)
+
+
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates" / "public")
 
 PAUSE_MONTHS = 3

@@ -125,7 +125,7 @@ def test_make_schedule_send_and_unsubscribe(staff_page: Page, clinic: RunningCli
     _reload_until(
         page,
         clinic,
-        lambda p: p.locator("figure.chart svg[role=img]").count() >= 2,
+        lambda p: p.locator("figure.chart img[alt]").count() >= 2,
         "a per-segment trend chart",
     )
     page.screenshot(path=str(artifacts / "dashboard.png"), full_page=True)

@@ -23,6 +23,7 @@ NOT_PAGES = {
     "/campaigns/{slug}/preview/{segment}",
     "/contacts/export",
     "/report/email",
+    "/messages/{message_id}/html",
 }
 PUBLIC_MODULES = ("pipeline.web.public", "pipeline.web.webhooks")
 # Elements sticking out past the right edge, for the failure message.

@@ -67,7 +67,8 @@ def test_the_unsubscribe_link_asks_first_in_the_clinics_colours(tracking_client,
     assert page.status_code == 200
     assert "Harbourside Massage &amp; Physiotherapy" in page.text
     assert "14 Quay Street, Bristol BS1 4XY" in page.text
-    assert "#1d6b66" in page.text
+    # The colour arrives in /brand.css (no inline style under the Content-Security-Policy).
+    assert 'href="/brand.css"' in page.text
     assert "a••••••@example.com" in page.text
     assert f'action="{client_links["unsubscribe"]}"' in page.text
     assert 'name="viewport"' in page.text

@@ -116,7 +116,7 @@ def test_dashboard_shows_figures_and_a_chart(synced, signed_in):
     page = signed_in.get("/")
     assert page.status_code == 200
     assert 'data-figure="sent"' in page.text
-    assert "<svg" in page.text
+    assert '<img class="chart-image" src="data:image/svg+xml;base64,' in page.text
     assert "Demo figures" not in page.text
 
 

@@ -29,6 +29,7 @@ from pipeline.store import lifecycle as lifecycle_store
 from pipeline.store import utcnow
 from pipeline.store.articles import list_articles
 from pipeline.web.auth import staff_user
+from pipeline.web.headers import EMAIL_PREVIEW_HEADERS
 from pipeline.web.staff.campaign_work import (
     build_preview,
     create_web_campaign,
@@ -139,12 +140,7 @@ def campaign_preview(request: Request, slug: str, segment: str) -> Response:
     rendered = preview.rendered.get(segment)
     if rendered is None:
         raise NotFoundError(f"campaign {slug!r} has no variant for segment {segment!r}")
-    # The email's HTML runs in a sandboxed frame: no scripts, no forms, no same-origin access.
-    headers = {
-        "Content-Security-Policy": "sandbox; script-src 'none'",
-        "X-Frame-Options": "SAMEORIGIN",
-    }
-    return HTMLResponse(preview_html(settings, rendered), headers=headers)
+    return HTMLResponse(preview_html(settings, rendered), headers=EMAIL_PREVIEW_HEADERS)
 
 
 @router.get("/campaigns/{slug}/progress")

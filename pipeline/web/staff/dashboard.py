@@ -13,7 +13,7 @@ from pipeline.models import DayMetrics, Segment
 from pipeline.segments import load_segments
 from pipeline.store import lifecycle as lifecycle_store
 from pipeline.web.staff.campaign_work import segment_label
-from pipeline.web.staff.charts import trend_chart_svg
+from pipeline.web.staff.charts import svg_data_uri, trend_chart_svg
 from pipeline.web.staff.rendering import render
 
 router = APIRouter(include_in_schema=False)
@@ -56,10 +56,8 @@ def dashboard_page(request: Request) -> Response:
 def _chart(title: str, series: list[DayMetrics]) -> dict[str, str]:
     values = {label: [day.counts.get(name, 0) for day in series] for name, label in TREND_LINES}
     description = f"Delivered, opened and clicked per day, last {DAYS} days: {title}"
-    return {
-        "title": title,
-        "svg": trend_chart_svg([d.day for d in series], values, title=description),
-    }
+    svg = trend_chart_svg([d.day for d in series], values, title=description)
+    return {"title": title, "description": description, "src": svg_data_uri(svg)}
 
 
 def _order(segments: dict[str, Segment], name: str) -> tuple[int, str]:

@@ -6,9 +6,10 @@ from __future__ import annotations
 from html.parser import HTMLParser
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 
 from pipeline.delivery.local_store import get_local_message, list_local_messages
+from pipeline.web.headers import EMAIL_PREVIEW_HEADERS
 from pipeline.web.staff.rendering import render
 
 router = APIRouter(include_in_schema=False)
@@ -66,3 +67,11 @@ def message_page(request: Request, message_id: str) -> Response:
     message = get_local_message(request.app.state.settings, message_id)
     context = {"message": message, "links": email_links(message.html)}
     return render(request, "message.html", context)
+
+
+@router.get("/messages/{message_id}/html")
+def message_html(request: Request, message_id: str) -> Response:
+    """The message's HTML alone, for the page's preview frame. A frame of its own rather than
+    srcdoc, which would inherit the page's strict policy and lose the email's inline styles."""
+    message = get_local_message(request.app.state.settings, message_id)
+    return HTMLResponse(message.html, headers=EMAIL_PREVIEW_HEADERS)

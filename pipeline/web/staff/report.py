@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from pipeline.errors import ClinicmailError
 from pipeline.report import build_weekly_report, render_report, send_weekly_report
+from pipeline.web.headers import EMAIL_PREVIEW_HEADERS
 from pipeline.web.staff.rendering import flash, redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -29,8 +30,7 @@ def report_email(request: Request) -> Response:
     report = build_weekly_report(request.app.state.engine, settings)
     chart = "data:image/png;base64," + base64.b64encode(report.chart_png).decode()
     html, _ = render_report(report, settings, chart)
-    headers = {"Content-Security-Policy": "sandbox; script-src 'none'"}
-    return HTMLResponse(html, headers=headers)
+    return HTMLResponse(html, headers=EMAIL_PREVIEW_HEADERS)
 
 
 @router.post("/report/send")
