@@ -9,6 +9,7 @@ import threading
 import click
 
 from pipeline.cli.base import AppContext, pass_app
+from pipeline.cli.children import stop_with_parent
 from pipeline.delivery.allocator import keep_freed_memory
 from pipeline.delivery.local import DEFAULT_PORT, WEBHOOK_PATH, LocalSendGridServer
 from pipeline.delivery.local_store import PUBLIC_KEY_FILE, local_store_dir
@@ -88,6 +89,7 @@ def sendgrid_server(
     gc.freeze()
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    stop_with_parent(stopping)
     click.echo(f"local SendGrid server on {server.url}/v3/mail/send")
     click.echo(
         f"events to {server.webhook_url or 'nowhere'}"

@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from pipeline.cli.base import AppContext, pass_app, print_json
+from pipeline.cli.children import stop_with_parent
 from pipeline.lifecycle import (
     ActionResult,
     approve_checked_campaign,
@@ -213,6 +214,7 @@ def worker(
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
+    stop_with_parent(stop)
     run_worker(
         app.settings,
         stop,

@@ -3,17 +3,19 @@ machine: the web app, the worker, and in demo mode the local SendGrid-compatible
 
 from __future__ import annotations
 
-import threading
+import time
 from typing import Any
 
 import click
 from sqlalchemy import Engine
 
 from pipeline.cli.base import AppContext, pass_app
+from pipeline.cli.children import spawn, stop_children
 from pipeline.cli.users import announce_first_owner
 from pipeline.config import Settings
 
 DEFAULT_DEMO_CONTACTS = 500
+LOCAL_SERVER_START_SECONDS = 30.0
 
 
 def web_server(settings: Settings, engine: Engine | None, host: str, port: int):
@@ -83,7 +85,9 @@ def run(
     """Run everything until Ctrl-C: migrate the database, sync content/ and campaigns/, make a
     first owner when there is none, and start the web app, the worker (scheduler and outbox)
     and, with the local delivery backend, the local SendGrid-compatible server in demo mode
-    (simulated opens and clicks, marked as such) with fictional demo clients.
+    (simulated opens and clicks, marked as such) with fictional demo clients. The worker and
+    the local server run as child processes of their own ('clinicmail worker' and 'clinicmail
+    dev sendgrid-server') and stop with it.
 
     Example:
 
@@ -91,7 +95,6 @@ def run(
     """
     from pipeline.content import sync_content
     from pipeline.demo import seed_demo_contacts
-    from pipeline.schedule import run_worker
     from pipeline.scheduling.sync import sync_campaigns
     from pipeline.store import open_engine, upgrade
 
@@ -110,35 +113,57 @@ def run(
     campaigns = sync_campaigns(app.engine, settings)
     for line in campaigns.refused:
         click.echo(f"campaign file not applied: {line}", err=True)
-    local_server = None
-    if settings.delivery.backend == "local":
-        from pipeline.delivery.local import WEBHOOK_PATH, LocalSendGridServer
-
-        seeded = seed_demo_contacts(app.engine, demo_contacts, if_empty=True)
-        if not seeded.skipped:
-            click.echo(f"demo: {seeded.created} fictional clients added")
-        app_address = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-        options = {"demo": True, "webhook_url": f"http://{app_address}:{port}{WEBHOOK_PATH}"}
-        if sendgrid_port is not None:
-            options["port"] = sendgrid_port
-        local_server = LocalSendGridServer.from_settings(settings, **options).start()
-        click.echo(f"demo: local SendGrid-compatible server on {local_server.url} (nothing leaves)")
-    announce_first_owner(app)
-    stop = threading.Event()
-    worker = threading.Thread(
-        target=run_worker, args=(settings, stop), kwargs={"engine": app.engine}, name="worker"
-    )
-    server = web_server(app.settings, app.engine, host, port)
-    worker.start()
-    click.echo(f"clinicmail is running: open http://{host}:{port}/ ; Ctrl-C stops")
+    children = []
     try:
+        if settings.delivery.backend == "local":
+            seeded = seed_demo_contacts(app.engine, demo_contacts, if_empty=True)
+            if not seeded.skipped:
+                click.echo(f"demo: {seeded.created} fictional clients added")
+            children.append(_start_local_server(settings, host, port, sendgrid_port))
+        announce_first_owner(app)
+        children.append(spawn(settings.workspace, "worker"))
+        server = web_server(settings, app.engine, host, port)
+        click.echo(f"clinicmail is running: open http://{host}:{port}/ ; Ctrl-C stops")
         server.run()
     finally:
-        stop.set()
-        worker.join()
-        if local_server is not None:
-            local_server.stop()
+        stop_children(children)
         click.echo("stopped")
+
+
+def _start_local_server(settings: Settings, host: str, port: int, sendgrid_port: int | None):
+    """The local SendGrid-compatible server in demo mode as a child process, once it answers."""
+    import httpx
+
+    from pipeline.delivery.local import DEFAULT_PORT, WEBHOOK_PATH
+
+    app_address = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    local_port = DEFAULT_PORT if sendgrid_port is None else sendgrid_port
+    child = spawn(
+        settings.workspace,
+        "dev",
+        "sendgrid-server",
+        "--demo",
+        "--port",
+        str(local_port),
+        "--webhook-url",
+        f"http://{app_address}:{port}{WEBHOOK_PATH}",
+    )
+    url = f"http://127.0.0.1:{local_port}"
+    deadline = time.monotonic() + LOCAL_SERVER_START_SECONDS
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            raise click.ClickException(
+                f"the local SendGrid server did not start (exit code {child.returncode})"
+            )
+        try:
+            if httpx.get(f"{url}/_local/health", timeout=1).status_code == 200:
+                click.echo(f"demo: local SendGrid-compatible server on {url} (nothing leaves)")
+                return child
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    stop_children([child])
+    raise click.ClickException(f"the local SendGrid server did not answer on {url}")
 
 
 def register(group: click.Group) -> None:

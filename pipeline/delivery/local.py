@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from pipeline.config import Settings
 from pipeline.delivery.local_events import DemoRates, WebhookPoster, request_events
+from pipeline.delivery.local_pending import PENDING_FILE, PendingWork
 from pipeline.delivery.local_store import (
     SERVER_FILE,
     LocalMailStore,
@@ -194,6 +195,7 @@ class LocalSendGridServer:
         self._server: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._poster: WebhookPoster | None = None
+        self._pending: PendingWork | None = None
         self.accepted: list[tuple[str, dict[str, Any]]] = []
         self.requests = 0
         self.accepted_requests = 0
@@ -226,8 +228,14 @@ class LocalSendGridServer:
                 f"({error.strerror or error}); choose another port with --port"
             ) from None
         self._server.owner = self
+        if self._store_dir is not None:
+            self._store_dir.mkdir(parents=True, exist_ok=True)
+        self._pending = PendingWork(
+            self._store_dir / PENDING_FILE if self._store_dir is not None else None
+        )
+        self._file_accepted_requests()
         if self.webhook_url and not self.benchmark:
-            self._poster = WebhookPoster(self.webhook_url, self._key, delay=self.webhook_delay)
+            self._poster = WebhookPoster(self.webhook_url, self._key, self._pending)
             self._poster.start()
         self._thread = threading.Thread(
             target=self._server.serve_forever,
@@ -237,9 +245,16 @@ class LocalSendGridServer:
         )
         self._thread.start()
         if self._store_dir is not None:
-            self._store_dir.mkdir(parents=True, exist_ok=True)
             (self._store_dir / SERVER_FILE).write_text(json.dumps({"url": self.url}))
         return self
+
+    def _file_accepted_requests(self) -> None:
+        """File what a server killed after accepting did not get to (see PendingWork)."""
+        assert self._pending is not None
+        for request_id, received_at, body in self._pending.unfiled_requests():
+            if self._store is not None:
+                self._store.save(request_id, datetime.fromtimestamp(received_at, UTC), body)
+            self._pending.filed(request_id)
 
     def stop(self) -> None:
         """Stop accepting, post the events still queued, and release the port."""
@@ -249,6 +264,8 @@ class LocalSendGridServer:
             self._server.server_close()
         if self._poster is not None:
             self._poster.stop()
+        if self._pending is not None:
+            self._pending.close()
         if self._server is not None and self._store_dir is not None:
             server_file = self._store_dir / SERVER_FILE
             # Another server of this workspace may have announced itself since: leave it be.
@@ -397,8 +414,7 @@ class LocalSendGridServer:
                 self.accepted.append((message_id, document))
         if self.benchmark:
             return
-        if self._store is not None:
-            self._store.save(message_id, datetime.now(UTC), body)
+        events: list[dict[str, Any]] = []
         if self._poster is not None:
             with self._lock:
                 events = request_events(
@@ -409,4 +425,19 @@ class LocalSendGridServer:
                     rates=self._rates,
                     booking_url=self.booking_url,
                 )
-            self._poster.enqueue(events)
+        # Durable before the 202 goes out: a server killed from here on still files the
+        # request and posts its events after its restart.
+        received_at = time.time()
+        assert self._pending is not None
+        self._pending.accept(
+            message_id,
+            received_at,
+            body if self._store is not None else None,
+            events,
+            due=received_at + self.webhook_delay,
+        )
+        if self._store is not None:
+            self._store.save(message_id, datetime.fromtimestamp(received_at, UTC), body)
+            self._pending.filed(message_id)
+        if self._poster is not None:
+            self._poster.wake()

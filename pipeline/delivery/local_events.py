@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import queue
 import random
 import re
 import secrets
@@ -20,12 +19,16 @@ import httpx
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from pipeline.delivery.local_pending import PendingWork
 from pipeline.tracking import SIGNATURE_HEADER, SIMULATED_FIELD, TIMESTAMP_HEADER
 
 log = logging.getLogger(__name__)
 
 # Largest batch of events in one webhook POST (SendGrid batches similarly).
 MAX_EVENTS_PER_POST = 1000
+# Seconds before a batch the app did not take is tried again, doubling up to the last.
+_FIRST_RETRY_DELAY = 0.25
+_LAST_RETRY_DELAY = 30.0
 _HREF = re.compile(r"""href\s*=\s*["'](https?://[^"']+)["']""", re.IGNORECASE)
 
 
@@ -159,24 +162,24 @@ def _pick_link(
 
 
 class WebhookPoster:
-    """A background thread posting queued events to the app's webhook URL in signed batches.
-    A batch the app refuses is retried a few times, then dropped with a log line."""
+    """A background thread posting due events from the server's PendingWork to the app's
+    webhook URL in signed batches. An event leaves PendingWork only once the app took it (2xx)
+    or refused it for good (4xx other than 429); while the app is down or failing, its batch
+    waits with a growing delay, and survives a restart of the server in the pending file."""
 
     def __init__(
         self,
         webhook_url: str,
         key: ec.EllipticCurvePrivateKey,
+        pending: PendingWork,
         *,
-        attempts: int = 4,
         timeout: float = 10.0,
-        delay: float = 0.0,
     ):
         self.webhook_url = webhook_url
-        self._delay = delay
         self._key = key
-        self._attempts = attempts
+        self._pending = pending
         self._timeout = timeout
-        self._queue: queue.Queue[tuple[float, dict[str, Any]]] = queue.Queue()
+        self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread = threading.Thread(
             target=self._run, name="local-sendgrid-webhook", daemon=True
@@ -187,68 +190,75 @@ class WebhookPoster:
     def start(self) -> None:
         self._thread.start()
 
-    def enqueue(self, events: list[dict[str, Any]]) -> None:
-        due = time.monotonic() + self._delay
-        for event in events:
-            self._queue.put((due, event))
+    def wake(self) -> None:
+        """New events were accepted: look for due ones now rather than at the next poll."""
+        self._wake.set()
 
     def flush(self) -> None:
-        """Wait until every queued event was posted (or dropped)."""
-        self._queue.join()
+        """Wait until every pending event was posted (or refused for good)."""
+        while self._pending.event_count() and self._thread.is_alive():
+            self._wake.set()
+            time.sleep(0.02)
 
     def stop(self) -> None:
+        """Post what is pending at once, one try each; what the app does not take stays
+        pending for the next start."""
         self._stopping.set()
+        self._wake.set()
         self._thread.join()
 
     def _run(self) -> None:
+        retry_delay = _FIRST_RETRY_DELAY
         with httpx.Client(timeout=self._timeout) as client:
-            while not (self._stopping.is_set() and self._queue.empty()):
-                try:
-                    due, first = self._queue.get(timeout=0.1)
-                except queue.Empty:
-                    continue
+            while True:
+                stopping = self._stopping.is_set()
                 # Like SendGrid, post a little after the send was accepted (the sender has
                 # recorded its result by then); stopping posts at once.
-                self._stopping.wait(max(0.0, due - time.monotonic()))
-                batch = [first]
-                while len(batch) < MAX_EVENTS_PER_POST:
-                    try:
-                        batch.append(self._queue.get_nowait()[1])
-                    except queue.Empty:
-                        break
-                try:
-                    self._post(client, batch)
-                finally:
-                    for _ in batch:
-                        self._queue.task_done()
-
-    def _post(self, client: httpx.Client, batch: list[dict[str, Any]]) -> None:
-        body = json.dumps(batch, separators=(",", ":")).encode("utf-8") + b"\r\n"
-        problem = ""
-        for attempt in range(self._attempts):
-            timestamp = str(int(time.time()))
-            headers = {
-                "Content-Type": "application/json",
-                SIGNATURE_HEADER: sign_webhook(self._key, timestamp, body),
-                TIMESTAMP_HEADER: timestamp,
-            }
-            try:
-                response = client.post(self.webhook_url, content=body, headers=headers)
-            except httpx.HTTPError as error:
-                problem = str(error) or type(error).__name__
-            else:
-                if response.status_code < 300:
-                    self.posted += len(batch)
+                now = float("inf") if stopping else time.time()
+                batch = self._pending.due_events(now, MAX_EVENTS_PER_POST)
+                if not batch:
+                    if stopping:
+                        return
+                    next_due = self._pending.next_due()
+                    wait = 0.5 if next_due is None else min(0.5, max(0.0, next_due - time.time()))
+                    self._wake.wait(wait)
+                    self._wake.clear()
+                    continue
+                ids = [row_id for row_id, _ in batch]
+                outcome = self._post(client, [event for _, event in batch])
+                if outcome == "posted" or outcome == "refused":
+                    self._pending.forget(ids)
+                    retry_delay = _FIRST_RETRY_DELAY
+                    continue
+                if stopping:
                     return
-                problem = f"HTTP {response.status_code}"
-                if 400 <= response.status_code < 500 and response.status_code != 429:
-                    break
-            if self._stopping.wait(0.25 * 2**attempt):
-                break
-        self.dropped += len(batch)
-        log.warning(
-            "local SendGrid server: %d webhook events not accepted by %s (%s)",
-            len(batch),
-            self.webhook_url,
-            problem,
-        )
+                self._pending.postpone(ids, time.time() + retry_delay)
+                retry_delay = min(retry_delay * 2, _LAST_RETRY_DELAY)
+
+    def _post(self, client: httpx.Client, batch: list[dict[str, Any]]) -> str:
+        """posted, refused (for good: dropped with a log line) or failed (to be tried again)."""
+        body = json.dumps(batch, separators=(",", ":")).encode("utf-8") + b"\r\n"
+        timestamp = str(int(time.time()))
+        headers = {
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: sign_webhook(self._key, timestamp, body),
+            TIMESTAMP_HEADER: timestamp,
+        }
+        try:
+            response = client.post(self.webhook_url, content=body, headers=headers)
+        except httpx.HTTPError as error:
+            log.info("local SendGrid server: webhook not reachable (%s); will retry", error)
+            return "failed"
+        if response.status_code < 300:
+            self.posted += len(batch)
+            return "posted"
+        if 400 <= response.status_code < 500 and response.status_code != 429:
+            self.dropped += len(batch)
+            log.warning(
+                "local SendGrid server: %d webhook events refused by %s (HTTP %d)",
+                len(batch),
+                self.webhook_url,
+                response.status_code,
+            )
+            return "refused"
+        return "failed"
