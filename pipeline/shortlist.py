@@ -12,10 +12,12 @@ MAX_MESSAGE_CHARS = 500
 
 
 def shorten(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
-    """`text` cut to `limit` characters, saying how many were left out."""
+    """`text` cut to about `limit` characters in its middle, saying how many were left out: the
+    start says what was wrong, the end often what to do."""
     if len(text) <= limit:
         return text
-    return f"{text[:limit]}… ({len(text) - limit:,} more characters)"
+    head, tail = limit * 2 // 3, limit // 3
+    return f"{text[:head]}… ({len(text) - head - tail:,} characters left out) …{text[-tail:]}"
 
 
 def summarise(

@@ -32,6 +32,7 @@ from pipeline.contacts.normalise import (
     tags_to_column,
 )
 from pipeline.models import ConsentStatus
+from pipeline.shortlist import shorten
 from pipeline.store import utcnow
 from pipeline.store.contacts import suppressed_hashes
 from pipeline.store.contacts_bulk import (
@@ -44,6 +45,8 @@ from pipeline.store.contacts_bulk import (
 # Rows per chunk: one SELECT, one INSERT and one UPDATE each; small enough for SQLite's limit
 # on bound parameters, large enough that round trips do not dominate.
 CHUNK_ROWS = 2000
+# A rejection quotes the value it refused: enough of it to find the cell, not all 64 KB.
+MAX_REASON_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -144,7 +147,8 @@ class RowParser:
                 parse_datetime(consent_cell, day_first=self.day_first) if consent_cell else None
             )
         except InvalidValue as error:
-            return Rejection(row.number, self.plan.headings.get(target, target), str(error))
+            reason = shorten(str(error), MAX_REASON_CHARS)
+            return Rejection(row.number, self.plan.headings.get(target, target), reason)
         return ParsedRow(
             row=row.number,
             email=email,

@@ -120,3 +120,17 @@ def test_a_million_columns_on_the_web_keeps_the_flash_cookie_small(signed_in, we
     page = signed_in.get("/contacts")
     assert "row 1 has 1,000,000 columns" in page.text
     assert _stored(web_app.state.engine) == 0
+
+
+def test_a_rejection_quotes_a_huge_cell_only_in_part(run, workspace_db, tmp_path):
+    export = tmp_path / "export.csv"
+    bad_address = "x" * 60_000
+    rows = "".join(f"{bad_address}{n}\n" for n in range(60))
+    export.write_text("Email\n" + rows, encoding="utf-8")
+    result = run("contacts", "import", str(export))
+    assert result.exit_code == 0
+    assert "60 rejected" in result.output and "... and 10 more" in result.output
+    assert len(result.output) < 15_000
+    assert "characters left out) …" in result.output
+    assert "An email address must have an @-sign." in result.output
+    assert _contacts_in(workspace_db) == 0
