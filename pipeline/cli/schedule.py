@@ -210,6 +210,8 @@ def worker(
     from pipeline.store import upgrade
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # One line per request sent would bury the worker's own lines (under `run`, in its terminal).
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     upgrade(app.engine)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
