@@ -31,7 +31,7 @@ from pipeline.delivery.local import LocalSendGridServer  # noqa: E402
 from pipeline.delivery.local_baseline import measure_accept_rate, prebuilt_body  # noqa: E402
 from pipeline.delivery.sendgrid import MAX_PERSONALIZATIONS, SendGridBackend  # noqa: E402
 from pipeline.models import Recipient, RenderedVariant  # noqa: E402
-from pipeline.render import recipient_values  # noqa: E402
+from pipeline.render.message import recipient_values  # noqa: E402
 from pipeline.render.tokens import new_placeholders  # noqa: E402
 
 PARAGRAPH = (

@@ -50,7 +50,7 @@ def sending_work(batches: int) -> None:
     from pipeline.config import load_settings
     from pipeline.delivery.processes import claimed_recipients
     from pipeline.delivery.sendgrid import request_body
-    from pipeline.render import RecipientValues
+    from pipeline.render.message import RecipientValues
 
     settings = load_settings(REPO)
     rendered = sample_variant()
@@ -66,7 +66,7 @@ def request_body_bytes() -> bytes:
     from pipeline.config import load_settings
     from pipeline.delivery.local_baseline import prebuilt_body
     from pipeline.delivery.processes import claimed_recipients
-    from pipeline.render import RecipientValues
+    from pipeline.render.message import RecipientValues
 
     settings = load_settings(REPO)
     recipients = claimed_recipients(RecipientValues(settings), batch_rows(0))

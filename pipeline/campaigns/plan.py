@@ -27,8 +27,8 @@ from pipeline.models import (
 from pipeline.segments import load_segments, score_article
 from pipeline.store import utcnow
 from pipeline.store.articles import articles_published_since, get_article
+from pipeline.store.campaign_states import last_started_digest
 from pipeline.store.campaigns import audience_by_variant, campaign_id_by_slug
-from pipeline.store.lifecycle import last_started_digest
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection

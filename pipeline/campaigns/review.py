@@ -15,12 +15,13 @@ from pipeline.checks import check_rendered, preview_recipient
 from pipeline.config import Settings
 from pipeline.errors import InputError, NotFoundError, StateError
 from pipeline.models import CampaignSpec, Finding, Plan, Recipient, RenderedVariant, Segment
-from pipeline.render import mime_bytes, personalise, recipient_values, render_variant
+from pipeline.render.compile import render_variant
+from pipeline.render.message import mime_bytes, personalise, recipient_values
 from pipeline.segments import load_segments
 from pipeline.store import utcnow
+from pipeline.store.campaign_states import campaign_spec_document
 from pipeline.store.campaigns import variant_of_contact
 from pipeline.store.contacts import get_contact, why_not_mailable
-from pipeline.store.lifecycle import campaign_spec_document
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection

@@ -70,11 +70,11 @@ def run(
 
         clinicmail run --port 8000
     """
+    from pipeline.campaigns.sync import sync_campaigns
     from pipeline.content import sync_content
     from pipeline.demo import seed_demo_contacts
-    from pipeline.schedule import run_worker
-    from pipeline.scheduling.sync import sync_campaigns
     from pipeline.store import open_engine, upgrade
+    from pipeline.worker.scheduler import run_worker
 
     settings = app.settings
     # Migrate first, on an engine of its own: app.engine refuses a database not yet migrated.

@@ -1,20 +1,15 @@
-"""The Backend protocol the outbox sends through, and open_backend choosing one from settings.
-
-A backend makes one attempt per send_batch call; the outbox schedules retries and reconciles
-ambiguous outcomes. A backend may also offer `send_batch_grouped` (the same results as send ids
-per outcome, without an object per recipient), which the outbox then uses instead; the SendGrid
-and local backends do."""
+"""open_backend choosing a backend (pipeline.delivery.backend.Backend) from settings."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
 from email.message import EmailMessage
-from typing import Protocol
 
 import httpx
 
 from pipeline.config import Settings
+from pipeline.delivery.backend import Backend
 from pipeline.delivery.file import FileBackend
 from pipeline.delivery.local import LocalSendGridServer
 from pipeline.delivery.local_store import SERVER_FILE, local_store_dir
@@ -25,21 +20,6 @@ from pipeline.models import Outcome, Recipient, RenderedVariant, SendResult
 
 # The bearer token sent to the local server when no SENDGRID_API_KEY is set.
 LOCAL_API_KEY = "local-development-key"
-
-
-class Backend(Protocol):
-    def send_batch(
-        self, rendered: RenderedVariant, recipients: Sequence[Recipient]
-    ) -> list[SendResult]:
-        """One result per recipient, in order: sent | failed | retry | unknown."""
-        ...
-
-    def send_message(self, message: EmailMessage) -> str | None:
-        """Send one whole message that is no campaign send (the owner's report); the
-        provider's id for it. Raises DeliveryError when it was not accepted."""
-        ...
-
-    def close(self) -> None: ...
 
 
 def open_backend(settings: Settings) -> Backend:

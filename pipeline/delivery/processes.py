@@ -15,22 +15,18 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from email.message import EmailMessage
-from typing import TYPE_CHECKING
 
 from pipeline.config import Settings
 from pipeline.delivery.allocator import keep_freed_memory
+from pipeline.delivery.backend import Backend
 from pipeline.models import (
     ClaimedRow,
     Outcome,
     Recipient,
     RenderedVariant,
     SendResult,
-    group_results,
 )
-from pipeline.render import RecipientValues
-
-if TYPE_CHECKING:
-    from pipeline.delivery.backends import Backend
+from pipeline.render.message import RecipientValues
 
 
 def claimed_recipients(
@@ -52,11 +48,7 @@ def send_grouped(
     """Make each row's token values, send the batch through `backend`, and give the results
     grouped by outcome (what the outbox records, and a few bytes to pass between processes)."""
     recipients = claimed_recipients(recipient_values, rows)
-    # The SendGrid backends give them grouped already, without a result object per recipient.
-    grouped = getattr(backend, "send_batch_grouped", None)
-    if grouped is not None:
-        return grouped(rendered, recipients)
-    return group_results(backend.send_batch(rendered, recipients))
+    return backend.send_batch_grouped(rendered, recipients)
 
 
 class SendingProcesses:
@@ -71,7 +63,7 @@ class SendingProcesses:
         self.inline = inline
         self.processes = processes
         self._settings = settings
-        self._child_backend: Callable[[], Backend] = inline.replica()  # type: ignore[attr-defined]
+        self._child_backend: Callable[[], Backend] = inline.replica()
         self._lock = threading.Lock()
         self._pool = self._start_pool()
 
@@ -124,8 +116,16 @@ class SendingProcesses:
     ) -> list[SendResult]:
         return self.inline.send_batch(rendered, recipients)
 
+    def send_batch_grouped(
+        self, rendered: RenderedVariant, recipients: Sequence[Recipient]
+    ) -> dict[Outcome, list[int]]:
+        return self.inline.send_batch_grouped(rendered, recipients)
+
     def send_message(self, message: EmailMessage) -> str | None:
         return self.inline.send_message(message)
+
+    def replica(self) -> Callable[[], Backend]:
+        return self.inline.replica()
 
     def close(self) -> None:
         with self._lock:

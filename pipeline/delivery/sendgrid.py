@@ -41,7 +41,7 @@ from pipeline.config import Settings
 from pipeline.delivery.whole_message import message_request_body, require_sent
 from pipeline.errors import DeliveryError
 from pipeline.models import Outcome, Recipient, RenderedVariant, SendResult
-from pipeline.render import list_unsubscribe_headers
+from pipeline.render.message import list_unsubscribe_headers
 
 # SendGrid accepts at most 1,000 personalizations in one request.
 MAX_PERSONALIZATIONS = 1000

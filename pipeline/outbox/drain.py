@@ -22,12 +22,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine
 
 from pipeline.config import Settings
-from pipeline.delivery import Backend
+from pipeline.delivery.backends import Backend
 from pipeline.delivery.processes import SendingProcesses, send_grouped
 from pipeline.errors import DeliveryError
 from pipeline.models import Outcome, RenderedVariant
-from pipeline.render import RecipientValues
-from pipeline.scheduling import sending_allowed
+from pipeline.render.message import RecipientValues
 from pipeline.store import utcnow
 from pipeline.store.outbox import (
     OutboxState,
@@ -43,6 +42,7 @@ from pipeline.store.sends import (
     reconcile_unknown,
     record_results,
 )
+from pipeline.timerules import sending_allowed
 
 MAX_ATTEMPTS = 8
 # Longest wait between looks at the database while rows back off or others' leases run.

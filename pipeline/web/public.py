@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from pipeline.config import Settings
 from pipeline.errors import BadToken, ClinicmailError
 from pipeline.models import GENERAL_SEGMENT, Recipient, Segment
-from pipeline.render import personalise, recipient_values
+from pipeline.render.message import personalise, recipient_values
 from pipeline.segments import load_segments
 from pipeline.store import utcnow
 from pipeline.store.contacts import address_suppressed, resubscribe_contact

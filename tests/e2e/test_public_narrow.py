@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from pipeline.config import load_settings
-from pipeline.render import recipient_values
+from pipeline.render.message import recipient_values
 from pipeline.store import open_engine
 from pipeline.store.tables import contacts
 from tests.e2e.conftest import RunningClinic

@@ -15,7 +15,7 @@ from pipeline.config import load_settings
 from pipeline.content import sync_content
 from pipeline.errors import SpecError
 from pipeline.models import Contact
-from pipeline.render import render_variant
+from pipeline.render.compile import render_variant
 from pipeline.segments import load_segments
 from pipeline.store import open_engine, utcnow
 from pipeline.store.campaigns import variant_of_contact

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pipeline.delivery import LocalBackend, open_backend
+from pipeline.delivery.backends import LocalBackend, open_backend
 from pipeline.delivery.local import LocalSendGridServer
 from pipeline.delivery.local_events import DemoRates
 from pipeline.delivery.local_store import (

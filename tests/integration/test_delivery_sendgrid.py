@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
+import pipeline.delivery.sendgrid as sendgrid_backend
 from pipeline.config import Settings
-from pipeline.delivery import sendgrid as sendgrid_backend
 from pipeline.delivery.local import LocalSendGridServer
 from pipeline.delivery.sendgrid import SendGridBackend, build_mail, request_body
 from pipeline.errors import DeliveryError

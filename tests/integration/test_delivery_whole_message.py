@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
-from pipeline.delivery import FileBackend
+from pipeline.delivery.file import FileBackend
 from pipeline.delivery.local import LocalSendGridServer
 from pipeline.delivery.sendgrid import SendGridBackend
 from pipeline.errors import DeliveryError

@@ -16,14 +16,11 @@ from contextlib import contextmanager
 
 import pytest
 
-from pipeline.delivery import (
-    FileBackend,
-    SendGridBackend,
-    SendingProcesses,
-    open_backend,
-    open_outbox_backend,
-)
+from pipeline.delivery.backends import open_backend, open_outbox_backend
+from pipeline.delivery.file import FileBackend
 from pipeline.delivery.local import LocalSendGridServer
+from pipeline.delivery.processes import SendingProcesses
+from pipeline.delivery.sendgrid import SendGridBackend
 from pipeline.errors import DeliveryError
 from pipeline.outbox import drain_outbox
 from pipeline.store import utcnow

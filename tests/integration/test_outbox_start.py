@@ -5,12 +5,12 @@ import pytest
 from sqlalchemy import select
 
 from pipeline.campaigns import plan_campaign, resolve_campaign_spec
+from pipeline.campaigns.actions import approve_campaign
+from pipeline.campaigns.sync import sync_campaigns
 from pipeline.content import sync_content
 from pipeline.demo import seed_demo_contacts
 from pipeline.errors import NotFoundError, StateError
-from pipeline.lifecycle import approve_campaign
 from pipeline.outbox import start_campaign
-from pipeline.scheduling.sync import sync_campaigns
 from pipeline.store import open_engine
 from pipeline.store.tables import campaigns, sends, variants
 from tests.outbox_fakes import outbox_settings

@@ -13,15 +13,13 @@ from pipeline.contacts.importer import ParsedRow, merge
 from pipeline.contacts.normalise import (
     InvalidValue,
     consent_answer,
-    email_hash,
     normalise_email,
     parse_date,
     parse_datetime,
     split_tags,
-    tags_from_column,
-    tags_to_column,
 )
 from pipeline.errors import CsvError
+from pipeline.identity import email_hash, tags_from_column, tags_to_column
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 

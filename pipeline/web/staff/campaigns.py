@@ -9,8 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from pipeline.errors import ClinicmailError, NotFoundError, StateError
-from pipeline.lifecycle import (
+from pipeline.campaigns.actions import (
     APPROVABLE,
     CANCELLABLE,
     PAUSABLE,
@@ -22,14 +21,15 @@ from pipeline.lifecycle import (
     resume_campaign,
     schedule_campaign,
 )
+from pipeline.errors import ClinicmailError, NotFoundError, StateError
 from pipeline.metrics import campaign_metrics, top_links
 from pipeline.models import StaffUser
 from pipeline.segments import load_segments
-from pipeline.store import lifecycle as lifecycle_store
+from pipeline.store import campaign_states as lifecycle_store
 from pipeline.store import utcnow
 from pipeline.store.articles import list_articles
 from pipeline.web.auth import staff_user
-from pipeline.web.staff.campaign_work import (
+from pipeline.web.staff.campaign_preview import (
     build_preview,
     create_web_campaign,
     local_datetime,

@@ -11,8 +11,8 @@ from fastapi.responses import Response
 from pipeline.metrics import daily_series, local_today, overview, segment_daily_series
 from pipeline.models import DayMetrics, Segment
 from pipeline.segments import load_segments
-from pipeline.store import lifecycle as lifecycle_store
-from pipeline.web.staff.campaign_work import segment_label
+from pipeline.store import campaign_states as lifecycle_store
+from pipeline.web.staff.campaign_preview import segment_label
 from pipeline.web.staff.charts import trend_chart_svg
 from pipeline.web.staff.rendering import render
 

@@ -11,14 +11,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pipeline.campaigns import spec_document
+from pipeline.campaigns.actions import OPEN_STATES
 from pipeline.campaigns.spec import CAMPAIGNS_DIR, campaign_files, load_campaign_specs
 from pipeline.config import Settings
-from pipeline.lifecycle import OPEN_STATES
 from pipeline.models import CampaignLifecycle, CampaignSpec
-from pipeline.scheduling.timing import format_local, next_occurrence
 from pipeline.segments import SEGMENTS_FILE
-from pipeline.store import lifecycle as store
+from pipeline.store import campaign_states as store
 from pipeline.store import utcnow
+from pipeline.timerules import format_local, next_occurrence
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine

@@ -11,9 +11,10 @@ from datetime import date, datetime, time
 from sqlalchemy import Engine
 
 from pipeline.campaigns import plan_campaign, spec_document, spec_from_document
+from pipeline.campaigns.sync import spec_hash
 from pipeline.checks import check_rendered, preview_recipient
 from pipeline.config import Settings
-from pipeline.delivery import open_backend
+from pipeline.delivery.backends import open_backend
 from pipeline.errors import DeliveryError, InputError, NotFoundError
 from pipeline.models import (
     GENERAL_SEGMENT,
@@ -25,13 +26,13 @@ from pipeline.models import (
     Segment,
     Utm,
 )
-from pipeline.render import personalise, recipient_values, render_variant
-from pipeline.scheduling.sync import spec_hash
-from pipeline.scheduling.timing import local_to_utc
+from pipeline.render.compile import render_variant
+from pipeline.render.message import personalise, recipient_values
 from pipeline.segments import load_segments
-from pipeline.store import lifecycle as lifecycle_store
+from pipeline.store import campaign_states as lifecycle_store
 from pipeline.store import utcnow
 from pipeline.store.articles import get_article
+from pipeline.timerules import local_to_utc
 
 WEB_TEMPLATE = "single"
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
