@@ -48,7 +48,7 @@ def sending_work(batches: int) -> None:
     from bench_delivery_backend import sample_variant
 
     from pipeline.config import load_settings
-    from pipeline.delivery.processes import claimed_recipients
+    from pipeline.delivery.backend import claimed_recipients
     from pipeline.delivery.sendgrid import request_body
     from pipeline.render.message import RecipientValues
 
@@ -64,8 +64,8 @@ def request_body_bytes() -> bytes:
     from bench_delivery_backend import sample_variant
 
     from pipeline.config import load_settings
+    from pipeline.delivery.backend import claimed_recipients
     from pipeline.delivery.local_baseline import prebuilt_body
-    from pipeline.delivery.processes import claimed_recipients
     from pipeline.render.message import RecipientValues
 
     settings = load_settings(REPO)

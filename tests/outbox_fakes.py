@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from pipeline.config import Settings, load_settings
+from pipeline.delivery.backend import SendsClaimedRowsHere
 from pipeline.errors import DeliveryError
 from pipeline.models import Event, Outcome, Recipient, RenderedVariant, SendResult, group_results
 from pipeline.store import utcnow
@@ -34,7 +35,7 @@ class Failure:
     reason: str = "injected"
 
 
-class RecordingBackend:
+class RecordingBackend(SendsClaimedRowsHere):
     """A Backend that 'delivers' by recording (send_id, email, segment), one attempt per call."""
 
     def __init__(

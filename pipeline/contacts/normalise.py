@@ -66,6 +66,19 @@ def normalise_email(raw: str) -> str:
     return result.normalized
 
 
+def is_valid_address(value: str) -> bool:
+    """Whether `value` is one email address with nothing around it (no display name, no
+    surrounding spaces), by normalise_email's rules: the one address check every path shares
+    (the import, test sends, the SendGrid backend and the local SendGrid-compatible server)."""
+    if value != value.strip():
+        return False
+    try:
+        normalise_email(value)
+    except InvalidValue:
+        return False
+    return True
+
+
 @lru_cache(maxsize=4096)
 def _validated_domain(domain: str) -> str:
     """The domain as email-validator normalises it; raises EmailNotValidError when invalid."""

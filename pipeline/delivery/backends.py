@@ -9,7 +9,7 @@ from email.message import EmailMessage
 import httpx
 
 from pipeline.config import Settings
-from pipeline.delivery.backend import Backend
+from pipeline.delivery.backend import Backend, SendsClaimedRowsHere
 from pipeline.delivery.file import FileBackend
 from pipeline.delivery.local import LocalSendGridServer
 from pipeline.delivery.local_store import SERVER_FILE, local_store_dir
@@ -45,7 +45,7 @@ def open_outbox_backend(settings: Settings) -> Backend:
     return backend
 
 
-class LocalBackend:
+class LocalBackend(SendsClaimedRowsHere):
     """The SendGrid backend talking to the local SendGrid-compatible server: the one
     `clinicmail dev sendgrid-server` (or `make run`) started, when it answers, else one started
     inside this process for as long as the backend is open."""

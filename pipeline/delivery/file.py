@@ -15,13 +15,14 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from pipeline.config import Settings
+from pipeline.delivery.backend import SendsClaimedRowsHere
 from pipeline.models import Outcome, Recipient, RenderedVariant, SendResult, group_results
 from pipeline.render.message import mime_bytes, personalise
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-class FileBackend:
+class FileBackend(SendsClaimedRowsHere):
     """Writes `<send_id>.eml`; a send id already written is left as it is (and reported sent),
     so a batch handed over twice never produces a second, different file."""
 

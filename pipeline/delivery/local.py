@@ -53,6 +53,9 @@ class Fault:
     status: int | None = None
     retry_after: int | None = None
     message: str | None = None
+    # The request field an error names, as SendGrid names a bad address
+    # ("personalizations.1.to.0.email").
+    field: str | None = None
     timeout: Literal["accepted", "not_accepted"] | None = None
     hold_seconds: float = 60.0
 
@@ -274,9 +277,12 @@ class LocalSendGridServer:
         status: int = 429,
         retry_after: int | None = None,
         message: str | None = None,
+        field: str | None = None,
     ) -> None:
-        """Answer the next `count` mail sends with `status` (429 carries Retry-After)."""
-        self._add_faults(count, Fault(status=status, retry_after=retry_after, message=message))
+        """Answer the next `count` mail sends with `status` (429 carries Retry-After), the error
+        naming `field` when given."""
+        fault = Fault(status=status, retry_after=retry_after, message=message, field=field)
+        self._add_faults(count, fault)
 
     def time_out_next(
         self,
@@ -383,7 +389,7 @@ class LocalSendGridServer:
         elif fault.retry_after is not None:
             headers["Retry-After"] = str(fault.retry_after)
         default = "too many requests" if fault.status == 429 else "injected failure"
-        error = {"field": None, "message": fault.message or default, "help": None}
+        error = {"field": fault.field, "message": fault.message or default, "help": None}
         with self._lock:
             self.rejected_requests += 1
         handler._json(fault.status, {"errors": [error]}, headers)

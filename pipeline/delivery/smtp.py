@@ -16,6 +16,7 @@ from email.message import EmailMessage
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from pipeline.config import Settings
+from pipeline.delivery.backend import SendsClaimedRowsHere
 from pipeline.delivery.whole_message import recipients_of, require_sent
 from pipeline.errors import ConfigError, DeliveryError
 from pipeline.models import Outcome, Recipient, RenderedVariant, SendResult, group_results
@@ -73,7 +74,7 @@ def _without_password(url: str) -> str:
     return re.sub(r"://([^:@/]+):[^@/]*@", r"://\1:***@", url)
 
 
-class SmtpBackend:
+class SmtpBackend(SendsClaimedRowsHere):
     """One SMTP connection per worker thread, reused for every message it sends."""
 
     def __init__(self, settings: Settings, target: SmtpTarget | None = None):

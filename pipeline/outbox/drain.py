@@ -8,7 +8,6 @@ SQL itself. Retries live here, not in the backends: a backend makes one attempt 
 from __future__ import annotations
 
 import contextlib
-import functools
 import itertools
 import os
 import socket
@@ -22,8 +21,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine
 
 from pipeline.config import Settings
-from pipeline.delivery.backends import Backend
-from pipeline.delivery.processes import SendingProcesses, send_grouped
+from pipeline.delivery.backend import Backend
 from pipeline.errors import DeliveryError
 from pipeline.models import Outcome, RenderedVariant
 from pipeline.render.message import RecipientValues
@@ -150,12 +148,7 @@ class _Drain:
         self.variants: dict[int, RenderedVariant] = {}
         self.limiter = RateLimiter(settings.delivery.rate_limit_per_second)
         self.reconcile_after = timedelta(seconds=settings.delivery.reconcile_after_seconds)
-        # Sending processes personalise in their children; any other backend in these threads.
-        self.send_grouped = (
-            backend.send_grouped
-            if isinstance(backend, SendingProcesses)
-            else functools.partial(send_grouped, backend, RecipientValues(settings))
-        )
+        self.recipient_values = RecipientValues(settings)
 
     def rendered(self, variant_id: int) -> RenderedVariant:
         with self.lock:
@@ -225,7 +218,7 @@ class _Drain:
         rendered = self.rendered(batch.variant_id)
         send_ids = batch.send_ids
         try:
-            outcomes = self.send_grouped(rendered, batch.sends)
+            outcomes = self.backend.send_claimed(rendered, batch.sends, self.recipient_values)
         except DeliveryError as error:
             # The backend refuses to send at all (a revoked key, an unverified sender) and
             # nothing was accepted: the batch goes back to the queue and the drain stops.

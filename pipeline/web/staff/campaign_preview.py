@@ -14,6 +14,7 @@ from pipeline.campaigns import plan_campaign, spec_document, spec_from_document
 from pipeline.campaigns.sync import spec_hash
 from pipeline.checks import check_rendered, preview_recipient
 from pipeline.config import Settings
+from pipeline.contacts.normalise import InvalidValue, normalise_email
 from pipeline.delivery.backends import open_backend
 from pipeline.errors import DeliveryError, InputError, NotFoundError
 from pipeline.models import (
@@ -36,7 +37,6 @@ from pipeline.timerules import local_to_utc
 
 WEB_TEMPLATE = "single"
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 @dataclass(frozen=True)
@@ -93,9 +93,10 @@ def preview_html(settings: Settings, rendered: RenderedVariant) -> str:
 def send_test_email(settings: Settings, rendered: RenderedVariant, address: str) -> None:
     """One copy of the variant to `address` through the configured backend, its subject marked
     as a test. It is no campaign send: nothing is recorded in the outbox."""
-    address = address.strip()
-    if not _EMAIL.match(address):
-        raise InputError(f"{address!r} is not an email address")
+    try:
+        address = normalise_email(address)
+    except InvalidValue as error:
+        raise InputError(str(error)) from None
     values = recipient_values(settings, 0, address, "", None)
     test = replace(rendered, subject=f"[Test] {rendered.subject}")
     backend = open_backend(settings)
