@@ -62,10 +62,10 @@ def sending_work(batches: int) -> None:
 
 def request_body_bytes() -> bytes:
     from bench_delivery_backend import sample_variant
+    from local_baseline import prebuilt_body
 
     from pipeline.config import load_settings
     from pipeline.delivery.backend import claimed_recipients
-    from pipeline.delivery.local_baseline import prebuilt_body
     from pipeline.render.message import RecipientValues
 
     settings = load_settings(REPO)

@@ -154,6 +154,16 @@ class FeedsSection(_Section):
     poll_minutes: int = Field(default=60, ge=5)
 
 
+# Files of the local SendGrid-compatible server in local_sendgrid_dir: its public webhook key,
+# and its URL while it runs.
+LOCAL_PUBLIC_KEY_FILE = "webhook_public_key"
+LOCAL_SERVER_FILE = "server.json"
+# The port the local server listens on unless told otherwise.
+LOCAL_SERVER_PORT = 3025
+# The app's route for SendGrid's Event Webhook, where the local server posts its events too.
+WEBHOOK_PATH = "/webhooks/sendgrid"
+
+
 class Settings(BaseModel):
     """Everything clinicmail is configured with. Secrets are SecretStr, hidden in repr."""
 
@@ -175,6 +185,29 @@ class Settings(BaseModel):
     @property
     def var_dir(self) -> Path:
         return self.workspace / "var"
+
+    @property
+    def local_sendgrid_dir(self) -> Path:
+        """Where the local SendGrid-compatible server (pipeline.devserver) keeps the mail it
+        accepted, its webhook signing key and the address it listens on."""
+        return self.var_dir / "local-sendgrid"
+
+    def webhook_verification_key(self) -> str | None:
+        """The key that verifies Event Webhook posts: SENDGRID_WEBHOOK_PUBLIC_KEY when set; with
+        the local backend, the local server's own public key. That file is read on each call,
+        because the server writes it when it first starts, which may be after these settings
+        were loaded."""
+        if self.webhook_public_key:
+            return self.webhook_public_key
+        path = self.local_sendgrid_dir / LOCAL_PUBLIC_KEY_FILE
+        if self.delivery.backend == "local" and path.is_file():
+            return path.read_text(encoding="ascii").strip() or None
+        return None
+
+    @property
+    def local_server_file(self) -> Path:
+        """The file in which a running local SendGrid-compatible server announces its URL."""
+        return self.local_sendgrid_dir / LOCAL_SERVER_FILE
 
     def path(self, *parts: str) -> Path:
         return self.workspace.joinpath(*parts)

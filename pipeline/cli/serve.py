@@ -9,6 +9,7 @@ import click
 
 from pipeline.cli.base import AppContext, pass_app
 from pipeline.cli.users import announce_first_owner
+from pipeline.config import WEBHOOK_PATH
 
 DEFAULT_DEMO_CONTACTS = 500
 
@@ -93,7 +94,7 @@ def run(
         click.echo(f"campaign file not applied: {line}", err=True)
     local_server = None
     if settings.delivery.backend == "local":
-        from pipeline.delivery.local import WEBHOOK_PATH, LocalSendGridServer
+        from pipeline.devserver.server import LocalSendGridServer
 
         seeded = seed_demo_contacts(app.engine, demo_contacts, if_empty=True)
         if not seeded.skipped:

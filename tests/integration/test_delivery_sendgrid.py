@@ -15,7 +15,6 @@ from sendgrid.helpers.mail import CustomArg, Header, Mail, Personalization, Subs
 
 import pipeline.delivery.sendgrid as sendgrid_backend
 from pipeline.config import Settings
-from pipeline.delivery.local import LocalSendGridServer
 from pipeline.delivery.sendgrid import (
     SendGridBackend,
     custom_args,
@@ -24,6 +23,7 @@ from pipeline.delivery.sendgrid import (
     substitutions_for,
     text_with_own_placeholders,
 )
+from pipeline.devserver.server import LocalSendGridServer
 from pipeline.errors import DeliveryError
 from pipeline.models import Recipient, RenderedVariant, group_results
 from pipeline.render.message import list_unsubscribe_headers
@@ -78,7 +78,7 @@ def backend(settings: Settings, server: LocalSendGridServer) -> Iterator[SendGri
 
 
 def published_schema_validator() -> Draft202012Validator:
-    text = resources.files("pipeline.delivery").joinpath("mail_send.schema.json").read_text()
+    text = resources.files("pipeline.devserver").joinpath("mail_send.schema.json").read_text()
     return Draft202012Validator(json.loads(text), format_checker=FormatChecker())
 
 

@@ -128,3 +128,17 @@ def test_a_sending_process_imports_only_what_it_sends_with():
         "pipeline.delivery.file",
     )
     assert [name for name in unwanted if name in loaded] == []
+
+
+def test_the_command_the_app_and_the_worker_load_no_development_server():
+    """The local SendGrid-compatible server is loaded only when a workspace chooses the local
+    backend (through its entry points) or a `clinicmail dev` command starts it."""
+    probe = (
+        "import sys, pipeline.cli, pipeline.web.app, pipeline.worker.scheduler; "
+        "print(' '.join(sorted(sys.modules)))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], check=True, capture_output=True, text=True
+    ).stdout.split()
+    assert "pipeline.worker.scheduler" in loaded
+    assert [name for name in loaded if name.startswith("pipeline.devserver")] == []

@@ -21,11 +21,11 @@ from sqlalchemy import select
 
 from pipeline.campaigns.actions import approve_campaign
 from pipeline.campaigns.sync import sync_campaigns
-from pipeline.config import load_settings
+from pipeline.config import WEBHOOK_PATH, load_settings
 from pipeline.content import sync_content
-from pipeline.delivery.local import WEBHOOK_PATH, LocalSendGridServer
 from pipeline.delivery.sendgrid import SendGridBackend
 from pipeline.demo import seed_demo_contacts
+from pipeline.devserver.server import LocalSendGridServer
 from pipeline.outbox import drain_outbox, start_campaign
 from pipeline.store import open_engine
 from pipeline.store.tables import campaigns, contacts, sends

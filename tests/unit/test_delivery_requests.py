@@ -12,9 +12,6 @@ from email.utils import format_datetime
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from pipeline.delivery.local_events import DemoRates, request_events, sign_webhook
-from pipeline.delivery.local_store import apply_substitutions, public_key_b64
-from pipeline.delivery.local_validation import validation_errors
 from pipeline.delivery.sendgrid import (
     _RequestText,
     names_needing_escape,
@@ -22,6 +19,9 @@ from pipeline.delivery.sendgrid import (
     substitutions_for,
     text_with_own_placeholders,
 )
+from pipeline.devserver.events import DemoRates, request_events, sign_webhook
+from pipeline.devserver.mailstore import apply_substitutions, public_key_b64
+from pipeline.devserver.validation import validation_errors
 from pipeline.errors import DeliveryError
 from pipeline.models import Recipient, RenderedVariant
 from pipeline.tracking import SIMULATED_FIELD, verify_webhook

@@ -22,20 +22,16 @@ from typing import Any, Literal
 import orjson
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from pipeline.config import Settings
-from pipeline.delivery.local_events import DemoRates, WebhookPoster, request_events
-from pipeline.delivery.local_store import (
-    SERVER_FILE,
+from pipeline.config import LOCAL_SERVER_FILE, LOCAL_SERVER_PORT, WEBHOOK_PATH, Settings
+from pipeline.devserver.events import DemoRates, WebhookPoster, request_events
+from pipeline.devserver.mailstore import (
     LocalMailStore,
     load_or_create_signing_key,
-    local_store_dir,
     public_key_b64,
 )
-from pipeline.delivery.local_validation import validation_errors
+from pipeline.devserver.validation import validation_errors
 from pipeline.errors import DeliveryError
 
-DEFAULT_PORT = 3025
-WEBHOOK_PATH = "/webhooks/sendgrid"
 # Seconds between accepting a request and posting its events: the sender records its results
 # first, as it would with SendGrid, whose events come seconds later.
 DEFAULT_WEBHOOK_DELAY = 2.0
@@ -209,10 +205,10 @@ class LocalSendGridServer:
         the app's own webhook endpoint."""
         options.setdefault("webhook_url", settings.web.public_url + WEBHOOK_PATH)
         options.setdefault("booking_url", settings.clinic.booking_url)
-        options.setdefault("port", DEFAULT_PORT)
+        options.setdefault("port", LOCAL_SERVER_PORT)
         options.setdefault("keep_in_memory", False)
         options.setdefault("webhook_delay", DEFAULT_WEBHOOK_DELAY)
-        return cls(store_dir=local_store_dir(settings), **options)
+        return cls(store_dir=settings.local_sendgrid_dir, **options)
 
     @property
     def url(self) -> str:
@@ -241,7 +237,7 @@ class LocalSendGridServer:
         self._thread.start()
         if self._store_dir is not None:
             self._store_dir.mkdir(parents=True, exist_ok=True)
-            (self._store_dir / SERVER_FILE).write_text(json.dumps({"url": self.url}))
+            (self._store_dir / LOCAL_SERVER_FILE).write_text(json.dumps({"url": self.url}))
         return self
 
     def stop(self) -> None:
@@ -253,7 +249,7 @@ class LocalSendGridServer:
         if self._poster is not None:
             self._poster.stop()
         if self._server is not None and self._store_dir is not None:
-            server_file = self._store_dir / SERVER_FILE
+            server_file = self._store_dir / LOCAL_SERVER_FILE
             # Another server of this workspace may have announced itself since: leave it be.
             with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
                 if json.loads(server_file.read_text())["url"] == self.url:

@@ -22,7 +22,7 @@ def mail_send_validator() -> Any:
     and its libraries actually send (the published schema says string). jsonschema-rs: a
     1,000-recipient body validates in milliseconds, where pure-Python validation takes tenths of
     a second and would make this server the bottleneck."""
-    text = resources.files("pipeline.delivery").joinpath("mail_send.schema.json").read_text()
+    text = resources.files("pipeline.devserver").joinpath("mail_send.schema.json").read_text()
     schema = json.loads(text)
     schema["properties"]["custom_args"] = {
         "type": "object",
