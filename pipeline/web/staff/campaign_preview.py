@@ -5,14 +5,16 @@ send a test email of one variant to one address."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 
 from sqlalchemy import Engine
 
-from pipeline.campaigns import plan_campaign, spec_document, spec_from_document
+from pipeline.campaigns import load_plan, spec_document, spec_from_document
+from pipeline.campaigns.review import Review, review_campaign
 from pipeline.campaigns.sync import spec_hash
-from pipeline.checks import check_rendered, preview_recipient
+from pipeline.checks import preview_recipient
 from pipeline.config import Settings
 from pipeline.contacts.normalise import InvalidValue, normalise_email
 from pipeline.delivery.backends import open_backend
@@ -27,7 +29,6 @@ from pipeline.models import (
     Segment,
     Utm,
 )
-from pipeline.render.compile import render_variant
 from pipeline.render.message import personalise, recipient_values
 from pipeline.segments import load_segments
 from pipeline.store import campaign_states as lifecycle_store
@@ -41,18 +42,32 @@ _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 
 @dataclass(frozen=True)
 class CampaignPreview:
-    """Everything the campaign page shows before sending: the plan with its evidence, each
-    variant rendered once, and the check findings (errors block sending)."""
+    """Everything the campaign page shows before sending: the campaign's spec and its review
+    (the plan with its evidence, each variant rendered once, the check findings; errors block
+    sending)."""
 
     spec: CampaignSpec
-    plan: Plan
-    segments: dict[str, Segment]
-    rendered: dict[str, RenderedVariant]
-    findings: list[Finding]
+    review: Review
+
+    @property
+    def plan(self) -> Plan:
+        return self.review.plan
+
+    @property
+    def segments(self) -> Mapping[str, Segment]:
+        return self.review.segments
+
+    @property
+    def rendered(self) -> Mapping[str, RenderedVariant]:
+        return self.review.rendered
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        return self.review.findings
 
     @property
     def blocking(self) -> list[Finding]:
-        return [finding for finding in self.findings if finding.level == "error"]
+        return self.review.errors
 
 
 def campaign_spec(engine: Engine, slug: str) -> CampaignSpec:
@@ -71,18 +86,8 @@ def build_preview(
     spec = campaign_spec(engine, slug)
     segments = load_segments(settings.workspace)
     with engine.connect() as conn:
-        plan = plan_campaign(conn, settings, spec, segments=segments)
-    by_name = {segment.name: segment for segment in segments}
-    rendered: dict[str, RenderedVariant] = {}
-    findings: list[Finding] = []
-    for variant in plan.variants:
-        if only_segment is not None and variant.segment != only_segment:
-            continue
-        compiled = render_variant(settings, variant, plan.articles, spec.template, utm=spec.utm)
-        rendered[variant.segment] = compiled
-        if only_segment is None:
-            findings.extend(check_rendered(settings, compiled, by_name.get(variant.segment)))
-    return CampaignPreview(spec, plan, by_name, rendered, findings)
+        plan = load_plan(conn, settings, spec, segments)
+    return CampaignPreview(spec, review_campaign(settings, plan, segments, only=only_segment))
 
 
 def preview_html(settings: Settings, rendered: RenderedVariant) -> str:
