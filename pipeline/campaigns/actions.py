@@ -15,7 +15,13 @@ from zoneinfo import ZoneInfo
 
 from pipeline.config import Settings
 from pipeline.errors import NotFoundError, StateError
-from pipeline.models import CampaignLifecycle
+from pipeline.models import (
+    APPROVABLE,
+    CANCELLABLE,
+    PAUSABLE,
+    SCHEDULABLE,
+    CampaignLifecycle,
+)
 from pipeline.store import campaign_states as store
 from pipeline.store import utcnow
 from pipeline.timerules import (
@@ -28,14 +34,6 @@ from pipeline.timerules import (
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
-
-# Which states each action may start from. Anything else is refused with the state named.
-APPROVABLE = ("draft",)
-SCHEDULABLE = ("approved", "scheduled", "missed")
-PAUSABLE = ("scheduled", "sending", "paused")
-CANCELLABLE = ("draft", "approved", "scheduled", "sending", "paused", "missed", "failed")
-# States in which a campaign still has work ahead of it (its file may not vanish silently).
-OPEN_STATES = ("draft", "approved", "scheduled", "paused", "missed")
 
 
 @dataclass(frozen=True)

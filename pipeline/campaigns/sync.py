@@ -11,10 +11,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pipeline.campaigns import spec_document
-from pipeline.campaigns.actions import OPEN_STATES
 from pipeline.campaigns.spec import CAMPAIGNS_DIR, campaign_files, load_campaign_specs
 from pipeline.config import Settings
-from pipeline.models import CampaignLifecycle, CampaignSpec
+from pipeline.models import OPEN_STATES, CampaignLifecycle, CampaignSpec
 from pipeline.segments import SEGMENTS_FILE
 from pipeline.store import campaign_states as store
 from pipeline.store import utcnow

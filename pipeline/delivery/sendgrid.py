@@ -263,7 +263,9 @@ class SendGridBackend(SendsClaimedRowsHere):
                 # The library would read it as a display name, and SendGrid rejects the whole
                 # request for one bad address: fail it here, alone.
                 reason = f"{recipient.email!r} is not a single plain email address"
-                grouped.setdefault(("failed", None, reason, None), []).append(recipient.send_id)
+                grouped.setdefault(Outcome("failed", None, reason, None), []).append(
+                    recipient.send_id
+                )
         for start in range(0, len(sendable), MAX_PERSONALIZATIONS):
             chunk = sendable[start : start + MAX_PERSONALIZATIONS]
             body = request_body(self.settings, rendered, chunk)
@@ -287,7 +289,9 @@ class SendGridBackend(SendsClaimedRowsHere):
         except urllib.error.URLError as error:
             # urllib raises URLError while connecting or sending: the request never arrived.
             return {
-                ("retry", None, f"could not reach {self.api_host}: {error.reason}", None): send_ids
+                Outcome(
+                    "retry", None, f"could not reach {self.api_host}: {error.reason}", None
+                ): send_ids
             }
         except (OSError, http.client.HTTPException) as error:
             # The request was sent but no answer came back (timeout, connection dropped):
@@ -295,11 +299,11 @@ class SendGridBackend(SendsClaimedRowsHere):
             reason = (
                 f"no answer from {self.api_host} after sending: {error or type(error).__name__}"
             )
-            return {("unknown", None, reason, None): send_ids}
+            return {Outcome("unknown", None, reason, None): send_ids}
         if 200 <= response.status_code < 300:
-            return {("sent", response.headers.get("X-Message-Id"), None, None): send_ids}
+            return {Outcome("sent", response.headers.get("X-Message-Id"), None, None): send_ids}
         reason = f"unexpected answer {response.status_code} from {self.api_host}"
-        return {("unknown", None, reason, None): send_ids}
+        return {Outcome("unknown", None, reason, None): send_ids}
 
     def send_message(self, message: EmailMessage) -> str | None:
         """Send one whole message that is no campaign send (the owner's report); the provider's
@@ -355,10 +359,12 @@ def _results_for_error(error: HTTPError, send_ids: list[int]) -> dict[Outcome, l
         )
     if status == 429 or status >= 500:
         retry_after = retry_after_seconds(headers)
-        return {("retry", None, f"SendGrid answered {status}: {text}", retry_after): send_ids}
+        return {
+            Outcome("retry", None, f"SendGrid answered {status}: {text}", retry_after): send_ids
+        }
     rejected = _rejected_personalizations(messages, len(send_ids))
     if rejected is None:
-        return {("failed", None, f"SendGrid {status}: {text}", None): send_ids}
+        return {Outcome("failed", None, f"SendGrid {status}: {text}", None): send_ids}
     # SendGrid rejected the whole request for some personalizations only: those fail, the others
     # go back to the outbox to be sent again without them.
     resend: Outcome = (
@@ -370,7 +376,7 @@ def _results_for_error(error: HTTPError, send_ids: list[int]) -> dict[Outcome, l
     grouped: dict[Outcome, list[int]] = {}
     for index, send_id in enumerate(send_ids):
         outcome = (
-            ("failed", None, f"SendGrid {status}: {rejected[index]}", None)
+            Outcome("failed", None, f"SendGrid {status}: {rejected[index]}", None)
             if index in rejected
             else resend
         )

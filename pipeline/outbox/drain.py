@@ -222,17 +222,17 @@ class _Drain:
         except DeliveryError as error:
             # The backend refuses to send at all (a revoked key, an unverified sender) and
             # nothing was accepted: the batch goes back to the queue and the drain stops.
-            self.record(batch, {("retry", None, str(error), 0): send_ids})
+            self.record(batch, {Outcome("retry", None, str(error), 0): send_ids})
             raise
         except BaseException:
             # Whether any of it left is unknown: settle the batch as ambiguous, then stop.
-            self.record(batch, {("unknown", None, "sending crashed", None): send_ids})
+            self.record(batch, {Outcome("unknown", None, "sending crashed", None): send_ids})
             raise
         answered = set().union(*outcomes.values())
         unanswered = [send_id for send_id in send_ids if send_id not in answered]
         if unanswered:
             reason = "the backend gave no result for this recipient"
-            outcomes = {**outcomes, ("unknown", None, reason, None): unanswered}
+            outcomes = {**outcomes, Outcome("unknown", None, reason, None): unanswered}
         return self.record(batch, outcomes)
 
     def record(self, batch: ClaimedBatch, outcomes: dict[Outcome, list[int]]) -> dict[str, int]:

@@ -13,7 +13,7 @@ from pipeline.campaigns import assignment_segments, load_plan, spec_from_documen
 from pipeline.campaigns.review import review_campaign
 from pipeline.config import Settings
 from pipeline.errors import NotFoundError, StateError
-from pipeline.models import Finding
+from pipeline.models import ALREADY_STARTED, STARTABLE, Finding
 from pipeline.segments import load_segments
 from pipeline.store import utcnow
 from pipeline.store.outbox import (
@@ -24,10 +24,6 @@ from pipeline.store.outbox import (
     store_variants,
 )
 from pipeline.store.sends import count_sends, materialise_sends
-
-# States a campaign may start from: only approved campaigns are ever sent.
-STARTABLE = ("approved", "scheduled")
-ALREADY_STARTED = ("sending", "sent")
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,6 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from pipeline.campaigns.actions import (
-    APPROVABLE,
-    CANCELLABLE,
-    PAUSABLE,
-    SCHEDULABLE,
     approve_campaign,
     cancel_campaign,
     get_lifecycle,
@@ -23,7 +19,7 @@ from pipeline.campaigns.actions import (
 )
 from pipeline.errors import ClinicmailError, NotFoundError, StateError
 from pipeline.metrics import campaign_metrics, top_links
-from pipeline.models import StaffUser
+from pipeline.models import APPROVABLE, CANCELLABLE, PAUSABLE, SCHEDULABLE, StaffUser
 from pipeline.segments import load_segments
 from pipeline.store import campaign_states as lifecycle_store
 from pipeline.store import utcnow
