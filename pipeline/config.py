@@ -8,6 +8,7 @@ import re
 import secrets
 import tomllib
 from datetime import date, time
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -23,6 +24,8 @@ from pydantic import (
 )
 
 from pipeline.errors import ConfigError
+from pipeline.models import Segment
+from pipeline.segments.spec import load_segments
 from pipeline.workspace import CONFIG_FILE, find_workspace
 
 # Environment variable -> (section, key) it overrides.
@@ -185,6 +188,21 @@ class Settings(BaseModel):
     @property
     def var_dir(self) -> Path:
         return self.workspace / "var"
+
+    @cached_property
+    def segments(self) -> tuple[Segment, ...]:
+        """The segments of campaigns/segments.yaml, read once for these settings and passed down
+        from here (highest priority first, `general` last). Raises SpecError naming the file and
+        line of the first problem."""
+        return tuple(load_segments(self.workspace))
+
+    def with_segments_reread(self) -> Settings:
+        """These settings, with campaigns/segments.yaml to be read again: what a long-running
+        worker uses once it sees the file changed."""
+        fresh = self.model_copy()
+        # functools.cached_property keeps its value in the instance's __dict__.
+        fresh.__dict__.pop("segments", None)
+        return fresh
 
     @property
     def local_sendgrid_dir(self) -> Path:

@@ -25,7 +25,7 @@ def resolve_campaign_spec(conn: Connection, settings: Settings, slug: str) -> Ca
     """A campaign by slug: its file in campaigns/ (the source of truth for file campaigns), else
     the spec its database row keeps (campaigns made in the web app, digest occurrences)."""
     try:
-        return load_campaign_spec(settings.workspace, slug, settings.clinic.zone)
+        return load_campaign_spec(settings.workspace, slug, settings.clinic.zone, settings.segments)
     except NotFoundError:
         document = campaign_spec_document(conn, slug)
         if document is None:

@@ -70,7 +70,7 @@ def sync_campaigns(
     does not validate stops the whole sync (nothing half-applied); a change that the campaign's
     state does not allow is refused and reported while the other files sync."""
     now = now or utcnow()
-    specs = load_campaign_specs(settings.workspace, settings.clinic.zone)
+    specs = load_campaign_specs(settings.workspace, settings.clinic.zone, settings.segments)
     report = CampaignSyncReport()
     with engine.begin() as conn:
         known = {campaign.slug: campaign for campaign in store.all_campaigns(conn)}

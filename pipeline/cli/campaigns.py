@@ -14,7 +14,6 @@ from pipeline.campaigns.previews import write_previews
 from pipeline.campaigns.review import plan_document, review_campaign
 from pipeline.cli.base import AppContext, pass_app, print_json, print_table
 from pipeline.models import Plan
-from pipeline.segments import load_segments
 
 
 @click.group()
@@ -43,7 +42,7 @@ def plan(app: AppContext, slug: str, as_json: bool) -> None:
 
         clinicmail campaign plan full-treatment-for-back-pain --json
     """
-    segments = load_segments(app.settings.workspace)
+    segments = app.settings.segments
     with app.engine.connect() as conn:
         result = plan_by_slug(conn, app.settings, slug, segments)
     if as_json:
@@ -105,7 +104,7 @@ def render(app: AppContext, slug: str, out: Path, segment: str | None, contact: 
 
         clinicmail campaign render full-treatment-for-back-pain --out var/preview
     """
-    segments = load_segments(app.settings.workspace)
+    segments = app.settings.segments
     with app.engine.connect() as conn:
         result = plan_by_slug(conn, app.settings, slug, segments)
         files, note = write_previews(
@@ -130,7 +129,7 @@ def check(app: AppContext, slug: str, as_json: bool) -> None:
 
         clinicmail campaign check full-treatment-for-back-pain --json
     """
-    segments = load_segments(app.settings.workspace)
+    segments = app.settings.segments
     with app.engine.connect() as conn:
         result = plan_by_slug(conn, app.settings, slug, segments)
     findings = review_campaign(app.settings, result, segments).findings

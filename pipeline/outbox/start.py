@@ -14,7 +14,6 @@ from pipeline.campaigns.review import review_campaign
 from pipeline.config import Settings
 from pipeline.errors import NotFoundError, StateError
 from pipeline.models import ALREADY_STARTED, STARTABLE, Finding
-from pipeline.segments import load_segments
 from pipeline.store import utcnow
 from pipeline.store.outbox import (
     get_campaign_row,
@@ -60,7 +59,7 @@ def start_campaign(
         if row.state in ALREADY_STARTED:
             return _already_started(conn, row.id, slug, row.state)
         _refuse_unless_startable(slug, row.state)
-        segments = load_segments(settings.workspace)
+        segments = settings.segments
         plan = load_plan(conn, settings, spec_from_document(row.spec), segments, now=now)
     if not plan.variants:
         reasons = "; ".join(f"{s.segment}: {s.reason}" for s in plan.skipped) or "no segment"

@@ -198,6 +198,8 @@ def housekeeping(scheduler: BackgroundScheduler, context: WorkerContext) -> None
     for quiet hours, and bring the triggers in line with the database."""
     fingerprint = campaign_files_fingerprint(context.settings)
     if fingerprint != context.campaign_files:
+        # segments.yaml may be among the changed files: what runs from here on reads it again.
+        context.settings = context.settings.with_segments_reread()
         try:
             report = sync_campaigns(context.engine, context.settings, now=context.clock())
         except ClinicmailError as error:

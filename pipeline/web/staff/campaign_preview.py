@@ -30,7 +30,6 @@ from pipeline.models import (
     Utm,
 )
 from pipeline.render.message import personalise, recipient_values
-from pipeline.segments import load_segments
 from pipeline.store import campaign_states as lifecycle_store
 from pipeline.store import utcnow
 from pipeline.store.articles import get_article
@@ -84,7 +83,7 @@ def build_preview(
     """The plan, every variant rendered and checked; with `only_segment`, just that variant
     rendered and nothing checked (what one preview frame needs)."""
     spec = campaign_spec(engine, slug)
-    segments = load_segments(settings.workspace)
+    segments = settings.segments
     with engine.connect() as conn:
         plan = load_plan(conn, settings, spec, segments)
     return CampaignPreview(spec, review_campaign(settings, plan, segments, only=only_segment))
@@ -136,7 +135,7 @@ def create_web_campaign(
     """A draft campaign for one article, stored in the database with origin "web" (the web
     app's own campaigns; campaigns from files stay read-only there). Returns its slug."""
     now = now or utcnow()
-    known = {segment.name for segment in load_segments(settings.workspace)}
+    known = {segment.name for segment in settings.segments}
     chosen = [segment for segment in segments or [] if segment]
     unknown = sorted(set(chosen) - known)
     if unknown:

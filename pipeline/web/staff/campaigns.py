@@ -20,7 +20,6 @@ from pipeline.campaigns.actions import (
 from pipeline.errors import ClinicmailError, NotFoundError, StateError
 from pipeline.metrics import campaign_metrics, top_links
 from pipeline.models import APPROVABLE, CANCELLABLE, PAUSABLE, SCHEDULABLE, StaffUser
-from pipeline.segments import load_segments
 from pipeline.store import campaign_states as lifecycle_store
 from pipeline.store import utcnow
 from pipeline.store.articles import list_articles
@@ -58,7 +57,7 @@ def new_campaign_page(request: Request, article: str = "") -> Response:
     context = {
         "articles": articles,
         "chosen": article,
-        "segments": load_segments(settings.workspace),
+        "segments": settings.segments,
         "error": None,
     }
     return render(request, "campaign_new.html", context)
@@ -108,9 +107,7 @@ def campaign_page(request: Request, slug: str) -> Response:
     with engine.connect() as conn:
         metrics = campaign_metrics(conn, slug)
         links = top_links(conn, slug)
-    segments = (
-        preview.segments if preview else {s.name: s for s in load_segments(settings.workspace)}
-    )
+    segments = preview.segments if preview else {s.name: s for s in settings.segments}
     local_now = utcnow().astimezone(settings.clinic.zone)
     context = {
         "campaign": campaign,
