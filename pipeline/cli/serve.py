@@ -58,9 +58,21 @@ def serve(app: AppContext, host: str, port: int) -> None:
     type=int,
     help="Port of the local SendGrid-compatible server (default 3025; local backend only).",
 )
+@click.option(
+    "--seed",
+    type=int,
+    default=None,
+    help="Seed for the demo simulation (local backend only): the same seed gives every address "
+    "the same simulated bounces, opens, clicks and unsubscribes, run after run.",
+)
 @pass_app
 def run(
-    app: AppContext, host: str, port: int, demo_contacts: int, sendgrid_port: int | None
+    app: AppContext,
+    host: str,
+    port: int,
+    demo_contacts: int,
+    sendgrid_port: int | None,
+    seed: int | None,
 ) -> None:
     """Run everything until Ctrl-C: migrate the database, sync content/ and campaigns/, make a
     first owner when there is none, and start the web app, the worker (scheduler and outbox)
@@ -100,7 +112,11 @@ def run(
         if not seeded.skipped:
             click.echo(f"demo: {seeded.created} fictional clients added")
         app_address = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-        options = {"demo": True, "webhook_url": f"http://{app_address}:{port}{WEBHOOK_PATH}"}
+        options = {
+            "demo": True,
+            "webhook_url": f"http://{app_address}:{port}{WEBHOOK_PATH}",
+            "seed": seed,
+        }
         if sendgrid_port is not None:
             options["port"] = sendgrid_port
         local_server = LocalSendGridServer.from_settings(settings, **options).start()

@@ -187,6 +187,7 @@ class LocalSendGridServer:
         self.public_key = public_key_b64(signing_key)
         self._rates = demo_rates or DemoRates()
         self._rng = random.Random(seed)
+        self._seed = seed
         self._lock = threading.Lock()
         self._faults: deque[Fault] = deque()
         self._stopping = threading.Event()
@@ -408,6 +409,7 @@ class LocalSendGridServer:
                     message_id,
                     demo=self.demo,
                     rng=self._rng,
+                    seed=self._seed,
                     rates=self._rates,
                     booking_url=self.booking_url,
                 )

@@ -217,6 +217,32 @@ def test_the_same_seed_gives_the_same_demo() -> None:
     assert {"open", "delivered", "processed"} <= set(names(5))
 
 
+def test_a_seed_gives_each_address_its_fate_whatever_order_requests_arrive_in() -> None:
+    addresses = [f"p{n}@example.com" for n in range(60)]
+
+    def fates(order: list[str], seed: int) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {address: [] for address in order}
+        # A shared generator drawn from before: the seed alone must decide.
+        drawn_before = random.Random(99)
+        for address in order:
+            for event in request_events(
+                _body(address),
+                "M",
+                demo=True,
+                rng=drawn_before,
+                rates=DemoRates(),
+                booking_url=None,
+                seed=seed,
+            ):
+                found[address].append(event["event"])
+        return found
+
+    forward = fates(addresses, seed=7)
+    assert fates(list(reversed(addresses)), seed=7) == forward
+    assert fates(addresses, seed=8) != forward
+    assert {"bounce", "open"} <= {name for names in forward.values() for name in names}
+
+
 def test_signatures_verify_with_the_tracking_check() -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     body = b'[{"event":"processed"}]\r\n'
