@@ -11,9 +11,7 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli.base import AppContext, pass_app, print_json
-from pipeline.cli.children import stop_with_parent
-from pipeline.lifecycle import (
+from pipeline.campaigns.actions import (
     ActionResult,
     approve_checked_campaign,
     cancel_campaign,
@@ -21,7 +19,9 @@ from pipeline.lifecycle import (
     resume_campaign,
     schedule_campaign,
 )
-from pipeline.scheduling.timing import format_local, parse_local_time
+from pipeline.cli.base import AppContext, pass_app, print_json
+from pipeline.cli.children import stop_with_parent
+from pipeline.timerules import format_local, parse_local_time
 
 
 def _person() -> str:
@@ -162,7 +162,7 @@ def sync(app: AppContext, as_json: bool) -> None:
 
         clinicmail sync
     """
-    from pipeline.scheduling.sync import sync_campaigns
+    from pipeline.campaigns.sync import sync_campaigns
 
     report = sync_campaigns(app.engine, app.settings)
     if as_json:
@@ -206,8 +206,8 @@ def worker(
 
         clinicmail worker --id worker-1
     """
-    from pipeline.schedule import run_worker
     from pipeline.store import upgrade
+    from pipeline.worker.scheduler import run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     # One line per request sent would bury the worker's own lines (under `run`, in its terminal).

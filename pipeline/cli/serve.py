@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from pipeline.cli.base import AppContext, pass_app
 from pipeline.cli.children import spawn, stop_children
 from pipeline.cli.users import announce_first_owner
-from pipeline.config import Settings
+from pipeline.config import LOCAL_SERVER_PORT, WEBHOOK_PATH, Settings
 
 DEFAULT_DEMO_CONTACTS = 500
 LOCAL_SERVER_START_SECONDS = 30.0
@@ -78,9 +78,21 @@ def serve(app: AppContext, host: str, port: int) -> None:
     type=int,
     help="Port of the local SendGrid-compatible server (default 3025; local backend only).",
 )
+@click.option(
+    "--seed",
+    type=int,
+    default=None,
+    help="Seed for the demo simulation (local backend only): the same seed gives every address "
+    "the same simulated bounces, opens, clicks and unsubscribes, run after run.",
+)
 @pass_app
 def run(
-    app: AppContext, host: str, port: int, demo_contacts: int, sendgrid_port: int | None
+    app: AppContext,
+    host: str,
+    port: int,
+    demo_contacts: int,
+    sendgrid_port: int | None,
+    seed: int | None,
 ) -> None:
     """Run everything until Ctrl-C: migrate the database, sync content/ and campaigns/, make a
     first owner when there is none, and start the web app, the worker (scheduler and outbox)
@@ -93,9 +105,9 @@ def run(
 
         clinicmail run --port 8000
     """
+    from pipeline.campaigns.sync import sync_campaigns
     from pipeline.content import sync_content
     from pipeline.demo import seed_demo_contacts
-    from pipeline.scheduling.sync import sync_campaigns
     from pipeline.store import open_engine, upgrade
 
     settings = app.settings
@@ -119,7 +131,7 @@ def run(
             seeded = seed_demo_contacts(app.engine, demo_contacts, if_empty=True)
             if not seeded.skipped:
                 click.echo(f"demo: {seeded.created} fictional clients added")
-            children.append(_start_local_server(settings, host, port, sendgrid_port))
+            children.append(_start_local_server(settings, host, port, sendgrid_port, seed))
         announce_first_owner(app)
         children.append(spawn(settings.workspace, "worker"))
         server = web_server(settings, app.engine, host, port)
@@ -130,14 +142,15 @@ def run(
         click.echo("stopped")
 
 
-def _start_local_server(settings: Settings, host: str, port: int, sendgrid_port: int | None):
+def _start_local_server(
+    settings: Settings, host: str, port: int, sendgrid_port: int | None, seed: int | None
+):
     """The local SendGrid-compatible server in demo mode as a child process, once it answers."""
     import httpx
 
-    from pipeline.delivery.local import DEFAULT_PORT, WEBHOOK_PATH
-
     app_address = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    local_port = DEFAULT_PORT if sendgrid_port is None else sendgrid_port
+    local_port = LOCAL_SERVER_PORT if sendgrid_port is None else sendgrid_port
+    seeded = ("--seed", str(seed)) if seed is not None else ()
     child = spawn(
         settings.workspace,
         "dev",
@@ -147,6 +160,7 @@ def _start_local_server(settings: Settings, host: str, port: int, sendgrid_port:
         str(local_port),
         "--webhook-url",
         f"http://{app_address}:{port}{WEBHOOK_PATH}",
+        *seeded,
     )
     url = f"http://127.0.0.1:{local_port}"
     deadline = time.monotonic() + LOCAL_SERVER_START_SECONDS

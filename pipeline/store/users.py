@@ -10,8 +10,8 @@ from sqlalchemy import Connection, case, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from pipeline.contacts.normalise import email_key
 from pipeline.errors import InputError, NotFoundError
+from pipeline.identity import email_key
 from pipeline.models import StaffRole, StaffUser
 from pipeline.store.tables import api_tokens, login_throttles, staff_sessions, users
 from pipeline.store.types import utcnow
