@@ -9,10 +9,10 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
+from pipeline.campaigns.actions import get_lifecycle
 from pipeline.cli import main
 from pipeline.config import load_settings
 from pipeline.content import sync_content
-from pipeline.lifecycle import get_lifecycle
 from pipeline.web.app import create_app
 from pipeline.web.auth import add_user, mint_api_token
 

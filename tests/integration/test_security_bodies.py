@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from pipeline.config import load_settings
-from pipeline.render import recipient_values
+from pipeline.render.message import recipient_values
 from pipeline.store.tables import contacts
 from pipeline.web.app import create_app
 from pipeline.web.limits import DEFAULT_BODY_LIMIT, body_limit

@@ -128,7 +128,7 @@ def test_a_redirect_to_an_internal_address_is_refused_at_that_hop(run, outside, 
 @pytest.mark.timeout(60)
 def test_the_feed_poller_refuses_internal_feeds(workspace_db, internal, engine, caplog):
     from pipeline.config import load_settings
-    from pipeline.scheduling.jobs import poll_feeds
+    from pipeline.worker.jobs import poll_feeds
 
     config = workspace_db / "clinic.toml"
     config.write_text(
