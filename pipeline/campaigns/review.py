@@ -57,6 +57,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
                 "subject": variant.subject,
                 "preheader": variant.preheader,
                 "intro": variant.intro,
+                "cta": variant.cta,
                 "excerpt": list(variant.excerpt),
                 "articles": list(variant.articles),
             }

@@ -149,6 +149,7 @@ def template_context(
         "subject": variant.subject,
         "preheader": variant.preheader,
         "intro": variant.intro,
+        "cta": variant.cta,
         "excerpt": list(variant.excerpt),
         "heading": f"Recent articles from {clinic.name}",
         "article": {
