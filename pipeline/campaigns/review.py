@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pipeline.campaigns.copy_checks import copy_findings
 from pipeline.campaigns.document import spec_from_document
 from pipeline.campaigns.plan import assignment_segments, plan_campaign
 from pipeline.campaigns.spec import load_campaign_spec
@@ -95,10 +96,14 @@ def check_plan(settings: Settings, plan: Plan, segments: Sequence[Segment]) -> l
         reasons = "; ".join(s.reason for s in plan.skipped) or "it targets no segment"
         return [Finding("-", "error", "plan", f"no variant to send: {reasons}")]
     by_name = {segment.name: segment for segment in segments}
+    rendered = render_plan(settings, plan)
     return [
-        finding
-        for rendered in render_plan(settings, plan)
-        for finding in check_rendered(settings, rendered, by_name.get(rendered.segment))
+        *(
+            finding
+            for variant in rendered
+            for finding in check_rendered(settings, variant, by_name.get(variant.segment))
+        ),
+        *copy_findings(settings, plan, rendered),
     ]
 
 
