@@ -110,6 +110,8 @@ class Topic:
     # Senses the phrase must not match: a match inside one of these is not counted
     # ("running" is not found in "runs through the back of the thigh").
     exclude: tuple[str, ...] = ()
+    # Match the words as written (a plural aside), not every word that shares their stem.
+    exact: bool = False
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,9 @@ from __future__ import annotations
 import base64
 
 # RFC 5322 asks for lines of at most 78 characters; RFC 2047 for encoded words of at most 75.
+# Encoded words are kept to 68 so that one fits after "Subject: " on the first line too.
 LINE_LIMIT = 78
-ENCODED_WORD_LIMIT = 75
+ENCODED_WORD_LIMIT = 68
 _PREFIX = "=?utf-8?b?"
 _SUFFIX = "?="
 

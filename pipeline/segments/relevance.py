@@ -127,16 +127,29 @@ def _same_word(token: _Token, wanted: _Token) -> bool:
     )
 
 
+def _same_form(token: _Token, wanted: _Token) -> bool:
+    """The word as written (a plural "s" aside, typos tolerated as in _same_word), not every
+    word with its stem: "running" without "run" or "runs", "training" without "trained"."""
+    typed, meant = token.raw.removesuffix("s"), wanted.raw.removesuffix("s")
+    if typed == meant:
+        return True
+    return (
+        typed[:1] == meant[:1]
+        and min(len(typed), len(meant)) >= FUZZY_MIN_LENGTH
+        and _one_typo_apart(typed, meant)
+    )
+
+
 class _Matcher:
     """Counts a phrase's occurrences in token lists, caching word comparisons per article."""
 
     def __init__(self) -> None:
         self._cache: dict[tuple[str, str], bool] = {}
 
-    def same(self, token: _Token, wanted: _Token) -> bool:
-        key = (token.raw, wanted.raw)
+    def same(self, token: _Token, wanted: _Token, exact: bool = False) -> bool:
+        key = (token.raw, wanted.raw, exact)
         if key not in self._cache:
-            self._cache[key] = _same_word(token, wanted)
+            self._cache[key] = _same_form(token, wanted) if exact else _same_word(token, wanted)
         return self._cache[key]
 
     def count(
@@ -145,6 +158,7 @@ class _Matcher:
         text: Sequence[_Token],
         used: set[int],
         blocked: frozenset[int] = frozenset(),
+        exact: bool = False,
     ) -> int:
         """Occurrences of the phrase's words, in order and adjacent (stopwords aside), that do
         not reuse a word in `used` nor touch one in `blocked`; the words they take are added to
@@ -158,7 +172,7 @@ class _Matcher:
             if (
                 not used.intersection(span)
                 and not blocked.intersection(span)
-                and all(self.same(text[position + i], phrase[i]) for i in range(width))
+                and all(self.same(text[position + i], phrase[i], exact) for i in range(width))
             ):
                 found += 1
                 used.update(span)
@@ -242,17 +256,17 @@ def score_article(article: Article, segments: Sequence[Segment]) -> dict[str, Re
         for topic, form in forms:
             blocked = exclusions[topic.phrase]
             found_in_title[topic.phrase] += matcher.count(
-                form, title, used_in_title, blocked["title"][0]
+                form, title, used_in_title, blocked["title"][0], topic.exact
             )
             found_in_body[topic.phrase] += sum(
-                matcher.count(form, block, used, excluded)
+                matcher.count(form, block, used, excluded, topic.exact)
                 for block, used, excluded in zip(body, used_in_body, blocked["body"], strict=True)
             )
             for index, (paragraph, used) in enumerate(
                 zip(paragraphs, used_in_paragraphs, strict=True)
             ):
                 found_in_paragraphs[index][topic.phrase] += matcher.count(
-                    form, paragraph, used, blocked["paragraphs"][index]
+                    form, paragraph, used, blocked["paragraphs"][index], topic.exact
                 )
         for topic in segment.topics:
             in_title = found_in_title[topic.phrase]

@@ -23,7 +23,7 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _CODE = re.compile(r"^[a-z0-9]{3,12}$")
 _ATTRIBUTE_FIELD = re.compile(r"^attributes\.([a-z][a-z0-9_]*)$")
 _SEGMENT_KEYS = ("label", "code", "sensitive", "priority", "rule", "topics", "voice")
-_TOPIC_KEYS = ("weight", "variants", "not")
+_TOPIC_KEYS = ("weight", "variants", "not", "exact")
 DEFAULT_GENERAL = Segment(
     name=GENERAL_SEGMENT, label="Everyone else", code="g0", sensitive=False, priority=0, rule=None
 )
@@ -223,8 +223,9 @@ def _segment(name: str, body: Any, where: _Where) -> Segment:
 
 
 def _topics(value: Any, where: _Where) -> tuple[Topic, ...]:
-    """`phrase: weight`, or `phrase: {weight: 3, variants: [...], not: [...]}`: other wordings
-    that count as the phrase, and senses it must not match."""
+    """`phrase: weight`, or `phrase: {weight: 3, variants: [...], not: [...], exact: true}`:
+    other wordings that count as the phrase, senses it must not match, and whether only the
+    words as written count (not every word with the same stem)."""
     if not isinstance(value, dict):
         raise where.error("must map each phrase to its weight, e.g. 'posture: 2'")
     topics = []
@@ -232,7 +233,7 @@ def _topics(value: Any, where: _Where) -> tuple[Topic, ...]:
         here = where.at(f"[{phrase!r}]", getattr(value, "lines", {}).get(phrase))
         if not isinstance(phrase, str) or not re.search(r"\w", phrase):
             raise here.error("a topic phrase must contain a word")
-        weight, variants, exclude = definition, (), ()
+        weight, variants, exclude, exact = definition, (), (), False
         if isinstance(definition, LinedDict):
             for key in definition:
                 if key not in _TOPIC_KEYS:
@@ -242,12 +243,36 @@ def _topics(value: Any, where: _Where) -> tuple[Topic, ...]:
             weight = definition.get("weight")
             variants = _phrases(definition, "variants", here)
             exclude = _phrases(definition, "not", here)
+            _check_senses(phrase, exclude, here.at("not", definition.lines.get("not")))
+            exact = definition.get("exact", False)
+            if not isinstance(exact, bool):
+                raise here.at("exact", definition.lines["exact"]).error("must be true or false")
         if isinstance(weight, bool) or not isinstance(weight, int | float) or weight <= 0:
             raise here.error("a topic weight must be a positive number")
         topics.append(
-            Topic(phrase=phrase.strip(), weight=float(weight), variants=variants, exclude=exclude)
+            Topic(
+                phrase=phrase.strip(),
+                weight=float(weight),
+                variants=variants,
+                exclude=exclude,
+                exact=exact,
+            )
         )
     return tuple(topics)
+
+
+def _check_senses(phrase: str, senses: tuple[str, ...], where: _Where) -> None:
+    """A sense to leave out must say more than the phrase: small words are skipped when
+    matching, so "run from" would read as "run" and leave out every run."""
+    from pipeline.segments.relevance import tokens
+
+    wanted = len(tokens(phrase))
+    for sense in senses:
+        if len(tokens(sense)) <= wanted:
+            raise where.error(
+                f"{sense!r} reads as no more than {phrase!r} once small words are skipped, so "
+                "it would leave out every match; add a word that says which sense it is"
+            )
 
 
 def _phrases(definition: LinedDict, key: str, where: _Where) -> tuple[str, ...]:
