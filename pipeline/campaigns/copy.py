@@ -71,7 +71,9 @@ def digest_intro(segment: Segment, count: int) -> str:
     return f"Here are our latest articles, with the ones about {voice_of(segment).angle} first."
 
 
-def _filled(patterns: Sequence[str], values: Mapping[str, str | None], segment: Segment) -> list:
+def _filled(
+    patterns: Sequence[str], values: Mapping[str, str | None], segment: Segment
+) -> list[str]:
     """Each pattern filled, in order, leaving out those with a placeholder that has no value
     and, for a sensitive segment, those that would reveal a condition."""
     texts = []

@@ -88,8 +88,9 @@ def standalone_excerpt(
             continue
         added = sum(_word_count(text) for text in unit.values())
         if not chosen and added > budget:
-            unit = {index: _within(next(iter(_trimmed(paragraphs, index).values())), budget)}
-            added = _word_count(unit[index])
+            first = min(unit)
+            unit = {first: _within(" ".join(unit[i] for i in sorted(unit)), budget)}
+            added = _word_count(unit[first])
         elif chosen and added > budget - words:
             continue
         chosen.update(unit)
@@ -112,11 +113,8 @@ def _unit(
         if start == 0 or not opens_with_back_reference(paragraphs[start]):
             break
         start -= 1
-    leans_on_chosen = start >= 0 and start in chosen
-    complete = (
-        leans_on_chosen or not opens_with_back_reference(paragraphs[chain[0]]) or (chain[0] == 0)
-    )
-    if complete and sum(_word_count(paragraphs[i]) for i in chain) <= room:
+    # The chain now starts at a paragraph that stands alone, or right after a chosen one.
+    if sum(_word_count(paragraphs[i]) for i in chain) <= room:
         return {i: paragraphs[i] for i in chain}
     return _trimmed(paragraphs, index)
 

@@ -15,6 +15,7 @@ import yaml
 
 from pipeline.errors import SpecError
 from pipeline.models import GENERAL_SEGMENT, Condition, Rule, Segment, Topic
+from pipeline.segments.relevance import tokens
 from pipeline.segments.voice import parse_voice
 
 SEGMENTS_FILE = Path("campaigns") / "segments.yaml"
@@ -264,8 +265,6 @@ def _topics(value: Any, where: _Where) -> tuple[Topic, ...]:
 def _check_senses(phrase: str, senses: tuple[str, ...], where: _Where) -> None:
     """A sense to leave out must say more than the phrase: small words are skipped when
     matching, so "run from" would read as "run" and leave out every run."""
-    from pipeline.segments.relevance import tokens
-
     wanted = len(tokens(phrase))
     for sense in senses:
         if len(tokens(sense)) <= wanted:

@@ -171,3 +171,12 @@ def test_folding_a_subject_never_adds_a_space(subject):
 )
 def test_a_title_from_a_file_name_is_in_sentence_case(words, title):
     assert title_from_file_name(words) == title
+
+
+def test_a_best_paragraph_that_only_leans_back_and_overflows_comes_with_its_lead_cut_to_fit():
+    lead = " ".join(f"Glutes matter for reason {n}." for n in range(10))
+    leaning = " ".join(f"So that is point {n}." for n in range(10))
+    excerpt = standalone_excerpt((lead, leaning), [1], budget=20)
+    assert excerpt and excerpt[0].startswith("Glutes matter for reason 0.")
+    assert not opens_with_back_reference(excerpt[0])
+    assert sum(len(paragraph.split()) for paragraph in excerpt) <= 20
