@@ -114,9 +114,12 @@ def _unit(
             break
         start -= 1
     # The chain now starts at a paragraph that stands alone, or right after a chosen one.
-    if sum(_word_count(paragraphs[i]) for i in chain) <= room:
-        return {i: paragraphs[i] for i in chain}
-    return _trimmed(paragraphs, index)
+    whole = {i: paragraphs[i] for i in chain}
+    if sum(_word_count(text) for text in whole.values()) <= room:
+        return whole
+    trimmed = _trimmed(paragraphs, index)
+    # Nothing chosen yet: the best paragraph is kept, with what it leans on, cut by the caller.
+    return whole if trimmed is None and not chosen else trimmed
 
 
 def _trimmed(paragraphs: Sequence[str], index: int) -> dict[int, str] | None:
