@@ -1,9 +1,5 @@
-"""The words each segment reads around an article: subject, preheader, intro and call to
-action, written from the segment's voice (campaigns/segments.yaml) and fitted to their limits.
-
-A voice's patterns are tried in order: the first whose placeholders can all be filled, that
-fits its part's length and, for a health-sensitive segment, reveals no condition, wins.
-"""
+"""The words each segment reads around an article (subject, preheader, intro, call to action),
+written from its voice in campaigns/segments.yaml and fitted to their limits."""
 
 from __future__ import annotations
 

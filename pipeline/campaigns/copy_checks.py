@@ -1,6 +1,5 @@
-"""Checks of the copy across a campaign's variants, which staff should see before approving:
-a subject made from a file name, an article address that was guessed, a preheader of the
-wrong length, and segments whose emails read the same (the tailoring did nothing)."""
+"""Checks across a campaign's variants: a subject made from a file name, a guessed article
+address, a preheader of the wrong length, and segments whose emails read the same."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
-"""Excerpts that stand alone: paragraphs taken out of an article must not open mid-thought
-("So do I have you convinced?", "Therefore, if your legs..."), pointing back at text the email
-does not carry, and no sentence may be read twice in one email."""
+"""Excerpts that stand alone: no paragraph opens mid-thought ("So do I have you convinced?")
+pointing back at text the email does not carry, and no sentence is read twice in one email."""
 
 from __future__ import annotations
 

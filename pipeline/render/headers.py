@@ -1,10 +1,5 @@
-"""Folding an unstructured header (the subject) without changing what it says.
-
-The standard library's folder can leave a space at the end of a line and then add the folding
-space in front of the next, so a reader that unfolds the header sees two spaces. Here every
-fold replaces exactly one of the value's own spaces, and words outside ASCII become RFC 2047
-encoded words that carry their own inner spaces.
-"""
+"""Folding the subject header at its own spaces, so unfolding never shows two spaces where the
+standard library's folder can leave a space before the fold and add another after it."""
 
 from __future__ import annotations
 

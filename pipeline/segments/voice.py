@@ -1,15 +1,5 @@
-"""A segment's voice in campaigns/segments.yaml: the angle it cares about and the patterns of
-its subject, preheader, intro and call to action, validated with file and line.
-
-    voice:
-      angle: training and recovery
-      subject: ["{title}, for your training", "{title}"]
-      preheader: Training hard? Here is what {phrase} has to do with your recovery.
-      intro: We picked this for you because it covers {phrase}.
-      cta: Read how it helps your training
-
-Each pattern is one text or a list tried in order (see pipeline.campaigns.copy).
-"""
+"""A segment's voice in campaigns/segments.yaml (angle; subject, preheader, intro and call-to-action
+patterns), validated with file and line; see docs/segment-copy.md."""
 
 from __future__ import annotations
 
