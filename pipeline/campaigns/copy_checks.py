@@ -9,7 +9,7 @@ from itertools import combinations
 
 from rapidfuzz import fuzz
 
-from pipeline.campaigns.copy import PREHEADER_LIMIT, PREHEADER_MIN
+from pipeline.campaigns.copy import PREHEADER_LIMIT, PREHEADER_MIN, SUBJECT_TARGET
 from pipeline.config import Settings
 from pipeline.content.plaintext import title_is_file_name
 from pipeline.models import Finding, Plan, RenderedVariant
@@ -50,6 +50,16 @@ def copy_findings(
                     f"the subject {variant.subject!r} comes from the file name of "
                     f"{file_named[0].slug!r} (it has no title line); write a real subject in "
                     f"the campaign file (overrides.{variant.segment}.subject)",
+                )
+            )
+        if len(variant.subject) > SUBJECT_TARGET:
+            found.append(
+                Finding(
+                    variant.segment,
+                    "warning",
+                    "subject",
+                    f"the subject is {len(variant.subject)} characters; phones show about "
+                    f"{SUBJECT_TARGET}, so the end of it may not be read",
                 )
             )
         if not PREHEADER_MIN <= len(variant.preheader) <= PREHEADER_LIMIT:

@@ -21,6 +21,7 @@ from pipeline.content import sync_content
 from pipeline.content.excerpt import opens_with_back_reference, sentence_keys
 from pipeline.render import mime_bytes, personalise
 from pipeline.store import open_engine, upgrade
+from tests.conftest import REPO
 
 # SpamAssassin's local rules (no network tests) must score every email below this.
 SPAM_LIMIT = 0.5
@@ -30,28 +31,26 @@ _FILLER = "&#847;&zwnj;&nbsp;"
 
 @pytest.fixture(scope="module")
 def clinic(tmp_path_factory):
-    from tests.conftest import REPO
-
+    """The sample workspace on its own SQLite database, every campaign file planned once."""
     root = tmp_path_factory.mktemp("copy") / "clinic"
     root.mkdir()
     shutil.copy(REPO / "clinic.toml", root / "clinic.toml")
     for folder in ("content", "campaigns", "templates"):
         shutil.copytree(REPO / folder, root / folder)
-    saved = {key: os.environ.pop(key, None) for key in ("CLINICMAIL_DATABASE_URL",)}
-    os.environ.setdefault("CLINICMAIL_SECRET_KEY", "test-secret-key-not-for-production")
-    settings = load_settings(root)
-    engine = open_engine(settings.database_url)
-    upgrade(engine)
-    sync_content(engine, settings)
-    plans = {}
-    with engine.connect() as conn:
-        for path in campaign_files(root):
-            plans[path.stem] = review_plan(conn, settings, path.stem)
-    engine.dispose()
-    yield settings, plans
-    for key, value in saved.items():
-        if value is not None:
-            os.environ[key] = value
+    with pytest.MonkeyPatch.context() as patch:
+        for variable in ("CLINICMAIL_WORKSPACE", "CLINICMAIL_DATABASE_URL", "SENDGRID_API_KEY"):
+            patch.delenv(variable, raising=False)
+        patch.setenv("CLINICMAIL_SECRET_KEY", "test-secret-key-not-for-production")
+        settings = load_settings(root)
+        engine = open_engine(settings.database_url)
+        upgrade(engine)
+        sync_content(engine, settings)
+        with engine.connect() as conn:
+            plans = {
+                path.stem: review_plan(conn, settings, path.stem) for path in campaign_files(root)
+            }
+        engine.dispose()
+        yield settings, plans
 
 
 def rendered_messages(settings, plans):

@@ -100,7 +100,8 @@ def test_two_segments_made_to_read_the_same_are_reported(clinic):
     settings, engine = clinic
     path = settings.workspace / "campaigns" / "back-massage-benefits.yaml"
     same = (
-        "    subject: A back massage\n    intro: Hello.\n    preheader: {pre}\n"
+        "    subject: A back massage for every kind of week, whatever it throws at you\n"
+        "    intro: Hello.\n    preheader: {pre}\n"
         "    cta: Read it\n    excerpt: [1, 2]\n"
     )
     pre = "A short note from our therapists about backs, desks and sleep."
@@ -116,3 +117,6 @@ def test_two_segments_made_to_read_the_same_are_reported(clinic):
     tailoring = [f for f in check_plan(settings, plan, segments) if f.check == "tailoring"]
     assert len(tailoring) == 1
     assert "'athletes' and 'general' emails read the same" in tailoring[0].message
+    long = [f for f in check_plan(settings, plan, segments) if "phones show about 60" in f.message]
+    assert {f.segment for f in long} == {"athletes", "general"}
+    assert all(f.level == "warning" for f in long)
