@@ -33,6 +33,7 @@ from pipeline.store.metrics import (
     segment_statuses_since,
     send_status_counts,
 )
+from pipeline.urls import normalise_url
 
 # Which figure each send status adds to (besides the audience). A send that reached the
 # provider stays "sent" whatever came of it later (delivered, bounced, dropped).
@@ -166,8 +167,8 @@ def segment_daily_series(
 def link_without_query(url: str) -> str:
     """A clicked address without its query and fragment: UTM parameters and per-recipient
     tokens would otherwise make every click a different link."""
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc.lower(), parts.path or "/", "", ""))
+    parts = urlsplit(normalise_url(url))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 
 def top_links(conn: Connection, campaign_slug: str, limit: int = 10) -> list[tuple[str, int]]:

@@ -7,8 +7,6 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import lru_cache
-from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Table, case, exists, select, update
@@ -19,6 +17,7 @@ from pipeline.models import Event
 from pipeline.store.bulk import insert_new_rows, select_where_in, update_where_in
 from pipeline.store.contacts import suppress, unsubscribe_contact
 from pipeline.store.tables import contacts, event_counts, events, send_engagements, sends
+from pipeline.urls import same_address
 
 # The metric (and engagement kind) each SendGrid event counts towards; open and click are
 # handled apart (machine opens, booking clicks).
@@ -93,19 +92,11 @@ def _insert(conn: Connection, table: Table):
     return dialect.insert(table)
 
 
-@lru_cache(maxsize=4096)
 def booking_click(url: str | None, booking_url: str) -> bool:
-    """Whether a clicked `url` is the clinic's booking page: same address, with or without the
-    campaign's UTM parameters (any other query must match the booking URL's own)."""
-    if not url:
-        return False
-    clicked, booking = urlsplit(url), urlsplit(booking_url)
-
-    def key(parts) -> tuple:
-        query = sorted((k, v) for k, v in parse_qsl(parts.query) if not k.startswith("utm_"))
-        return (parts.netloc.lower(), parts.path.rstrip("/") or "/", query)
-
-    return key(clicked) == key(booking)
+    """Whether a clicked `url` is the clinic's booking page (see pipeline.urls.normalise_url:
+    the campaign's UTM parameters, escaping, host case, a trailing slash and a default port do
+    not matter; any other query must match the booking URL's own)."""
+    return same_address(url, booking_url)
 
 
 def engagement_kinds(event: Event, booking_url: str) -> tuple[str, ...]:
