@@ -12,8 +12,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
+from pipeline.bookings.figures import figures_document
 from pipeline.models import (
     METRIC_NAMES,
+    BookingSums,
     CampaignMetrics,
     CampaignSummary,
     DayMetrics,
@@ -21,6 +23,7 @@ from pipeline.models import (
     Overview,
     SegmentMetrics,
 )
+from pipeline.store.bookings import any_bookings, attributed_sums_by_variant
 from pipeline.store.metrics import (
     campaign_by_slug,
     campaign_clicks,
@@ -90,8 +93,14 @@ def campaign_metrics(conn: Connection, campaign_slug: str) -> CampaignMetrics:
         if kind in ENGAGEMENT_FIGURES:
             figures.setdefault(variant_id, defaultdict(int))[kind] += count
             simulated = simulated or is_simulated
+    booked = attributed_sums_by_variant(conn, [campaign.id]) if any_bookings(conn) else None
     segments = tuple(
-        SegmentMetrics(variant.segment, variant.segment_code, _counts(figures[variant.id]))
+        SegmentMetrics(
+            variant.segment,
+            variant.segment_code,
+            _counts(figures[variant.id]),
+            None if booked is None else booked.get((campaign.id, variant.id), BookingSums()),
+        )
         for variant in variants
     )
     return CampaignMetrics(
@@ -102,20 +111,23 @@ def campaign_metrics(conn: Connection, campaign_slug: str) -> CampaignMetrics:
         started_at=campaign.started_at,
         segments=segments,
         totals=_sum(segment.counts for segment in segments),
-        simulated=simulated,
+        simulated=simulated or bool(booked and any(b.simulated for b in booked.values())),
+        bookings=None if booked is None else sum(booked.values(), BookingSums()),
     )
 
 
 def campaign_document(metrics: CampaignMetrics) -> dict[str, Any]:
-    """`clinicmail campaign status --json`: campaign, state, scheduled_for, segments, totals."""
+    """`clinicmail campaign status --json`: campaign, state, scheduled_for, segments, totals
+    (each with counts, rates and booking figures: see pipeline.bookings.figures)."""
     return {
         "campaign": metrics.campaign,
         "state": metrics.state,
         "scheduled_for": metrics.scheduled_for.isoformat() if metrics.scheduled_for else None,
         "segments": [
-            {"segment": segment.segment, **segment.counts.as_dict()} for segment in metrics.segments
+            {"segment": segment.segment, **figures_document(segment.counts, segment.bookings)}
+            for segment in metrics.segments
         ],
-        "totals": metrics.totals.as_dict(),
+        "totals": figures_document(metrics.totals, metrics.bookings),
     }
 
 

@@ -209,3 +209,32 @@ def campaign_clicks(conn: Connection, campaign_id: int) -> list[tuple[str, int]]
         )
     )
     return [(url, send_id) for url, send_id in rows]
+
+
+def engagement_by_variant(
+    conn: Connection, campaign_ids: list[int]
+) -> list[tuple[int, int, str, str, bool, int]]:
+    """(campaign id, variant id, segment name, kind, simulated, sends) of these campaigns from
+    the engagement counters: a few hundred rows whatever the number of events."""
+    if not campaign_ids:
+        return []
+    rows = conn.execute(
+        select(
+            event_counts.c.campaign_id,
+            event_counts.c.variant_id,
+            variants.c.segment,
+            event_counts.c.kind,
+            event_counts.c.simulated,
+            func.sum(event_counts.c.count),
+        )
+        .join(variants, variants.c.id == event_counts.c.variant_id)
+        .where(event_counts.c.campaign_id.in_(campaign_ids))
+        .group_by(
+            event_counts.c.campaign_id,
+            event_counts.c.variant_id,
+            variants.c.segment,
+            event_counts.c.kind,
+            event_counts.c.simulated,
+        )
+    )
+    return [(c, v, segment, kind, bool(sim), int(n)) for c, v, segment, kind, sim, n in rows]

@@ -219,6 +219,38 @@ event_counts = Table(
     sqlite_with_rowid=False,
 )
 
+# Appointments imported from the booking system. `booking_key` is what makes an import
+# idempotent: the appointment's own id when the export has one, else (email, start, service).
+# A booking of an address with no contact keeps contact_id NULL (counted, never attributed).
+# The attributed_* columns hold the attribution computed set-based when bookings arrive (or
+# the attribution settings change: `attribution` records which model and window made them),
+# so the owner's comparison reads a few thousand rows, not events.
+bookings = Table(
+    "bookings",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("booking_key", String(400), nullable=False, unique=True),
+    Column("appointment_id", String(200)),
+    Column("email_key", String(320), nullable=False),
+    Column("contact_id", ForeignKey("contacts.id", ondelete="SET NULL")),
+    Column("starts_at", UtcDateTime(), nullable=False),
+    Column("booked_at", UtcDateTime(), nullable=False),
+    Column("service", Text, nullable=False, default=""),
+    Column("value_cents", Integer, nullable=False, default=0),
+    Column("status", String(20), nullable=False),
+    Column("new_client", Boolean, nullable=False, default=False),
+    Column("simulated", Boolean, nullable=False, default=False),
+    Column("attributed_send_id", ForeignKey("sends.id", ondelete="SET NULL")),
+    Column("attributed_campaign_id", ForeignKey("campaigns.id", ondelete="SET NULL")),
+    Column("attributed_variant_id", ForeignKey("variants.id", ondelete="SET NULL")),
+    Column("attribution", String(40)),
+    Column("imported_at", UtcDateTime(), nullable=False),
+    # Attribution looks a client's bookings up by contact; new-client flags by address.
+    Index("ix_bookings_contact_id", "contact_id"),
+    Index("ix_bookings_email_key_starts_at", "email_key", "starts_at"),
+    Index("ix_bookings_attributed_campaign_id", "attributed_campaign_id"),
+)
+
 users = Table(
     "users",
     metadata,

@@ -1,0 +1,212 @@
+"""Bookings in the database: writes for the import (set-based per chunk), new-client flags and
+attribution to campaign emails computed in SQL, and the per-campaign and per-segment sums the
+owner's figures read."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, case, exists, func, insert, select, text, update
+
+from pipeline.models import BookingSums
+from pipeline.store.tables import bookings, contacts, sends
+
+# The columns an import compares: a row whose values all match the stored ones is unchanged.
+COMPARED_COLUMNS = (
+    "appointment_id", "email_key", "starts_at", "booked_at", "service", "value_cents", "status",
+)  # fmt: skip
+STATUSES = ("booked", "cancelled", "no_show")
+
+
+@dataclass(frozen=True)
+class AttributionKey:
+    """Which model and window made a booking's attribution ("last_click:7")."""
+
+    model: str
+    window_days: int
+
+    def __str__(self) -> str:
+        return f"{self.model}:{self.window_days}"
+
+
+def bookings_by_key(conn: Connection, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+    if not keys:
+        return {}
+    columns = [bookings.c.id, bookings.c.booking_key] + [bookings.c[n] for n in COMPARED_COLUMNS]
+    rows = conn.execute(select(*columns).where(bookings.c.booking_key.in_(list(keys))))
+    return {row.booking_key: dict(row._mapping) for row in rows}
+
+
+def contact_ids_by_key(conn: Connection, keys: Sequence[str]) -> dict[str, int]:
+    if not keys:
+        return {}
+    rows = conn.execute(
+        select(contacts.c.email_key, contacts.c.id).where(contacts.c.email_key.in_(list(keys)))
+    )
+    return {key: contact_id for key, contact_id in rows}
+
+
+def insert_bookings(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """New bookings; their new-client flag and attribution are worked out afterwards, for the
+    whole table at once (refresh_derived)."""
+    if rows:
+        conn.execute(insert(bookings), [{**row, "new_client": False} for row in rows])
+
+
+def update_bookings(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Changed bookings by id; their attribution is cleared so refresh_derived redoes it."""
+    if not rows:
+        return
+    statement = (
+        update(bookings)
+        .where(bookings.c.id == bindparam("b_id"))
+        .values(
+            {
+                **{name: bindparam(f"b_{name}") for name in (*COMPARED_COLUMNS, "contact_id")},
+                "attribution": None,
+                "imported_at": bindparam("b_imported_at"),
+            }
+        )
+    )
+    conn.execute(statement, [{f"b_{name}": value for name, value in row.items()} for row in rows])
+
+
+def _window_start(conn: Connection) -> str:
+    """SQL for the moment the attribution window opens before a booking (:days before it).
+    SQLite stores times as 'YYYY-MM-DD HH:MM:SS.ffffff' text, so the shifted time is written in
+    the same shape for the comparison to hold."""
+    if conn.dialect.name == "sqlite":
+        return "strftime('%Y-%m-%d %H:%M:%f', bookings.booked_at, '-' || :days || ' days') || '000'"
+    return "bookings.booked_at - make_interval(days => :days)"
+
+
+def refresh_derived(conn: Connection, key: AttributionKey) -> None:
+    """Work out, set-based, what follows from the bookings held: which are a new client's, and
+    which campaign email each is credited to under `key`. Only bookings whose attribution was
+    made under another key (or cleared by a change) are redone, so a repeat import of the
+    same file costs nearly nothing."""
+    earlier = bookings.alias("earlier")
+    # New client: no earlier appointment of the same address that took place or was missed
+    # (a cancelled one never made them a client).
+    conn.execute(
+        update(bookings).values(
+            new_client=~exists().where(
+                earlier.c.email_key == bookings.c.email_key,
+                earlier.c.starts_at < bookings.c.starts_at,
+                earlier.c.status != "cancelled",
+            )
+        )
+    )
+    event_filter = (
+        "events.event = 'click'"
+        if key.model == "last_click"
+        else "events.event = 'open' AND events.machine_open = :human"
+    )
+    # The latest qualifying event of the client's campaign emails within the window, found
+    # through the client's sends (uq_sends_contact_id_campaign_id) and each send's events
+    # (ix_events_send_id): a few index lookups per booking, never a scan of events.
+    latest_send = f"""
+        SELECT events.send_id FROM sends JOIN events ON events.send_id = sends.id
+        WHERE sends.contact_id = bookings.contact_id AND {event_filter}
+          AND events.occurred_at <= bookings.booked_at
+          AND events.occurred_at > {_window_start(conn)}
+        ORDER BY events.occurred_at DESC, events.id DESC LIMIT 1
+    """
+    stale = "(bookings.attribution IS NULL OR bookings.attribution <> :key)"
+    parameters = {"key": str(key), "days": key.window_days, "human": False}
+    if key.model == "last_click":
+        parameters.pop("human")
+    conn.execute(
+        text(
+            f"UPDATE bookings SET attributed_send_id = ({latest_send}) "
+            f"WHERE {stale} AND bookings.contact_id IS NOT NULL"
+        ),
+        parameters,
+    )
+    send = select(sends.c.campaign_id, sends.c.variant_id).where(
+        sends.c.id == bookings.c.attributed_send_id
+    )
+    conn.execute(
+        update(bookings)
+        .where(text(stale))
+        .values(
+            attributed_campaign_id=send.with_only_columns(sends.c.campaign_id).scalar_subquery(),
+            attributed_variant_id=send.with_only_columns(sends.c.variant_id).scalar_subquery(),
+            attribution=str(key),
+        ),
+        {"key": str(key)},
+    )
+
+
+def any_bookings(conn: Connection) -> bool:
+    """Whether a bookings file was ever imported (or demo bookings made): without one, booking
+    figures are unknown, not zero."""
+    return conn.execute(select(bookings.c.id).limit(1)).first() is not None
+
+
+def _sums_query(*group_by):
+    booked = bookings.c.status == "booked"
+    return select(
+        *group_by,
+        func.sum(case((booked, 1), else_=0)),
+        func.sum(case((bookings.c.status == "cancelled", 1), else_=0)),
+        func.sum(case((bookings.c.status == "no_show", 1), else_=0)),
+        func.sum(case((booked & bookings.c.new_client, 1), else_=0)),
+        func.sum(case((booked, bookings.c.value_cents), else_=0)),
+        func.max(case((bookings.c.simulated, 1), else_=0)),
+    ).group_by(*group_by)
+
+
+def _sums(row: Sequence[Any]) -> BookingSums:
+    return BookingSums(*(int(value or 0) for value in row[:5]), simulated=bool(row[5]))
+
+
+def attributed_sums_by_variant(
+    conn: Connection, campaign_ids: Sequence[int] | None = None
+) -> dict[tuple[int, int], BookingSums]:
+    """{(campaign id, variant id): sums} of attributed bookings (ix_bookings_attributed_...).
+    Revenue counts kept appointments ("booked") only; cancelled and no-shows count apart."""
+    query = _sums_query(bookings.c.attributed_campaign_id, bookings.c.attributed_variant_id).where(
+        bookings.c.attributed_campaign_id.is_not(None)
+    )
+    if campaign_ids is not None:
+        query = query.where(bookings.c.attributed_campaign_id.in_(list(campaign_ids)))
+    return {(row[0], row[1]): _sums(row[2:]) for row in conn.execute(query)}
+
+
+def unattributed_sums(conn: Connection, since: datetime) -> tuple[BookingSums, int]:
+    """Bookings made since `since` credited to no email, and how many of them are of addresses
+    that are no contact."""
+    query = _sums_query().where(
+        bookings.c.attributed_campaign_id.is_(None), bookings.c.booked_at >= since
+    )
+    row = conn.execute(query).one()
+    unknown = conn.execute(
+        select(func.count()).where(bookings.c.contact_id.is_(None), bookings.c.booked_at >= since)
+    ).scalar_one()
+    return _sums(row), int(unknown)
+
+
+def attributed_bookings_between(
+    conn: Connection, first: datetime, end: datetime
+) -> list[tuple[datetime, int]]:
+    """(booked at, count) of kept bookings credited to a campaign email and made in
+    [first, end): a trend chart buckets them into the clinic's local days."""
+    rows = conn.execute(
+        select(bookings.c.booked_at, func.count())
+        .where(
+            bookings.c.attributed_campaign_id.is_not(None),
+            bookings.c.status == "booked",
+            bookings.c.booked_at >= first,
+            bookings.c.booked_at < end,
+        )
+        .group_by(bookings.c.booked_at)
+    )
+    return [(booked_at, int(count)) for booked_at, count in rows]
+
+
+def booking_count(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(bookings)).scalar_one())
