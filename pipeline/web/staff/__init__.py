@@ -8,7 +8,9 @@ from fastapi import APIRouter, Depends
 from pipeline.web.auth import staff_user, verify_csrf
 from pipeline.web.staff import (
     account,
+    bookings,
     campaigns,
+    comparison,
     contacts,
     content,
     dashboard,
@@ -24,7 +26,10 @@ def staff_router() -> APIRouter:
     # Order matters: sign-in is checked before the form token, so an anonymous post is sent to
     # the sign-in page rather than told its form expired.
     guarded = APIRouter(dependencies=[Depends(staff_user), Depends(verify_csrf)])
-    for module in (account, campaigns, contacts, content, dashboard, messages, report, users):
+    for module in (
+        account, bookings, campaigns, comparison, contacts, content, dashboard, messages,
+        report, users,
+    ):  # fmt: skip
         guarded.include_router(module.router)
     router.include_router(guarded)
     return router
