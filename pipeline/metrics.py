@@ -23,7 +23,11 @@ from pipeline.models import (
     Overview,
     SegmentMetrics,
 )
-from pipeline.store.bookings import any_bookings, attributed_sums_by_variant
+from pipeline.store.bookings import (
+    any_bookings,
+    attributed_sums_by_segment,
+    attributed_sums_by_variant,
+)
 from pipeline.store.metrics import (
     campaign_by_slug,
     campaign_clicks,
@@ -206,13 +210,23 @@ def overview(conn: Connection, since: date, *, zone: ZoneInfo = _UTC_ZONE) -> Ov
         if kind in ENGAGEMENT_FIGURES:
             figures[segment][kind] += count
             simulated = simulated or is_simulated
-    segments = tuple(
-        SegmentMetrics(segment, code, _counts(values))
-        for (segment, code), values in sorted(figures.items())
-    )
+    active = campaigns_active_since(conn, started, since)
     campaigns = tuple(
-        CampaignSummary(row.slug, row.name, row.state, row.started_at)
-        for row in campaigns_active_since(conn, started, since)
+        CampaignSummary(row.slug, row.name, row.state, row.started_at) for row in active
+    )
+    booked = None
+    if any_bookings(conn):
+        booked = attributed_sums_by_segment(conn, [row.id for row in active])
+        for key in booked:
+            figures.setdefault(key, defaultdict(int))
+    segments = tuple(
+        SegmentMetrics(
+            segment,
+            code,
+            _counts(values),
+            None if booked is None else booked.get((segment, code), BookingSums()),
+        )
+        for (segment, code), values in sorted(figures.items())
     )
     return Overview(
         since=since,
@@ -220,6 +234,7 @@ def overview(conn: Connection, since: date, *, zone: ZoneInfo = _UTC_ZONE) -> Ov
         totals=_sum(segment.counts for segment in segments),
         campaigns=campaigns,
         simulated=simulated,
+        bookings=None if booked is None else sum(booked.values(), BookingSums()),
     )
 
 

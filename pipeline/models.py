@@ -462,3 +462,4 @@ class Overview:
     totals: MetricCounts
     campaigns: tuple[CampaignSummary, ...]
     simulated: bool
+    bookings: BookingSums | None = None

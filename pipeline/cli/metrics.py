@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from pipeline.bookings.figures import figures_document
 from pipeline.cli.base import AppContext, pass_app, print_json, print_table
 from pipeline.metrics import (
     DAILY_FIGURES,
@@ -112,10 +113,13 @@ def metrics_command(app: AppContext, days: int, as_json: bool) -> None:
                 "days": days,
                 "simulated": summary.simulated,
                 "segments": [
-                    {"segment": segment.segment, **segment.counts.as_dict()}
+                    {
+                        "segment": segment.segment,
+                        **figures_document(segment.counts, segment.bookings),
+                    }
                     for segment in summary.segments
                 ],
-                "totals": summary.totals.as_dict(),
+                "totals": figures_document(summary.totals, summary.bookings),
                 "campaigns": [
                     {
                         "campaign": campaign.campaign,

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, case, exists, func, insert, select, text, update
 
 from pipeline.models import BookingSums
-from pipeline.store.tables import bookings, contacts, sends
+from pipeline.store.tables import bookings, contacts, sends, variants
 
 # The columns an import compares: a row whose values all match the stored ones is unchanged.
 COMPARED_COLUMNS = (
@@ -174,6 +174,20 @@ def attributed_sums_by_variant(
     )
     if campaign_ids is not None:
         query = query.where(bookings.c.attributed_campaign_id.in_(list(campaign_ids)))
+    return {(row[0], row[1]): _sums(row[2:]) for row in conn.execute(query)}
+
+
+def attributed_sums_by_segment(
+    conn: Connection, campaign_ids: Sequence[int]
+) -> dict[tuple[str, str], BookingSums]:
+    """{(segment name, code): sums} of bookings credited to these campaigns' emails."""
+    if not campaign_ids:
+        return {}
+    query = (
+        _sums_query(variants.c.segment, variants.c.segment_code)
+        .select_from(bookings.join(variants, variants.c.id == bookings.c.attributed_variant_id))
+        .where(bookings.c.attributed_campaign_id.in_(list(campaign_ids)))
+    )
     return {(row[0], row[1]): _sums(row[2:]) for row in conn.execute(query)}
 
 
