@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, case, exists, func, insert, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from pipeline.models import BookingSums
 from pipeline.store.tables import bookings, contacts, sends, variants
@@ -83,14 +84,10 @@ def _window_start(conn: Connection) -> str:
     return "bookings.booked_at - make_interval(days => :days)"
 
 
-def refresh_derived(conn: Connection, key: AttributionKey) -> None:
-    """Work out, set-based, what follows from the bookings held: which are a new client's, and
-    which campaign email each is credited to under `key`. Only bookings whose attribution was
-    made under another key (or cleared by a change) are redone, so a repeat import of the
-    same file costs nearly nothing."""
+def refresh_new_clients(conn: Connection) -> None:
+    """Mark each booking that is a new client's: no earlier appointment of the same address
+    that took place or was missed (a cancelled one never made them a client)."""
     earlier = bookings.alias("earlier")
-    # New client: no earlier appointment of the same address that took place or was missed
-    # (a cancelled one never made them a client).
     conn.execute(
         update(bookings).values(
             new_client=~exists().where(
@@ -100,6 +97,14 @@ def refresh_derived(conn: Connection, key: AttributionKey) -> None:
             )
         )
     )
+
+
+def refresh_derived(conn: Connection, key: AttributionKey) -> None:
+    """Work out, set-based, what follows from the bookings held: which are a new client's, and
+    which campaign email each is credited to under `key`. Only bookings whose attribution was
+    made under another key (or cleared by a change) are redone, so a repeat import of the
+    same file costs nearly nothing."""
+    refresh_new_clients(conn)
     event_filter = (
         "events.event = 'click'"
         if key.model == "last_click"
@@ -224,3 +229,52 @@ def attributed_bookings_between(
 
 def booking_count(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(bookings)).scalar_one())
+
+
+# Demo mode: one booking clicker in DEMO_BOOKING_EVERY books, a few minutes after the click.
+DEMO_BOOKING_EVERY = 2
+DEMO_SERVICES = (("Sports massage", 5500), ("Physiotherapy assessment", 6500))
+
+
+def make_demo_bookings(conn: Connection, clicks: Sequence[Any], now: datetime) -> None:
+    """Made-up bookings for some simulated booking clicks (the local server's demo mode),
+    flagged simulated like the events, credited to the clicked email. Which clicks book
+    depends on the send id, so the demo is the same every time."""
+    chosen = [click for click in clicks if click.send_id % DEMO_BOOKING_EVERY == 0]
+    if not chosen:
+        return
+    rows = conn.execute(
+        select(sends.c.id, sends.c.contact_id, sends.c.campaign_id, sends.c.variant_id,
+               contacts.c.email_key)
+        .join(contacts, contacts.c.id == sends.c.contact_id)
+        .where(sends.c.id.in_([click.send_id for click in chosen]))
+    ).all()  # fmt: skip
+    clicked_at = {click.send_id: click.occurred_at for click in chosen}
+    new_rows = []
+    for send_id, contact_id, campaign_id, variant_id, key in rows:
+        service, value = DEMO_SERVICES[send_id % len(DEMO_SERVICES)]
+        booked_at = clicked_at[send_id] + timedelta(minutes=5)
+        new_rows.append(
+            {
+                "booking_key": f"demo:{send_id}",
+                "appointment_id": None,
+                "email_key": key,
+                "contact_id": contact_id,
+                "starts_at": booked_at + timedelta(days=3),
+                "booked_at": booked_at,
+                "service": service,
+                "value_cents": value,
+                "status": "booked",
+                "new_client": False,
+                "simulated": True,
+                "attributed_send_id": send_id,
+                "attributed_campaign_id": campaign_id,
+                "attributed_variant_id": variant_id,
+                "attribution": None,
+                "imported_at": now,
+            }
+        )
+    if new_rows:
+        statement = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(bookings)
+        conn.execute(statement.on_conflict_do_nothing(index_elements=["booking_key"]), new_rows)
+        refresh_new_clients(conn)

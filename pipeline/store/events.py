@@ -14,6 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
 from pipeline.models import Event
+from pipeline.store.bookings import make_demo_bookings
 from pipeline.store.bulk import insert_new_rows, select_where_in, update_where_in
 from pipeline.store.contacts import suppress, unsubscribe_contact
 from pipeline.store.tables import contacts, event_counts, events, send_engagements, sends
@@ -163,7 +164,10 @@ def record_events(
         row[0] for row in insert_new_rows(conn, events, rows, ("sg_event_id",), ("sg_event_id",))
     }
     new_events = [unique[event_id] for event_id in unique if event_id in stored_ids]
-    _count_first_engagements(conn, new_events, refs, zone, booking_url)
+    first_booking_clicks = _count_first_engagements(conn, new_events, refs, zone, booking_url)
+    simulated_booking_clicks = [event for event in first_booking_clicks if event.simulated]
+    if simulated_booking_clicks:
+        make_demo_bookings(conn, simulated_booking_clicks, received_at)
     _move_send_statuses(conn, new_events, refs, received_at)
     suppressed = _apply_suppressions(conn, new_events, refs, received_at, source)
     return IngestReport(len(batch), len(new_events), len(batch) - len(new_events), suppressed)
@@ -175,7 +179,8 @@ def _count_first_engagements(
     refs: dict[int, _SendRef],
     zone: ZoneInfo,
     booking_url: str,
-) -> None:
+) -> list[Event]:
+    """Count each send's first engagement of each kind; returns the first booking clicks."""
     # The earliest event of each (send, kind) in this batch stands for it.
     firsts: dict[tuple[int, str], Event] = {}
     for event in sorted(new_events, key=lambda e: e.occurred_at):
@@ -184,7 +189,7 @@ def _count_first_engagements(
         for kind in engagement_kinds(event, booking_url):
             firsts.setdefault((event.send_id, kind), event)
     if not firsts:
-        return
+        return []
     inserted = insert_new_rows(
         conn,
         send_engagements,
@@ -202,7 +207,7 @@ def _count_first_engagements(
             day = days[event.occurred_at] = event.occurred_at.astimezone(zone).date()
         counts[(ref.campaign_id, ref.variant_id, day, kind, event.simulated)] += 1
     if not counts:
-        return
+        return []
     upsert = _insert(conn, event_counts)
     upsert = upsert.on_conflict_do_update(
         index_elements=["campaign_id", "variant_id", "day", "kind", "simulated"],
@@ -223,6 +228,7 @@ def _count_first_engagements(
             for (campaign_id, variant_id, day, kind, simulated), count in sorted(counts.items())
         ],
     )
+    return [firsts[(send_id, kind)] for send_id, kind in inserted if kind == "booking_clicks"]
 
 
 def _move_send_statuses(

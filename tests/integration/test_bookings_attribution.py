@@ -216,3 +216,30 @@ def test_the_cli_prints_the_contacts_report_keys(workspace_db, tmp_path):
     # No contacts in this database: every booking is of an unknown address, none is added.
     assert (document["created"], document["unknown_addresses"]) == (9, 9)
     assert [r["row"] for r in document["rejected"]] == [11, 12, 13]
+
+
+def test_demo_booking_clicks_make_simulated_bookings(engine):
+    with engine.begin() as conn:
+        scenario = add_campaign(conn, "demo-campaign", started_at=_at("2026-06-01T08:00"))
+        sends = [
+            add_send(conn, scenario, add_contact(conn, f"p{n}@example.com"), "athletes")
+            for n in range(4)
+        ]
+        clicks = [
+            Event(f"c{n}", "click", _at("2026-06-01T10:00"), send, url=BOOKING, simulated=True)
+            for n, send in enumerate(sends)
+        ]
+        # A real click makes no booking up, and a repeated batch makes none twice.
+        clicks.append(Event("real", "click", _at("2026-06-01T10:00"), sends[0], url=BOOKING))
+        for _ in range(2):
+            record_events(
+                conn, clicks, zone=LONDON, booking_url=BOOKING, received_at=_at("2026-06-01T11:00")
+            )
+    with engine.connect() as conn:
+        metrics = campaign_metrics(conn, "demo-campaign")
+    even = sum(1 for send in sends if send % 2 == 0)
+    assert metrics.bookings == BookingSums(
+        bookings=even, new_clients=even, revenue_cents=metrics.bookings.revenue_cents,
+        simulated=True,
+    )  # fmt: skip
+    assert metrics.bookings.revenue_cents > 0 and metrics.simulated
