@@ -3,11 +3,16 @@ document shared by `campaign status --json`, `metrics --json`, the API and the p
 
 from __future__ import annotations
 
+from collections import defaultdict
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection
 
 from pipeline.config import Settings
-from pipeline.models import BookingSums, MetricCounts
-from pipeline.store.bookings import AttributionKey
+from pipeline.models import BookingSums, DayMetrics, MetricCounts
+from pipeline.store.bookings import AttributionKey, attributed_bookings_between
 
 # Each rate: (key, numerator, denominator, what staff read). The denominator is in the name
 # shown, so no rate is a bare percentage.
@@ -65,3 +70,15 @@ def booking_figures(sums: BookingSums | None, delivered: int) -> dict[str, Any]:
 def figures_document(counts: MetricCounts, sums: BookingSums | None) -> dict[str, Any]:
     """Counts, rates and booking figures of one row (a segment, a campaign, the total)."""
     return {**counts.as_dict(), **rates(counts), **booking_figures(sums, counts.delivered)}
+
+
+def with_bookings(conn: Connection, series: list[DayMetrics], zone: ZoneInfo) -> list[DayMetrics]:
+    """The series with each local day's attributed bookings (by when they were booked)."""
+    if not series:
+        return series
+    first = datetime.combine(series[0].day, time(0), zone)
+    end = datetime.combine(series[-1].day + timedelta(days=1), time(0), zone)
+    per_day: dict[date, int] = defaultdict(int)
+    for booked_at, count in attributed_bookings_between(conn, first, end):
+        per_day[booked_at.astimezone(zone).date()] += count
+    return [DayMetrics(day.day, {**day.counts, "bookings": per_day[day.day]}) for day in series]

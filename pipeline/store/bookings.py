@@ -278,3 +278,15 @@ def make_demo_bookings(conn: Connection, clicks: Sequence[Any], now: datetime) -
         statement = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(bookings)
         conn.execute(statement.on_conflict_do_nothing(index_elements=["booking_key"]), new_rows)
         refresh_new_clients(conn)
+
+
+def attributed_sums_booked_between(
+    conn: Connection, first: datetime, end: datetime
+) -> dict[tuple[int, int], BookingSums]:
+    """{(campaign id, variant id): sums} of credited bookings made in [first, end)."""
+    query = _sums_query(bookings.c.attributed_campaign_id, bookings.c.attributed_variant_id).where(
+        bookings.c.attributed_campaign_id.is_not(None),
+        bookings.c.booked_at >= first,
+        bookings.c.booked_at < end,
+    )
+    return {(row[0], row[1]): _sums(row[2:]) for row in conn.execute(query)}

@@ -24,7 +24,7 @@ from pipeline.lifecycle import (
 )
 from pipeline.metrics import campaign_metrics, top_links
 from pipeline.models import StaffUser
-from pipeline.segments import load_segments
+from pipeline.segments import load_segments, segment_label
 from pipeline.store import lifecycle as lifecycle_store
 from pipeline.store import utcnow
 from pipeline.store.articles import list_articles
@@ -34,7 +34,6 @@ from pipeline.web.staff.campaign_work import (
     create_web_campaign,
     local_datetime,
     preview_html,
-    segment_label,
     send_test_email,
 )
 from pipeline.web.staff.rendering import flash, redirect, render

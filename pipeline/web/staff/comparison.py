@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from pipeline.bookings.figures import BOOKING_KEYS, NO_BOOKINGS, booking_figures, rates
 from pipeline.comparison import SORT_KEYS, Comparison, ComparisonRow, comparison, health_flags
 from pipeline.models import Segment
-from pipeline.web.staff.campaign_work import segment_label
+from pipeline.segments import segment_label
 
 router = APIRouter(include_in_schema=False)
 

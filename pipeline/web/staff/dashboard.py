@@ -3,21 +3,17 @@ campaigns, and a banner whenever any figure comes from simulated (demo) events."
 
 from __future__ import annotations
 
-from collections import defaultdict
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from pipeline.bookings.figures import NO_BOOKINGS
+from pipeline.bookings.figures import NO_BOOKINGS, with_bookings
 from pipeline.comparison import MIN_DELIVERED_FOR_BEST
 from pipeline.metrics import daily_series, local_today, overview, segment_daily_series
 from pipeline.models import DayMetrics, Segment
-from pipeline.segments import load_segments
+from pipeline.segments import load_segments, segment_label
 from pipeline.store import lifecycle as lifecycle_store
-from pipeline.store.bookings import attributed_bookings_between
-from pipeline.web.staff.campaign_work import segment_label
 from pipeline.web.staff.charts import trend_chart_svg
 from pipeline.web.staff.comparison import (
     COLUMNS,
@@ -81,18 +77,6 @@ def dashboard_page(request: Request) -> Response:
         "no_bookings": NO_BOOKINGS,
     }
     return render(request, "dashboard.html", context)
-
-
-def with_bookings(conn, series: list[DayMetrics], zone: ZoneInfo) -> list[DayMetrics]:
-    """The series with each local day's attributed bookings (by when they were booked)."""
-    if not series:
-        return series
-    first = datetime.combine(series[0].day, time(0), zone)
-    end = datetime.combine(series[-1].day + timedelta(days=1), time(0), zone)
-    per_day: dict[date, int] = defaultdict(int)
-    for booked_at, count in attributed_bookings_between(conn, first, end):
-        per_day[booked_at.astimezone(zone).date()] += count
-    return [DayMetrics(day.day, {**day.counts, "bookings": per_day[day.day]}) for day in series]
 
 
 def _chart(title: str, series: list[DayMetrics]) -> dict[str, str]:
