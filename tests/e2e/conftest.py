@@ -112,7 +112,7 @@ def clinic(
         "--sendgrid-port",
         str(sendgrid_port),
         "--demo-contacts",
-        "40",
+        "200",
     ]
     with log.open("wb") as output:
         process = subprocess.Popen(
