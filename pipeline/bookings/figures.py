@@ -8,11 +8,16 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 from pipeline.config import Settings
 from pipeline.models import BookingSums, DayMetrics, MetricCounts
-from pipeline.store.bookings import AttributionKey, attributed_bookings_between
+from pipeline.store.bookings import (
+    AttributionKey,
+    attributed_bookings_between,
+    attribution_is_stale,
+    refresh_derived,
+)
 
 # Each rate: (key, numerator, denominator, what staff read). The denominator is in the name
 # shown, so no rate is a bare percentage.
@@ -33,6 +38,15 @@ NO_BOOKINGS = "no bookings imported"
 
 def attribution_key(settings: Settings) -> AttributionKey:
     return AttributionKey(settings.attribution.model, settings.attribution.window_days)
+
+
+def ensure_attribution(engine: Engine, settings: Settings) -> None:
+    """Redo the attribution of bookings credited under another model or window than the
+    settings name (clinic.toml changed since), before figures are read."""
+    key = attribution_key(settings)
+    with engine.begin() as conn:
+        if attribution_is_stale(conn, key):
+            refresh_derived(conn, key)
 
 
 def _denominator(counts: MetricCounts, name: str) -> int:

@@ -146,6 +146,14 @@ def refresh_derived(conn: Connection, key: AttributionKey) -> None:
     )
 
 
+def attribution_is_stale(conn: Connection, key: AttributionKey) -> bool:
+    """Whether some booking was credited under another model or window (or not yet)."""
+    stale = select(bookings.c.id).where(
+        bookings.c.attribution.is_(None) | (bookings.c.attribution != str(key))
+    )
+    return conn.execute(stale.limit(1)).first() is not None
+
+
 def any_bookings(conn: Connection) -> bool:
     """Whether a bookings file was ever imported (or demo bookings made): without one, booking
     figures are unknown, not zero."""

@@ -243,3 +243,18 @@ def test_demo_booking_clicks_make_simulated_bookings(engine):
         simulated=True,
     )  # fmt: skip
     assert metrics.bookings.revenue_cents > 0 and metrics.simulated
+
+
+def test_changing_the_model_in_clinic_toml_redoes_attribution(clinic, workspace_db, tmp_path):
+    _import(clinic, _file(tmp_path), LAST_CLICK)
+    config = workspace_db / "clinic.toml"
+    text = config.read_text(encoding="utf-8")
+    assert 'model = "last_click"' in text
+    config.write_text(text.replace('model = "last_click"', 'model = "last_open"'))
+    result = CliRunner().invoke(
+        main,
+        ["--workspace", str(workspace_db), "campaign", "status", "spring-back-care", "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    desk_workers = json.loads(result.stdout)["segments"][1]
+    assert (desk_workers["segment"], desk_workers["bookings"]) == ("desk_workers", 1)
