@@ -22,6 +22,11 @@ from sqlalchemy import (
 
 from pipeline.store.types import UtcDateTime
 
+# The events attribution looks at (clicks, and opens by a person), as each database writes the
+# condition; queries repeat it word for word so that each database uses the partial index.
+TOUCH_EVENTS_SQLITE = "event = 'click' OR (event = 'open' AND machine_open = 0)"
+TOUCH_EVENTS_POSTGRESQL = "event = 'click' OR (event = 'open' AND machine_open = false)"
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -189,6 +194,16 @@ events = Table(
         "campaign_id",
         sqlite_where=text("event = 'click'"),
         postgresql_where=text("event = 'click'"),
+    ),
+    # Attribution: a client's latest click or human open of each send, read from the index
+    # alone. Partial (clicks and human opens only), so ingestion of other events pays nothing.
+    Index(
+        "ix_events_touches",
+        "send_id",
+        "event",
+        "occurred_at",
+        sqlite_where=text(TOUCH_EVENTS_SQLITE),
+        postgresql_where=text(TOUCH_EVENTS_POSTGRESQL),
     ),
 )
 
