@@ -258,3 +258,35 @@ def test_changing_the_model_in_clinic_toml_redoes_attribution(clinic, workspace_
     assert result.exit_code == 0, result.output
     desk_workers = json.loads(result.stdout)["segments"][1]
     assert (desk_workers["segment"], desk_workers["bookings"]) == ("desk_workers", 1)
+
+
+def test_a_mapping_file_names_unusual_headings_and_bad_ones_are_one_line(workspace_db, tmp_path):
+    settings = load_settings(workspace_db)
+    open_engine(settings.database_url).dispose()
+    path = _file(
+        tmp_path,
+        "Courriel\tDébut\tCréé le\tÉtat\tTarif\n"
+        "ana@example.com\t06/05/2026 10:00\t06/01/2026 09:00\tbooked\t40\n",
+        "export.tsv",
+    )
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(
+        'columns:\n  "Courriel": email\n  "Début": starts_at\n  "Créé le": booked_at\n'
+        '  "État": status\n  "Tarif": value\ndates: month_first\n',
+        encoding="utf-8",
+    )
+
+    def run(*extra):
+        return CliRunner().invoke(
+            main,
+            ["--workspace", str(workspace_db), "bookings", "import", str(path), "--json", *extra],
+        )
+
+    result = run("--mapping", str(mapping))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["created"] == 1
+    mapping.write_text('columns:\n  "Courriel": address\n', encoding="utf-8")
+    refused = run("--mapping", str(mapping))
+    assert refused.exit_code == 1
+    assert refused.stderr.count("\n") == 1 and "mapping.yaml:2" in refused.stderr
+    assert "'address' is not a bookings field" in refused.stderr
