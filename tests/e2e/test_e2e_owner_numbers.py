@@ -15,6 +15,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import STARTUP_LIMIT_S, RunningClinic
@@ -50,13 +51,24 @@ def _make_and_schedule(page: Page, clinic: RunningClinic) -> str:
     return campaign_url
 
 
+def _open(page: Page, url: str) -> None:
+    """Open `url`; while a campaign sends, its page reloads itself when the state changes, which
+    can cut a navigation short: then the page that reload brought is the one we read."""
+    try:
+        page.goto(url)
+    except PlaywrightError as error:
+        if "interrupted by another navigation" not in str(error):
+            raise
+        page.wait_for_load_state()
+
+
 def _settled_booking_clicks(page: Page, clinic: RunningClinic, campaign_url: str) -> int:
     """The campaign's booking clicks once sending is over and the local server's webhook posts
     have stopped changing the figures (two reads a few seconds apart agree)."""
     deadline = time.monotonic() + STARTUP_LIMIT_S
     previous = None
     while time.monotonic() < deadline:
-        page.goto(campaign_url)
+        _open(page, campaign_url)
         state = page.locator("[data-state]").first.inner_text().strip()
         figures = tuple(
             _campaign_figure(page, name) for name in ("delivered", "clicks", "booking_clicks")
@@ -114,7 +126,7 @@ def test_booking_clicks_agree_everywhere(staff_page: Page, clinic: RunningClinic
     assert (on_dashboard, in_report, status["booking_clicks"]) == (on_campaign_page,) * 3
 
     # Demo mode made up bookings for some booking clickers: the same count on each page.
-    page.goto(campaign_url)
+    _open(page, campaign_url)
     bookings_on_campaign_page = _campaign_figure(page, "bookings")
     assert bookings_on_dashboard == bookings_on_campaign_page == status["bookings"]
     assert bookings_in_report == status["bookings"]
