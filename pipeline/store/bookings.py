@@ -26,7 +26,6 @@ from pipeline.store.tables import (
 COMPARED_COLUMNS = (
     "appointment_id", "email_key", "starts_at", "booked_at", "service", "value_cents", "status",
 )  # fmt: skip
-STATUSES = ("booked", "cancelled", "no_show")
 
 
 @dataclass(frozen=True)
@@ -239,19 +238,6 @@ def attributed_sums_by_segment(
         .where(bookings.c.attributed_campaign_id.in_(list(campaign_ids)))
     )
     return {(row[0], row[1]): _sums(row[2:]) for row in conn.execute(query)}
-
-
-def unattributed_sums(conn: Connection, since: datetime) -> tuple[BookingSums, int]:
-    """Bookings made since `since` credited to no email, and how many of them are of addresses
-    that are no contact."""
-    query = _sums_query().where(
-        bookings.c.attributed_campaign_id.is_(None), bookings.c.booked_at >= since
-    )
-    row = conn.execute(query).one()
-    unknown = conn.execute(
-        select(func.count()).where(bookings.c.contact_id.is_(None), bookings.c.booked_at >= since)
-    ).scalar_one()
-    return _sums(row), int(unknown)
 
 
 def attributed_bookings_between(
