@@ -262,7 +262,8 @@ def booking_count(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(bookings)).scalar_one())
 
 
-# Demo mode: one booking clicker in DEMO_BOOKING_EVERY books, a few minutes after the click.
+# Demo mode: one booking clicker in DEMO_BOOKING_EVERY books, at the moment of the click (so
+# the email credited here is the one last-click attribution would credit too).
 DEMO_BOOKING_EVERY = 2
 DEMO_SERVICES = (("Sports massage", 5500), ("Physiotherapy assessment", 6500))
 
@@ -284,7 +285,7 @@ def make_demo_bookings(conn: Connection, clicks: Sequence[Any], now: datetime) -
     new_rows = []
     for send_id, contact_id, campaign_id, variant_id, key in rows:
         service, value = DEMO_SERVICES[send_id % len(DEMO_SERVICES)]
-        booked_at = clicked_at[send_id] + timedelta(minutes=5)
+        booked_at = clicked_at[send_id]
         new_rows.append(
             {
                 "booking_key": f"demo:{send_id}",
