@@ -126,17 +126,15 @@ def _window_start(conn: Connection) -> str:
 
 def refresh_new_clients(conn: Connection) -> None:
     """Mark each booking that is a new client's: no earlier appointment of the same address
-    that took place or was missed (a cancelled one never made them a client)."""
+    that took place or was missed (a cancelled one never made them a client). Only rows whose
+    flag changes are written."""
     earlier = bookings.alias("earlier")
-    conn.execute(
-        update(bookings).values(
-            new_client=~exists().where(
-                earlier.c.email_key == bookings.c.email_key,
-                earlier.c.starts_at < bookings.c.starts_at,
-                earlier.c.status != "cancelled",
-            )
-        )
+    is_new = ~exists().where(
+        earlier.c.email_key == bookings.c.email_key,
+        earlier.c.starts_at < bookings.c.starts_at,
+        earlier.c.status != "cancelled",
     )
+    conn.execute(update(bookings).where(bookings.c.new_client != is_new).values(new_client=is_new))
 
 
 def refresh_derived(conn: Connection, key: AttributionKey) -> None:
@@ -149,9 +147,11 @@ def refresh_derived(conn: Connection, key: AttributionKey) -> None:
     wanted = "'click'" if key.model == "last_click" else "'open'"
     # The latest qualifying event of the client's campaign emails within the window: the
     # client's sends (uq_sends_contact_id_campaign_id), then each send's clicks or human opens
-    # from ix_events_touches alone (its condition repeated so the database uses it).
+    # from ix_events_touches alone (its condition repeated so the database uses it). One
+    # statement sets the send, its campaign and variant, and the key: each row written once.
     latest_send = f"""
-        SELECT events.send_id FROM sends JOIN events ON events.send_id = sends.id
+        SELECT sends.id, sends.campaign_id, sends.variant_id
+        FROM sends JOIN events ON events.send_id = sends.id
         WHERE sends.contact_id = bookings.contact_id AND ({touch})
           AND events.event = {wanted}
           AND events.occurred_at <= bookings.booked_at
@@ -162,22 +162,15 @@ def refresh_derived(conn: Connection, key: AttributionKey) -> None:
     parameters = {"key": str(key), "days": key.window_days}
     conn.execute(
         text(
-            f"UPDATE bookings SET attributed_send_id = ({latest_send}) "
+            "UPDATE bookings SET (attributed_send_id, attributed_campaign_id, "
+            f"attributed_variant_id) = ({latest_send}), attribution = :key "
             f"WHERE {stale} AND bookings.contact_id IS NOT NULL"
         ),
         parameters,
     )
-    send = select(sends.c.campaign_id, sends.c.variant_id).where(
-        sends.c.id == bookings.c.attributed_send_id
-    )
+    # Bookings of addresses that are no contact: credited to nothing, under this key too.
     conn.execute(
-        update(bookings)
-        .where(text(stale))
-        .values(
-            attributed_campaign_id=send.with_only_columns(sends.c.campaign_id).scalar_subquery(),
-            attributed_variant_id=send.with_only_columns(sends.c.variant_id).scalar_subquery(),
-            attribution=str(key),
-        ),
+        text(f"UPDATE bookings SET attribution = :key WHERE {stale}"),
         {"key": str(key)},
     )
 
