@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, case, exists, func, select, text, update
+from sqlalchemy import Connection, bindparam, case, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from pipeline.models import BookingSums
@@ -124,31 +124,34 @@ def _window_start(conn: Connection) -> str:
     return "bookings.booked_at - make_interval(days => :days)"
 
 
+# Whether a booking is a new client's: no earlier appointment of the same address that took
+# place or was missed (a cancelled one never made them a client); ix_bookings_email_key_...
+_IS_NEW_CLIENT = """NOT EXISTS (
+    SELECT 1 FROM bookings AS earlier
+    WHERE earlier.email_key = bookings.email_key AND earlier.starts_at < bookings.starts_at
+      AND earlier.status <> 'cancelled')"""
+_STALE = "(bookings.attribution IS NULL OR bookings.attribution <> :key)"
+
+
 def refresh_new_clients(conn: Connection) -> None:
-    """Mark each booking that is a new client's: no earlier appointment of the same address
-    that took place or was missed (a cancelled one never made them a client). Only rows whose
-    flag changes are written."""
-    earlier = bookings.alias("earlier")
-    is_new = ~exists().where(
-        earlier.c.email_key == bookings.c.email_key,
-        earlier.c.starts_at < bookings.c.starts_at,
-        earlier.c.status != "cancelled",
-    )
-    conn.execute(update(bookings).where(bookings.c.new_client != is_new).values(new_client=is_new))
+    """Mark each booking that is a new client's, writing only the rows whose flag changes."""
+    conn.execute(
+        text(f"UPDATE bookings SET new_client = {_IS_NEW_CLIENT} "
+             f"WHERE new_client <> {_IS_NEW_CLIENT}")
+    )  # fmt: skip
 
 
 def refresh_derived(conn: Connection, key: AttributionKey) -> None:
     """Work out, set-based, what follows from the bookings held: which are a new client's, and
     which campaign email each is credited to under `key`. Only bookings whose attribution was
-    made under another key (or cleared by a change) are redone, so a repeat import of the
-    same file costs nearly nothing."""
-    refresh_new_clients(conn)
+    made under another key (or cleared by a change) are credited again, so a repeat import of
+    the same file costs nearly nothing; each of them is written once (every write of a row
+    also rewrites its index entries, which is most of the cost)."""
     touch = TOUCH_EVENTS_SQLITE if conn.dialect.name == "sqlite" else TOUCH_EVENTS_POSTGRESQL
     wanted = "'click'" if key.model == "last_click" else "'open'"
     # The latest qualifying event of the client's campaign emails within the window: the
     # client's sends (uq_sends_contact_id_campaign_id), then each send's clicks or human opens
-    # from ix_events_touches alone (its condition repeated so the database uses it). One
-    # statement sets the send, its campaign and variant, and the key: each row written once.
+    # from ix_events_touches alone (its condition repeated so the database uses it).
     latest_send = f"""
         SELECT sends.id, sends.campaign_id, sends.variant_id
         FROM sends JOIN events ON events.send_id = sends.id
@@ -158,20 +161,30 @@ def refresh_derived(conn: Connection, key: AttributionKey) -> None:
           AND events.occurred_at > {_window_start(conn)}
         ORDER BY events.occurred_at DESC, events.send_id DESC LIMIT 1
     """
-    stale = "(bookings.attribution IS NULL OR bookings.attribution <> :key)"
     parameters = {"key": str(key), "days": key.window_days}
+    # Bookings already credited under this key: only a new-client flag can change (an import
+    # of earlier history makes a later booking a returning client's).
     conn.execute(
         text(
-            "UPDATE bookings SET (attributed_send_id, attributed_campaign_id, "
-            f"attributed_variant_id) = ({latest_send}), attribution = :key "
-            f"WHERE {stale} AND bookings.contact_id IS NOT NULL"
+            f"UPDATE bookings SET new_client = {_IS_NEW_CLIENT} "
+            f"WHERE NOT {_STALE} AND new_client <> {_IS_NEW_CLIENT}"
         ),
         parameters,
     )
-    # Bookings of addresses that are no contact: credited to nothing, under this key too.
     conn.execute(
-        text(f"UPDATE bookings SET attribution = :key WHERE {stale}"),
-        {"key": str(key)},
+        text(
+            "UPDATE bookings SET (attributed_send_id, attributed_campaign_id, "
+            f"attributed_variant_id) = ({latest_send}), new_client = {_IS_NEW_CLIENT}, "
+            f"attribution = :key WHERE {_STALE} AND bookings.contact_id IS NOT NULL"
+        ),
+        parameters,
+    )
+    # Bookings of addresses that are no contact: credited to nothing.
+    conn.execute(
+        text(
+            f"UPDATE bookings SET new_client = {_IS_NEW_CLIENT}, attribution = :key WHERE {_STALE}"
+        ),
+        parameters,
     )
 
 
