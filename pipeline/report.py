@@ -18,16 +18,19 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from pipeline.bookings.figures import NO_BOOKINGS, booking_figures, rates
+from pipeline.bookings.figures import NO_BOOKINGS, booking_figures, rates, with_bookings
 from pipeline.config import Settings
+from pipeline.delivery.backends import open_backend
 from pipeline.errors import InputError
+from pipeline.metrics import daily_series
 from pipeline.models import DayMetrics
-from pipeline.render import render_email
-from pipeline.scheduling.timing import format_local
-from pipeline.segments import load_segments, segment_label
-from pipeline.store import lifecycle as lifecycle_store
+from pipeline.render.compile import render_email
+from pipeline.segments import segment_label
+from pipeline.store import campaign_states as lifecycle_store
 from pipeline.store import utcnow
 from pipeline.store.users import list_users
+from pipeline.timerules import format_local
+from pipeline.week import local_bounds, window_figures
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -85,10 +88,6 @@ def build_weekly_report(
 ) -> WeeklyReport:
     """The report of the local week holding `week` (default: the last whole week before
     `now`). Tables and chart cover exactly that week's local days."""
-    from pipeline.bookings.figures import with_bookings
-    from pipeline.metrics import daily_series
-    from pipeline.week import local_bounds, window_figures
-
     now = now or utcnow()
     first_day, last_day = week_of(week) if week else report_week(now, settings)
     week_start, _ = local_bounds(first_day, last_day, settings.clinic.zone)
@@ -179,7 +178,7 @@ def _percent(value: float | None) -> str:
 
 def report_context(report: WeeklyReport, settings: Settings, chart_src: str) -> dict[str, Any]:
     zone = settings.clinic.zone
-    segments = {segment.name: segment for segment in load_segments(settings.workspace)}
+    segments = {segment.name: segment for segment in settings.segments}
     figures = report.figures
     imported = figures.bookings_imported
 
@@ -276,8 +275,6 @@ def send_weekly_report(
     engine: Engine, settings: Settings, now: datetime | None = None
 ) -> list[str]:
     """Email the report to every owner through the configured backend; their addresses."""
-    from pipeline.delivery import open_backend
-
     recipients = owner_addresses(engine)
     if not recipients:
         raise InputError(

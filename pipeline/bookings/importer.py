@@ -25,7 +25,8 @@ from pipeline.bookings.columns import (
 from pipeline.contacts.columns import ColumnMapping, ColumnPlan, plan_columns
 from pipeline.contacts.csvfile import CsvRow, open_csv
 from pipeline.contacts.importer import ImportReport, Rejection
-from pipeline.contacts.normalise import InvalidValue, email_key, normalise_email
+from pipeline.contacts.normalise import InvalidValue, normalise_email
+from pipeline.identity import email_key
 from pipeline.store import utcnow
 from pipeline.store.bookings import (
     COMPARED_COLUMNS,

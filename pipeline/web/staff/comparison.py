@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -13,10 +13,13 @@ from fastapi.responses import Response
 
 from pipeline.bookings.figures import BOOKING_KEYS, NO_BOOKINGS, booking_figures, rates
 from pipeline.comparison import SORT_KEYS, Comparison, ComparisonRow, comparison, health_flags
+from pipeline.metrics import local_today
 from pipeline.models import Segment
 from pipeline.segments import segment_label
 
 router = APIRouter(include_in_schema=False)
+# The dashboard's period: the last DAYS local days, today included.
+DAYS = 30
 
 # (sort key, heading): every rate says what it is out of.
 COLUMNS = (
@@ -35,6 +38,11 @@ DEFINITION_OF_BEST = (
     "are imported: the most booking clicks per delivered email), among those with at least "
     "{minimum} delivered."
 )
+
+
+def period_start(request: Request) -> date:
+    """The first local day of the dashboard's period (the last DAYS days, today included)."""
+    return local_today(request.app.state.settings.clinic.zone) - timedelta(days=DAYS - 1)
 
 
 def comparison_query(request: Request) -> dict[str, Any]:
@@ -117,8 +125,6 @@ def sort_links(request: Request, query: dict[str, Any]) -> dict[str, str]:
 
 @router.get("/dashboard.csv")
 def comparison_csv(request: Request) -> Response:
-    from pipeline.web.staff.dashboard import period_start
-
     result = load_comparison(request, period_start(request))
     buffer = io.StringIO()
     writer = csv.writer(buffer)

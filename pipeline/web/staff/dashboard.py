@@ -3,8 +3,6 @@ campaigns, and a banner whenever any figure comes from simulated (demo) events."
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
@@ -12,30 +10,26 @@ from pipeline.bookings.figures import NO_BOOKINGS, with_bookings
 from pipeline.comparison import MIN_DELIVERED_FOR_BEST
 from pipeline.metrics import daily_series, local_today, overview, segment_daily_series
 from pipeline.models import DayMetrics, Segment
-from pipeline.segments import load_segments, segment_label
-from pipeline.store import lifecycle as lifecycle_store
+from pipeline.segments import segment_label
+from pipeline.store import campaign_states as lifecycle_store
 from pipeline.web.staff.charts import trend_chart_svg
 from pipeline.web.staff.comparison import (
     COLUMNS,
+    DAYS,
     DEFINITION_OF_BEST,
     best_sentence,
     comparison_query,
     load_comparison,
+    period_start,
     sort_links,
     table_rows,
 )
 from pipeline.web.staff.rendering import render
 
 router = APIRouter(include_in_schema=False)
-DAYS = 30
 UPCOMING_STATES = ("scheduled", "approved", "paused", "sending", "missed")
 # The lines of each trend chart: (figure in DayMetrics.counts, what staff read).
 TREND_LINES = (("delivered", "Delivered"), ("opens", "Opened"), ("clicks", "Clicked"))
-
-
-def period_start(request: Request) -> date:
-    """The first local day of the dashboard's period (the last DAYS days, today included)."""
-    return local_today(request.app.state.settings.clinic.zone) - timedelta(days=DAYS - 1)
 
 
 @router.get("/")
@@ -44,7 +38,7 @@ def dashboard_page(request: Request) -> Response:
     zone = settings.clinic.zone
     today = local_today(zone)
     since = period_start(request)
-    segments = {segment.name: segment for segment in load_segments(settings.workspace)}
+    segments = {segment.name: segment for segment in settings.segments}
     with request.app.state.engine.connect() as conn:
         figures = overview(conn, since, zone=zone)
         series = with_bookings(conn, daily_series(conn, None, DAYS, today=today), zone)
