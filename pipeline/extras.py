@@ -22,10 +22,22 @@ def require(module: str, extra: str, purpose: str) -> ModuleType:
     that `purpose` needs the extra and how to install it. Other import failures pass through."""
     try:
         return importlib.import_module(module)
-    except ModuleNotFoundError as error:
-        missing = (error.name or "").partition(".")[0]
-        if missing not in EXTRA_MODULES[extra]:
+    except ImportError as error:
+        if not _blames(error, EXTRA_MODULES[extra]):
             raise
         raise MissingExtra(
             f"{purpose} needs the '{extra}' extra: pip install 'clinicmail[{extra}]'"
         ) from None
+
+
+def _blames(error: BaseException, modules: frozenset[str]) -> bool:
+    """Whether a module of `modules` not being found is what `error` comes from. Followed down
+    the chain, because a package may re-raise it as a plain ImportError with advice of its own
+    (lxml does when its HTML cleaner, now a separate package, is missing)."""
+    cause: BaseException | None = error
+    while cause is not None:
+        missing = cause.name if isinstance(cause, ModuleNotFoundError) else None
+        if missing and missing.partition(".")[0] in modules:
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False

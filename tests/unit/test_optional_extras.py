@@ -63,6 +63,16 @@ def test_a_feed_without_the_import_extra_names_the_extra(content_without, absent
     )
 
 
+def test_lxml_without_its_html_cleaner_names_the_extra(monkeypatch):
+    """lxml re-raises its missing HTML cleaner (a separate package since lxml 5.2, which
+    trafilatura needs) as a plain ImportError with advice of its own."""
+    monkeypatch.setitem(sys.modules, "lxml_html_clean", None)
+    monkeypatch.delitem(sys.modules, "lxml.html.clean", raising=False)
+    with pytest.raises(MissingExtra) as raised:
+        require("lxml.html.clean", "import", "importing a web page")
+    assert str(raised.value) == f"importing a web page needs the 'import' extra: {IMPORT_EXTRA}"
+
+
 def test_markdown_and_plain_text_need_no_extra(content_without):
     content = content_without(*EXTRA_MODULES["import"])
     links = _links(content)
