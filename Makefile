@@ -39,6 +39,7 @@ test: $(DEV_STAMP) node_modules/.package-lock.json
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	sh tests/e2e/ensure_chromium.sh
+	sh tests/ensure_spamassassin.sh
 	$(BIN)/pytest
 
 # The CLI reference, docs/cli.md, regenerated from the commands' help (a test fails when it is

@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo
 from pipeline.checks import SUBJECT_LIMIT
 from pipeline.errors import InputError, NotFoundError, SpecError
 from pipeline.models import GENERAL_SEGMENT, CampaignSpec, Segment, SegmentOverride, Utm
-from pipeline.render import template_names
-from pipeline.scheduling.timing import cron_trigger, local_to_utc, parse_local_time
+from pipeline.render.compile import template_names
 from pipeline.segments import SEGMENTS_FILE, load_segments, read_yaml
 from pipeline.segments.spec import LinedDict, LinedList
+from pipeline.timerules import cron_trigger, local_to_utc, parse_local_time
 
 CAMPAIGNS_DIR = "campaigns"
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,119}$")
@@ -32,7 +32,7 @@ TOP_KEYS = (
     "utm",
     "threshold",
 )
-OVERRIDE_KEYS = ("subject", "preheader", "intro", "excerpt")
+OVERRIDE_KEYS = ("subject", "preheader", "intro", "cta", "excerpt")
 UTM_KEYS = ("source", "medium", "campaign", "enabled")
 _UTM_VALUE = re.compile(r"^[A-Za-z0-9._-]{1,60}$")
 
@@ -218,7 +218,7 @@ def _overrides(
                 )
         texts = {
             field: _override_text(body, field, f"{key}.{field}", where)
-            for field in ("subject", "preheader", "intro")
+            for field in ("subject", "preheader", "intro", "cta")
         }
         overrides[str(segment)] = SegmentOverride(
             **texts, excerpt=_excerpt(body, f"{key}.excerpt", where)

@@ -50,7 +50,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_exception_handler(ClinicmailError, _clinicmail_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.include_router(staff_router())
+    app.include_router(staff_router(settings))
     app.include_router(api.router)
     app.include_router(public.router)
     app.include_router(webhooks.router)

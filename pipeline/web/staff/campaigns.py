@@ -9,12 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from pipeline.errors import ClinicmailError, NotFoundError, StateError
-from pipeline.lifecycle import (
-    APPROVABLE,
-    CANCELLABLE,
-    PAUSABLE,
-    SCHEDULABLE,
+from pipeline.campaigns.actions import (
     approve_campaign,
     cancel_campaign,
     get_lifecycle,
@@ -22,14 +17,14 @@ from pipeline.lifecycle import (
     resume_campaign,
     schedule_campaign,
 )
+from pipeline.errors import ClinicmailError, NotFoundError, StateError
 from pipeline.metrics import campaign_metrics, top_links
-from pipeline.models import StaffUser
-from pipeline.segments import load_segments
-from pipeline.store import lifecycle as lifecycle_store
+from pipeline.models import APPROVABLE, CANCELLABLE, PAUSABLE, SCHEDULABLE, StaffUser
+from pipeline.store import campaign_states as lifecycle_store
 from pipeline.store import utcnow
 from pipeline.store.articles import list_articles
 from pipeline.web.auth import staff_user
-from pipeline.web.staff.campaign_work import (
+from pipeline.web.staff.campaign_preview import (
     build_preview,
     create_web_campaign,
     local_datetime,
@@ -62,7 +57,7 @@ def new_campaign_page(request: Request, article: str = "") -> Response:
     context = {
         "articles": articles,
         "chosen": article,
-        "segments": load_segments(settings.workspace),
+        "segments": settings.segments,
         "error": None,
     }
     return render(request, "campaign_new.html", context)
@@ -112,9 +107,7 @@ def campaign_page(request: Request, slug: str) -> Response:
     with engine.connect() as conn:
         metrics = campaign_metrics(conn, slug)
         links = top_links(conn, slug)
-    segments = (
-        preview.segments if preview else {s.name: s for s in load_segments(settings.workspace)}
-    )
+    segments = preview.segments if preview else {s.name: s for s in settings.segments}
     local_now = utcnow().astimezone(settings.clinic.zone)
     context = {
         "campaign": campaign,

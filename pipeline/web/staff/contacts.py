@@ -17,7 +17,6 @@ from pipeline.contacts.importer import import_contacts
 from pipeline.errors import ClinicmailError, InputError
 from pipeline.metrics import local_today
 from pipeline.models import StaffUser
-from pipeline.segments import load_segments
 from pipeline.store import utcnow
 from pipeline.store.contact_search import (
     count_matching_contacts,
@@ -62,7 +61,7 @@ def _page(request: Request, query: str = "", page: str = "1", **extra) -> Respon
     settings = request.app.state.settings
     now = utcnow()
     today = local_today(settings.clinic.zone, now)
-    segments = load_segments(settings.workspace)
+    segments = settings.segments
     labels = {segment.name: segment.label for segment in segments}
     with request.app.state.engine.connect() as conn:
         counts = segment_counts(conn, segments, today, now)
