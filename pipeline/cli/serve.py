@@ -22,8 +22,12 @@ def web_server(settings: Settings, engine: Engine | None, host: str, port: int):
     """The web app under a uvicorn server, as `serve` and `run` start it."""
     import uvicorn
 
+    from pipeline.bookings.figures import ensure_attribution
+    from pipeline.store import open_engine
     from pipeline.web.app import create_app
 
+    engine = engine or open_engine(settings.database_url)
+    ensure_attribution(engine, settings)
     config = uvicorn.Config(
         create_app(settings, engine),
         host=host,

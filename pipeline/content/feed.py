@@ -1,5 +1,5 @@
 """RSS and Atom feeds (feedparser): one article per entry, its HTML sanitised and read into
-blocks like a page's; feeds by URL are fetched with httpx."""
+blocks like a page's."""
 
 from __future__ import annotations
 
@@ -8,48 +8,14 @@ from datetime import date
 from urllib.parse import urlsplit
 
 import feedparser
-import httpx
 
 from pipeline.errors import ContentError
 from pipeline.models import Article, ParseWarning
 
-from .addresses import fetching_client
 from .assemble import Paragraph, Parts, build_article
 from .html import read_html_blocks, sanitise
 from .links import ClinicLinks
 from .text import clean_inline, normalise, sentences, slugify
-
-FETCH_TIMEOUT_SECONDS = 20.0
-# A feed or an article page; a big feed is a few megabytes.
-MAX_FETCH_BYTES = 20 * 1024 * 1024
-_USER_AGENT = "clinicmail (article import)"
-
-
-def fetch(
-    url: str, timeout: float = FETCH_TIMEOUT_SECONDS, *, allow_private: bool = False
-) -> tuple[bytes, str]:
-    """The body and content type at `url`; a ContentError when it cannot be had, is larger than
-    MAX_FETCH_BYTES, or lives at a private address (unless `allow_private`)."""
-    headers = {"User-Agent": _USER_AGENT}
-    try:
-        with (
-            fetching_client(timeout, allow_private, headers) as client,
-            client.stream("GET", url) as response,
-        ):
-            if response.status_code >= 400:
-                raise ContentError(f"{url} answered HTTP {response.status_code}: check the address")
-            body = bytearray()
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > MAX_FETCH_BYTES:
-                    raise ContentError(
-                        f"{url} sent more than {MAX_FETCH_BYTES:,} bytes: not an article or feed"
-                    )
-            return bytes(body), response.headers.get("content-type", "")
-    except httpx.TimeoutException:
-        raise ContentError(f"{url} did not answer within {timeout:g} seconds") from None
-    except httpx.HTTPError as error:
-        raise ContentError(f"could not fetch {url}: {error}") from None
 
 
 def parse_feed(data: bytes, path: str, links: ClinicLinks) -> list[Article]:

@@ -7,16 +7,54 @@ import os
 import re
 import stat
 from pathlib import Path
+from types import ModuleType
+
+import httpx
 
 from pipeline.errors import ContentError
+from pipeline.extras import require
 from pipeline.models import Article
 
-from .feed import fetch, parse_feed
-from .html import parse_html_page
+from .addresses import fetching_client
 from .links import ClinicLinks, KnownArticle
 from .markdown import parse_markdown
 from .plaintext import parse_plain_text
 from .text import decode, refuse_empty
+
+FETCH_TIMEOUT_SECONDS = 20.0
+_USER_AGENT = "clinicmail (article import)"
+
+
+# A feed or an article page; a big feed is a few megabytes.
+MAX_FETCH_BYTES = 20 * 1024 * 1024
+
+
+def fetch(
+    url: str, timeout: float = FETCH_TIMEOUT_SECONDS, *, allow_private: bool = False
+) -> tuple[bytes, str]:
+    """The body and content type at `url`; a ContentError when it cannot be had, is larger than
+    MAX_FETCH_BYTES, or lives at a private address (unless `allow_private`)."""
+    headers = {"User-Agent": _USER_AGENT}
+    try:
+        with (
+            fetching_client(timeout, allow_private, headers) as client,
+            client.stream("GET", url) as response,
+        ):
+            if response.status_code >= 400:
+                raise ContentError(f"{url} answered HTTP {response.status_code}: check the address")
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > MAX_FETCH_BYTES:
+                    raise ContentError(
+                        f"{url} sent more than {MAX_FETCH_BYTES:,} bytes: not an article or feed"
+                    )
+            return bytes(body), response.headers.get("content-type", "")
+    except httpx.TimeoutException:
+        raise ContentError(f"{url} did not answer within {timeout:g} seconds") from None
+    except httpx.HTTPError as error:
+        raise ContentError(f"could not fetch {url}: {error}") from None
+
 
 KINDS_BY_SUFFIX = {
     ".md": "markdown",
@@ -75,7 +113,11 @@ def parse_path(
 
 
 def parse_source(
-    source: str, links: ClinicLinks, timeout: float = 20.0, *, allow_private: bool = False
+    source: str,
+    links: ClinicLinks,
+    timeout: float = FETCH_TIMEOUT_SECONDS,
+    *,
+    allow_private: bool = False,
 ) -> list[Article]:
     """The articles at a URL (a feed or an article page, fetched from a public address unless
     `allow_private`) or in a file."""
@@ -103,13 +145,20 @@ def parse_bytes(
     if kind == "feed":
         # feedparser reads the feed's own encoding declaration, so only emptiness is checked.
         refuse_empty(data, name)
-        return parse_feed(data, name, links)
+        return _reader("feed", "importing an RSS or Atom feed").parse_feed(data, name, links)
     text = decode(data, name)
     if kind == "html":
-        return [parse_html_page(text, name, links, source_url)]
+        page = _reader("html", "importing a web page")
+        return [page.parse_html_page(text, name, links, source_url)]
     if kind == "markdown":
         return [parse_markdown(text, name, links)]
     return [parse_plain_text(text, name, links)]
+
+
+def _reader(module: str, purpose: str) -> ModuleType:
+    # Pages and feeds are read with the 'import' extra (trafilatura, lxml, feedparser), which
+    # Markdown and plain text do not need: their modules are imported only when one is read.
+    return require(f"pipeline.content.{module}", "import", purpose)
 
 
 def _sniff(data: bytes) -> str:

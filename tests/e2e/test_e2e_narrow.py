@@ -22,6 +22,7 @@ NOT_PAGES = {
     "/campaigns/{slug}/progress",
     "/campaigns/{slug}/preview/{segment}",
     "/contacts/export",
+    "/dashboard.csv",
     "/report/email",
     "/messages/{message_id}/html",
 }
