@@ -36,6 +36,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 test: $(DEV_STAMP) node_modules/.package-lock.json
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	sh tests/e2e/ensure_chromium.sh
 	sh tests/ensure_spamassassin.sh
 	$(BIN)/pytest
@@ -43,6 +44,7 @@ test: $(DEV_STAMP) node_modules/.package-lock.json
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: $(DEV_STAMP)
 	$(BIN)/ruff format .

@@ -179,7 +179,7 @@ def local_datetime(settings: Settings, day: str, clock: str) -> datetime:
     return local_to_utc(moment, settings.clinic.zone, where="send time")
 
 
-def segment_label(segments: dict[str, Segment], name: str) -> str:
+def segment_label(segments: Mapping[str, Segment], name: str) -> str:
     segment = segments.get(name)
     if segment is not None:
         return segment.label
