@@ -38,6 +38,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 test: $(DEV_STAMP) node_modules/.package-lock.json
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	sh tests/e2e/ensure_chromium.sh
 	sh tests/ensure_spamassassin.sh
 	$(BIN)/pytest
@@ -50,6 +51,7 @@ docs: $(DEV_STAMP)
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: $(DEV_STAMP)
 	$(BIN)/ruff format .

@@ -286,10 +286,10 @@ def load_settings(workspace: str | os.PathLike[str] | None = None) -> Settings:
             f"(known: {', '.join(_FILE_SECTIONS)})"
         )
     from_environment: dict[tuple[str, str], str] = {}
-    for variable, (section, key) in ENV_OVERRIDES.items():
+    for variable, (overridden_section, overridden_key) in ENV_OVERRIDES.items():
         if os.environ.get(variable):
-            data.setdefault(section, {})[key] = os.environ[variable]
-            from_environment[(section, key)] = variable
+            data.setdefault(overridden_section, {})[overridden_key] = os.environ[variable]
+            from_environment[(overridden_section, overridden_key)] = variable
     values: dict[str, Any] = {name: data[name] for name in _FILE_SECTIONS if name in data}
     values["workspace"] = root
     values["database_url"] = os.environ.get("CLINICMAIL_DATABASE_URL") or (
@@ -309,9 +309,9 @@ def load_settings(workspace: str | os.PathLike[str] | None = None) -> Settings:
         message = first["msg"].removeprefix("Value error, ")
         if first["type"] == "missing":
             message = "is required"
-        variable = from_environment.get((section, key or ""))
-        if variable:
-            raise ConfigError(f"{variable} (which sets {name}): {message}") from None
+        setting_variable = from_environment.get((section, key or ""))
+        if setting_variable:
+            raise ConfigError(f"{setting_variable} (which sets {name}): {message}") from None
         line = _line_of(text, section, key)
         where = f"{config_path}:{line}" if line else str(config_path)
         raise ConfigError(f"{where}: {name} {message}") from None

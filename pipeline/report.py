@@ -239,7 +239,9 @@ def report_message(
     message["Message-ID"] = make_msgid(domain=str(settings.sender.email).rsplit("@", 1)[1])
     message.set_content(text)
     message.add_alternative(html, subtype="html")
-    html_part = message.get_payload()[1]
+    html_part = next(
+        part for part in message.iter_parts() if part.get_content_type() == "text/html"
+    )
     html_part.add_related(
         report.chart_png, "image", "png", cid=f"<{CHART_CID}>", filename="weekly-chart.png"
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from pipeline.config import Settings
@@ -190,7 +190,7 @@ def resume_campaign(
     zone = settings.clinic.zone
     if campaign.state != "paused":
         raise _refuse(campaign, "resume", ("paused",))
-    values: dict = {"state_reason": None, "resume_at": None}
+    values: dict[str, Any] = {"state_reason": None, "resume_at": None}
     if campaign.started_at is not None:
         target = "sending"
     else:

@@ -55,8 +55,8 @@ def plan_campaign(
     targets = targeted_segments(spec, all_segments)
     threshold = spec.threshold if spec.threshold is not None else DEFAULT_THRESHOLD
     if not articles:
-        skipped = tuple(SkippedSegment(segment.name, no_articles) for segment in targets)
-        return Plan(spec, (), skipped, (), threshold)
+        nothing_to_send = tuple(SkippedSegment(segment.name, no_articles) for segment in targets)
+        return Plan(spec, (), nothing_to_send, (), threshold)
     relevance = _relevance(articles, all_segments, is_digest(spec, articles))
     fitting: list[Segment] = []
     skipped: list[SkippedSegment] = []

@@ -52,8 +52,8 @@ def review_campaign(
         return Review(plan, by_name, rendered, ())
     if not plan.variants:
         reasons = "; ".join(s.reason for s in plan.skipped) or "it targets no segment"
-        findings = (Finding("-", "error", "plan", f"no variant to send: {reasons}"),)
-        return Review(plan, by_name, rendered, findings)
+        refusal = Finding("-", "error", "plan", f"no variant to send: {reasons}")
+        return Review(plan, by_name, rendered, (refusal,))
     findings = (
         *(
             finding

@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from pipeline.checks import SUBJECT_LIMIT
@@ -15,7 +15,7 @@ from pipeline.errors import InputError, NotFoundError, SpecError
 from pipeline.models import GENERAL_SEGMENT, CampaignSpec, Segment, SegmentOverride, Utm
 from pipeline.render.compile import template_names
 from pipeline.segments import SEGMENTS_FILE, load_segments, read_yaml
-from pipeline.segments.spec import LinedDict, LinedList
+from pipeline.segments.lined import LinedDict, LinedList
 from pipeline.timerules import cron_trigger, local_to_utc, parse_local_time
 
 CAMPAIGNS_DIR = "campaigns"
@@ -168,7 +168,7 @@ def _content(document: LinedDict, where: _File) -> tuple[str | None, int | None]
 
 def _targets(
     document: LinedDict, where: _File, segments: Sequence[Segment]
-) -> tuple[str, ...] | str:
+) -> tuple[str, ...] | Literal["all"]:
     value = document.get("segments", "all")
     line = document.lines.get("segments", document.line)
     if value == "all":

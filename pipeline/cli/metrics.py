@@ -4,7 +4,7 @@ overview of the last days, per segment, with a daily series)."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import click
 
@@ -175,4 +175,5 @@ def metrics_command(app: AppContext, days: int, as_json: bool) -> None:
 def register(group: click.Group) -> None:
     """`metrics` on the main group; `status` on the `campaign` group (registered before this)."""
     group.add_command(metrics_command)
-    group.commands["campaign"].add_command(campaign_status)
+    # click types a group's commands as plain Commands; this one was registered as a Group.
+    cast(click.Group, group.commands["campaign"]).add_command(campaign_status)

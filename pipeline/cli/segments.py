@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import cast
 
 import click
 
@@ -140,4 +141,5 @@ def _find_article(app: AppContext, reference: str) -> Article:
 
 def register(group: click.Group) -> None:
     group.add_command(segments)
-    group.commands["content"].add_command(relevance)
+    # click types a group's commands as plain Commands; this one was registered as a Group.
+    cast(click.Group, group.commands["content"]).add_command(relevance)

@@ -7,6 +7,7 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from typing import cast
 from zoneinfo import ZoneInfo
 
 import click
@@ -159,4 +160,5 @@ def _print_summary(
 
 def register(group: click.Group) -> None:
     """`send` on the `campaign` group (registered before this)."""
-    group.commands["campaign"].add_command(send)
+    # click types a group's commands as plain Commands; this one was registered as a Group.
+    cast(click.Group, group.commands["campaign"]).add_command(send)

@@ -11,7 +11,8 @@ from types import MappingProxyType
 
 from pipeline.contacts.normalise import InvalidValue, attribute_name
 from pipeline.errors import CsvError
-from pipeline.segments.spec import LinedDict, read_yaml
+from pipeline.segments.lined import LinedDict
+from pipeline.segments.spec import read_yaml
 from pipeline.shortlist import summarise
 
 # Targets a column can have besides an attribute ("attributes.<name>").

@@ -40,11 +40,11 @@ def detect_encoding(path: Path) -> str:
         except UnicodeDecodeError:
             pass
         handle.seek(0)
-        decoder = codecs.getincrementaldecoder("cp1252")()
+        windows_decoder = codecs.getincrementaldecoder("cp1252")()
         offset = 0
         while block := handle.read(_PROBE_BYTES):
             try:
-                decoder.decode(block)
+                windows_decoder.decode(block)
             except UnicodeDecodeError as error:
                 raise CsvError(
                     f"neither UTF-8 nor Windows-1252 text (byte 0x{block[error.start]:02x} at "

@@ -256,8 +256,8 @@ def _import_chunk(
 ) -> None:
     report.read += len(chunk)
     parsed: list[ParsedRow] = []
-    for row in chunk:
-        result = parser.parse(row)
+    for csv_row in chunk:
+        result = parser.parse(csv_row)
         if isinstance(result, Rejection):
             report.rejected.append(result)
         else:

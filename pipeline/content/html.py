@@ -74,7 +74,9 @@ def parse_html_page(
         summary=clean_inline(metadata.description or ""),
         published=_date(metadata.date),
         tags=tuple(
-            dict.fromkeys(clean_inline(tag) for tag in [*metadata.categories, *metadata.tags])
+            dict.fromkeys(
+                clean_inline(tag) for tag in [*(metadata.categories or []), *(metadata.tags or [])]
+            )
         ),
         canonical_url=metadata.url if metadata.url and metadata.url.startswith("http") else None,
         hero_image=urljoin(page_url or "", metadata.image) if metadata.image else None,

@@ -93,7 +93,7 @@ class SendingProcesses:
     def child_pids(self) -> list[int]:
         """The sending processes' ids (for operators and tests; the executor keeps its processes
         in `_processes` and offers no public accessor)."""
-        return [process.pid for process in self._pool._processes.values()]
+        return [process.pid for process in self._pool._processes.values() if process.pid]
 
     def send_batch(
         self, rendered: RenderedVariant, recipients: Sequence[Recipient]

@@ -182,7 +182,7 @@ def request_body(
         rendered.html_tokens.keys() | rendered.text_tokens.keys(), recipients
     )
     text, text_tokens = text_with_own_placeholders(rendered, recipients, needing_escape)
-    body = envelope_mail(settings, rendered, text).get()
+    body: dict[str, Any] = envelope_mail(settings, rendered, text).get()
     body["personalizations"] = [
         personalization_document(settings, rendered, text_tokens, recipient, needing_escape)
         for recipient in recipients
@@ -367,12 +367,7 @@ def _results_for_error(error: HTTPError, send_ids: list[int]) -> dict[Outcome, l
         return {Outcome("failed", None, f"SendGrid {status}: {text}", None): send_ids}
     # SendGrid rejected the whole request for some personalizations only: those fail, the others
     # go back to the outbox to be sent again without them.
-    resend: Outcome = (
-        "retry",
-        None,
-        "resend: another recipient in the same request was rejected",
-        0,
-    )
+    resend = Outcome("retry", None, "resend: another recipient in the same request was rejected", 0)
     grouped: dict[Outcome, list[int]] = {}
     for index, send_id in enumerate(send_ids):
         outcome = (

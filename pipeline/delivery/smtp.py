@@ -249,8 +249,10 @@ class SmtpBackend(SendsClaimedRowsHere):
         self._local = threading.local()
 
 
-def _refused(send_id: int, code: int, answer: bytes) -> SendResult:
-    text = f"{code} {answer.decode('utf-8', 'replace')}".strip()
+def _refused(send_id: int, code: int, answer: bytes | str) -> SendResult:
+    if isinstance(answer, bytes):
+        answer = answer.decode("utf-8", "replace")
+    text = f"{code} {answer}".strip()
     if 400 <= code < 500:
         return SendResult(send_id, "retry", reason=f"SMTP server deferred: {text}")
     return SendResult(send_id, "failed", reason=f"SMTP server refused: {text}")

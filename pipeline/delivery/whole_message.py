@@ -73,7 +73,8 @@ def message_request_body(message: EmailMessage) -> dict[str, Any]:
         open_tracking=OpenTracking(enable=False),
         subscription_tracking=SubscriptionTracking(enable=False),
     )
-    return mail.get()
+    document: dict[str, Any] = mail.get()
+    return document
 
 
 def _attachment(part: EmailMessage) -> Attachment:

@@ -72,7 +72,8 @@ def request_events(
     without one, from `rng`."""
     now = int(time.time())
     categories = list(body.get("categories") or [])
-    top_args = body.get("custom_args") if isinstance(body.get("custom_args"), dict) else {}
+    given_args = body.get("custom_args")
+    top_args = given_args if isinstance(given_args, dict) else {}
     html = next(
         (c.get("value", "") for c in body.get("content") or [] if c.get("type") == "text/html"), ""
     )

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from pipeline.campaigns import assignment_segments, load_plan, spec_from_document
 from pipeline.campaigns.review import review_campaign
@@ -114,7 +114,7 @@ def start_campaign(
     )
 
 
-def _already_started(conn, campaign_id: int, slug: str, state: str) -> StartReport:
+def _already_started(conn: Connection, campaign_id: int, slug: str, state: str) -> StartReport:
     variants = outbox_counts_by_variant(conn, campaign_id)
     return StartReport(
         campaign_id=campaign_id,

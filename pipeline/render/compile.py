@@ -145,7 +145,10 @@ def template_context(
     ordered = _ordered(variant, articles) or list(articles)
     lead = ordered[0]
     clinic = settings.clinic
-    track = {"utm": utm, "campaign": variant.campaign, "segment_code": variant.segment_code}
+
+    def tracked(url: str) -> str:
+        return with_utm(url, utm, variant.campaign, variant.segment_code)
+
     return {
         "lang": LANGUAGE,
         "clinic": {
@@ -169,9 +172,9 @@ def template_context(
         },
         "cards": _cards(settings, ordered, utm, variant),
         "links": {
-            "website": with_utm(clinic.website, **track),
-            "booking": with_utm(clinic.booking_url, **track),
-            "read_more": with_utm(article_url(settings, lead), **track),
+            "website": tracked(clinic.website),
+            "booking": tracked(clinic.booking_url),
+            "read_more": tracked(article_url(settings, lead)),
         },
         "reason": REASON.format(clinic=clinic.name),
         "token": dict(tokens),

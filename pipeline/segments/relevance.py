@@ -144,7 +144,7 @@ class _Matcher:
     """Counts a phrase's occurrences in token lists, caching word comparisons per article."""
 
     def __init__(self) -> None:
-        self._cache: dict[tuple[str, str], bool] = {}
+        self._cache: dict[tuple[str, str, bool], bool] = {}
 
     def same(self, token: _Token, wanted: _Token, exact: bool = False) -> bool:
         key = (token.raw, wanted.raw, exact)

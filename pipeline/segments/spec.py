@@ -17,6 +17,7 @@ import yaml
 from pipeline.errors import SpecError
 from pipeline.models import GENERAL_SEGMENT, Condition, Rule, Segment, Topic
 from pipeline.safe_yaml import YamlRefused, compose_yaml
+from pipeline.segments.lined import LinedDict, LinedList
 from pipeline.segments.relevance import tokens
 from pipeline.segments.revealing import revealing_words
 from pipeline.segments.voice import parse_voice
@@ -31,20 +32,6 @@ _TOPIC_KEYS = ("weight", "variants", "not", "exact")
 DEFAULT_GENERAL = Segment(
     name=GENERAL_SEGMENT, label="Everyone else", code="g0", sensitive=False, priority=0, rule=None
 )
-
-
-class LinedDict(dict):
-    """A YAML mapping that remembers the line of itself and of each key."""
-
-    line: int = 0
-    lines: dict[Any, int]
-
-
-class LinedList(list):
-    """A YAML sequence that remembers the line of itself and of each item."""
-
-    line: int = 0
-    lines: list[int]
 
 
 def read_yaml(path: Path, shown_as: str | None = None) -> Any:
@@ -231,7 +218,9 @@ def _topics(value: Any, where: _Where) -> tuple[Topic, ...]:
         here = where.at(f"[{phrase!r}]", getattr(value, "lines", {}).get(phrase))
         if not isinstance(phrase, str) or not re.search(r"\w", phrase):
             raise here.error("a topic phrase must contain a word")
-        weight, variants, exclude, exact = definition, (), (), False
+        weight, exact = definition, False
+        variants: tuple[str, ...] = ()
+        exclude: tuple[str, ...] = ()
         if isinstance(definition, LinedDict):
             for key in definition:
                 if key not in _TOPIC_KEYS:

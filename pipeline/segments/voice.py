@@ -10,6 +10,7 @@ from typing import Any, Protocol, Self
 
 from pipeline.errors import SpecError
 from pipeline.models import SegmentVoice
+from pipeline.segments.lined import LinedDict
 
 VOICE_KEYS = ("angle", "subject", "preheader", "intro", "cta")
 PLACEHOLDERS = ("title", "phrase", "clinic", "angle")
@@ -54,7 +55,7 @@ def parse_voice(
     value: Any, where: _Where, *, sensitive: bool, reveals: Callable[[str], list[str]]
 ) -> SegmentVoice:
     """`reveals` gives the condition words a text names (for a health-sensitive segment)."""
-    if not isinstance(value, dict):
+    if not isinstance(value, LinedDict):
         raise where.error(f"voice is a mapping of {', '.join(VOICE_KEYS)}")
     for key in value:
         if key not in VOICE_KEYS:

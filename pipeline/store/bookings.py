@@ -84,8 +84,10 @@ def insert_bookings(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None
         for row in rows
     ]  # fmt: skip
     if postgres:
+        driver = conn.connection.driver_connection
+        assert driver is not None, "a connection in use has its driver's connection"
         with (
-            conn.connection.driver_connection.cursor() as cursor,
+            driver.cursor() as cursor,
             cursor.copy(f"COPY bookings ({', '.join(_INSERTED)}) FROM STDIN") as copy,
         ):
             for value in values:
@@ -216,7 +218,10 @@ def _sums_query(*group_by):
 
 
 def _sums(row: Sequence[Any]) -> BookingSums:
-    return BookingSums(*(int(value or 0) for value in row[:5]), simulated=bool(row[5]))
+    kept, cancelled, no_shows, new_clients, revenue_cents = (int(value or 0) for value in row[:5])
+    return BookingSums(
+        kept, cancelled, no_shows, new_clients, revenue_cents, simulated=bool(row[5])
+    )
 
 
 def attributed_sums_by_variant(

@@ -4,12 +4,13 @@ pipeline.store.segments, with the other audience clauses) are re-exported here."
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     Connection,
+    Row,
     delete,
     func,
     insert,
@@ -68,7 +69,7 @@ def why_not_mailable(conn: Connection, contact_id: int, now: datetime) -> str | 
     return _why_not_mailable(row, _suppressions_of(conn, row.email_hash), now)
 
 
-def _suppressions_of(conn: Connection, hashed: str) -> list:
+def _suppressions_of(conn: Connection, hashed: str) -> Sequence[Row[Any]]:
     return conn.execute(
         select(suppressions)
         .where(suppressions.c.email_hash == hashed)
@@ -259,7 +260,7 @@ def add_contact(conn: Connection, contact: Contact, now: datetime | None = None)
     """Insert one contact (its address already normalised) and return its id; for staff adding
     a single person and for tests. Imports use the set-based `insert_contacts`."""
     moment = now or utcnow()
-    row = {
+    row: dict[str, Any] = {
         "email": contact.email,
         "email_key": email_key(contact.email),
         "email_hash": email_hash(contact.email),

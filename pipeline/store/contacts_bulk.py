@@ -87,8 +87,10 @@ def insert_contacts(conn: Connection, rows: Sequence[Mapping[str, Any]], now: da
         # COPY streams the rows in one statement: PostgreSQL would otherwise parse and plan an
         # INSERT per row. It runs on the connection's driver (psycopg) inside the same
         # transaction as everything else the import writes.
+        driver = conn.connection.driver_connection
+        assert driver is not None, "a connection in use always holds its driver's connection"
         with (
-            conn.connection.driver_connection.cursor() as cursor,
+            driver.cursor() as cursor,
             cursor.copy(f"COPY {contacts.name} ({', '.join(names)}) FROM STDIN") as copy,
         ):
             for value in values:

@@ -137,7 +137,7 @@ class OutboxState:
 def outbox_state(conn: Connection, campaign_id: int) -> OutboxState:
     """The campaign's state, its sends counted by status, and the earliest time a waiting row
     (backing off, or unknown awaiting its reconciliation window) becomes due again."""
-    counts = dict(
+    counts: dict[str, int] = dict(
         conn.execute(
             select(sends.c.status, func.count())
             .where(sends.c.campaign_id == campaign_id)

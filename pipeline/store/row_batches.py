@@ -66,7 +66,7 @@ def insert_new_rows(
             f"%s::{table.c[name].type.compile(dialect=conn.dialect)}[]" for name in names
         )
         sql = f"{target} SELECT * FROM unnest({casts}) {tail}"
-        return conn.exec_driver_sql(sql, tuple(columns)).all()
+        return list(conn.exec_driver_sql(sql, tuple(columns)).all())
     width = len(names)
     row_marks = "(" + ", ".join("?" * width) + ")"
     per_statement = max(1, _SQLITE_MAX_VARIABLES // width)

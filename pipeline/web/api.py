@@ -221,7 +221,7 @@ def _counts(counts: MetricCounts) -> Counts:
 
 
 def _figures(counts: MetricCounts, bookings: BookingSums | None) -> Figures:
-    return Figures(**rates(counts), **booking_figures(bookings, counts.delivered))
+    return Figures.model_validate({**rates(counts), **booking_figures(bookings, counts.delivered)})
 
 
 def _segment(segment: SegmentMetrics) -> SegmentFigures:

@@ -87,7 +87,7 @@ def generate_password() -> str:
 def check_role(role: str) -> StaffRole:
     if role not in ROLES:
         raise InputError(f"unknown role {role!r}: use owner or marketing")
-    return role  # type: ignore[return-value]
+    return role
 
 
 def add_user(
@@ -95,10 +95,12 @@ def add_user(
 ) -> tuple[StaffUser, str | None]:
     """A new user. Without `password` a one-time one is made, returned, and must be changed at
     first sign-in."""
-    one_time = None if password is not None else generate_password()
+    one_time = None
+    if password is None:
+        password = one_time = generate_password()
     if "@" not in email.strip():
         raise InputError(f"{email!r} is not an email address")
-    password_hash = hash_password(password if password is not None else one_time)
+    password_hash = hash_password(password)
     with engine.begin() as conn:
         user = user_store.create_user(
             conn, email, check_role(role), password_hash, must_change_password=one_time is not None

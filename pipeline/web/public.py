@@ -268,7 +268,9 @@ async def preferences_page(request: Request, token: str, done: str | None = None
             ],
             "all_topics": not chosen,
             "paused_until": (
-                contact.paused_until.astimezone(settings.clinic.zone) if paused else None
+                contact.paused_until.astimezone(settings.clinic.zone)
+                if paused and contact.paused_until
+                else None
             ),
             "pause_months": PAUSE_MONTHS,
             "done": done if done in {"topics", "paused", "resumed"} else None,

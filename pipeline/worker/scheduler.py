@@ -26,7 +26,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from pipeline.campaigns.actions import hold_for_quiet_hours
 from pipeline.campaigns.sync import campaign_files_fingerprint, sync_campaigns
 from pipeline.config import Settings
-from pipeline.delivery.backends import Backend, open_outbox_backend
+from pipeline.delivery.backend import Backend
+from pipeline.delivery.backends import open_outbox_backend
 from pipeline.errors import ClinicmailError
 from pipeline.outbox import default_worker_id, drain_outbox
 from pipeline.report import send_weekly_report

@@ -13,6 +13,7 @@ from functools import lru_cache
 
 from matplotlib.dates import AutoDateLocator, DateFormatter
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 # Distinguishable for colour-blind readers (Okabe–Ito), in order of use.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000")
@@ -44,7 +45,7 @@ def _cached_chart(
     axes = figure.add_subplot()
     for index, (label, values) in enumerate(series):
         axes.plot(
-            days,
+            days,  # type: ignore[arg-type]  # matplotlib's stubs leave out its date converters
             values,
             label=label,
             color=PALETTE[index % len(PALETTE)],
@@ -53,7 +54,9 @@ def _cached_chart(
             markersize=3,
         )
     axes.set_ylim(bottom=0)
-    axes.yaxis.get_major_locator().set_params(integer=True)
+    counts_locator = axes.yaxis.get_major_locator()
+    if isinstance(counts_locator, MaxNLocator):  # a linear axis's AutoLocator is one
+        counts_locator.set_params(integer=True)
     axes.xaxis.set_major_locator(AutoDateLocator(minticks=3, maxticks=7))
     axes.xaxis.set_major_formatter(DateFormatter("%d %b"))
     axes.grid(axis="y", color="#d9e0e2", linewidth=0.8)
