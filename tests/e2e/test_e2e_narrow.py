@@ -22,6 +22,7 @@ NOT_PAGES = {
     "/campaigns/{slug}/progress",
     "/campaigns/{slug}/preview/{segment}",
     "/contacts/export",
+    "/dashboard.csv",
     "/report/email",
 }
 PUBLIC_MODULES = ("pipeline.web.public", "pipeline.web.webhooks")

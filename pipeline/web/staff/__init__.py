@@ -11,7 +11,9 @@ from pipeline.config import Settings
 from pipeline.web.auth import staff_user, verify_csrf
 from pipeline.web.staff import (
     account,
+    bookings,
     campaigns,
+    comparison,
     contacts,
     content,
     dashboard,
@@ -36,7 +38,9 @@ def staff_router(settings: Settings) -> APIRouter:
     # Order matters: sign-in is checked before the form token, so an anonymous post is sent to
     # the sign-in page rather than told its form expired.
     guarded = APIRouter(dependencies=[Depends(staff_user), Depends(verify_csrf)])
-    for module in (account, campaigns, contacts, content, dashboard, report, users):
+    for module in (
+        account, bookings, campaigns, comparison, contacts, content, dashboard, report, users,
+    ):  # fmt: skip
         guarded.include_router(module.router)
     for pages in installed_pages(settings):
         guarded.include_router(pages)

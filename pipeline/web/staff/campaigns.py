@@ -20,6 +20,7 @@ from pipeline.campaigns.actions import (
 from pipeline.errors import ClinicmailError, NotFoundError, StateError
 from pipeline.metrics import campaign_metrics, top_links
 from pipeline.models import APPROVABLE, CANCELLABLE, PAUSABLE, SCHEDULABLE, StaffUser
+from pipeline.segments import segment_label
 from pipeline.store import campaign_states as lifecycle_store
 from pipeline.store import utcnow
 from pipeline.store.articles import list_articles
@@ -29,7 +30,6 @@ from pipeline.web.staff.campaign_preview import (
     create_web_campaign,
     local_datetime,
     preview_html,
-    segment_label,
     send_test_email,
 )
 from pipeline.web.staff.rendering import flash, redirect, render
