@@ -163,21 +163,23 @@ def _import_chunk(
             report.rejected.append(result)
         else:
             parsed.append(result)
-    stored = bookings_by_key(conn, list(dict.fromkeys(row["booking_key"] for row in parsed)))
+    stored = bookings_by_key(
+        conn, list(dict.fromkeys(booking["booking_key"] for booking in parsed))
+    )
     contact_ids = contact_ids_by_key(conn, list(dict.fromkeys(r["email_key"] for r in parsed)))
     # A later row of the same appointment in the file wins, as a later export would.
     states: dict[str, dict[str, Any]] = {}
-    for row in parsed:
-        key = row["booking_key"]
+    for booking in parsed:
+        key = booking["booking_key"]
         before = states.get(key) or stored.get(key)
-        after = {name: row[name] for name in COMPARED_COLUMNS}
+        after = {name: booking[name] for name in COMPARED_COLUMNS}
         if before is None:
             report.created += 1
         elif any(after[name] != before[name] for name in COMPARED_COLUMNS):
             report.updated += 1
         else:
             report.unchanged += 1
-        if row["email_key"] not in contact_ids:
+        if booking["email_key"] not in contact_ids:
             report.unknown_addresses += 1
         states[key] = {**(before or {}), **after}
     inserts, updates = [], []

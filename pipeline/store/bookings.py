@@ -85,7 +85,7 @@ def insert_bookings(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None
     ]  # fmt: skip
     if postgres:
         driver = conn.connection.driver_connection
-        assert driver is not None, "a connection in use always holds its driver's connection"
+        assert driver is not None, "a connection in use has its driver's connection"
         with (
             driver.cursor() as cursor,
             cursor.copy(f"COPY bookings ({', '.join(_INSERTED)}) FROM STDIN") as copy,
@@ -220,12 +220,7 @@ def _sums_query(*group_by):
 def _sums(row: Sequence[Any]) -> BookingSums:
     kept, cancelled, no_shows, new_clients, revenue_cents = (int(value or 0) for value in row[:5])
     return BookingSums(
-        bookings=kept,
-        cancelled=cancelled,
-        no_shows=no_shows,
-        new_clients=new_clients,
-        revenue_cents=revenue_cents,
-        simulated=bool(row[5]),
+        kept, cancelled, no_shows, new_clients, revenue_cents, simulated=bool(row[5])
     )
 
 
