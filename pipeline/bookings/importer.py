@@ -157,8 +157,8 @@ def _import_chunk(
 ) -> None:
     report.read += len(chunk)
     parsed = []
-    for csv_row in chunk:
-        result = parser.parse(csv_row)
+    for row in chunk:
+        result = parser.parse(row)
         if isinstance(result, Rejection):
             report.rejected.append(result)
         else:
