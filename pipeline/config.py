@@ -270,9 +270,9 @@ def load_settings(workspace: str | os.PathLike[str] | None = None) -> Settings:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        line = raw.count(b"\n", 0, error.start) + 1
+        bad_line = raw.count(b"\n", 0, error.start) + 1
         raise ConfigError(
-            f"{config_path}:{line}: not UTF-8 text (byte 0x{raw[error.start]:02x}); save the "
+            f"{config_path}:{bad_line}: not UTF-8 text (byte 0x{raw[error.start]:02x}); save the "
             "file as UTF-8"
         ) from None
     try:
