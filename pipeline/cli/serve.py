@@ -9,6 +9,7 @@ import click
 
 from pipeline.cli.base import AppContext, pass_app
 from pipeline.cli.users import announce_first_owner
+from pipeline.config import DEFAULT_PORT
 
 DEFAULT_DEMO_CONTACTS = 500
 
@@ -26,7 +27,9 @@ def _uvicorn_server(app: AppContext, host: str, port: int):
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--port", default=DEFAULT_PORT, show_default=True, type=int, help="Port to listen on."
+)
 @pass_app
 def serve(app: AppContext, host: str, port: int) -> None:
     """Run the web app (staff pages, API, public pages, webhook) until interrupted. It does not
@@ -36,14 +39,17 @@ def serve(app: AppContext, host: str, port: int) -> None:
 
         clinicmail serve --host 0.0.0.0 --port 8080
     """
+    app.listen_on(host, port)
     server = _uvicorn_server(app, host, port)
-    click.echo(f"clinicmail web app on http://{host}:{port}/ (sign in at /login)")
+    click.echo(f"clinicmail web app on {app.settings.web.public_url}/ (sign in at /login)")
     server.run()
 
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address the app listens on.")
-@click.option("--port", default=8000, show_default=True, type=int, help="Port the app listens on.")
+@click.option(
+    "--port", default=DEFAULT_PORT, show_default=True, type=int, help="Port the app listens on."
+)
 @click.option(
     "--demo-contacts",
     default=DEFAULT_DEMO_CONTACTS,
@@ -76,6 +82,7 @@ def run(
     from pipeline.scheduling.sync import sync_campaigns
     from pipeline.store import open_engine, upgrade
 
+    app.listen_on(host, port)
     settings = app.settings
     # Migrate first, on an engine of its own: app.engine refuses a database not yet migrated.
     migrating = open_engine(settings.database_url)
