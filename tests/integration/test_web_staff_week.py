@@ -20,3 +20,72 @@ def test_the_favicon_is_served(web_app, signed_in):
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("image/svg+xml")
     assert "<svg" in response.text
+
+
+PASTED = """Massage for runners before a marathon
+
+Runners ask us when to book a sports massage before race day. For athletes training for a
+marathon, a light massage two or three days before the race loosens the calves and hamstrings.
+
+Hard deep tissue work the day before a race leaves runners sore; book it a week out instead.
+"""
+
+
+def _csrf_post(client, path: str, **data):
+    return client.post(path, data={"csrf_token": client.csrf, **data})
+
+
+def test_a_pasted_article_is_previewed_with_relevance_before_it_is_saved(synced, signed_in):
+    preview = _csrf_post(signed_in, "/content/preview", text=PASTED, kind="")
+    assert preview.status_code == 200
+    assert "Preview: Massage for runners before a marathon" in preview.text
+    assert 'data-relevance="athletes"' in preview.text
+    assert signed_in.get("/content/massage-for-runners-before-a-marathon").status_code == 404
+    saved = _csrf_post(signed_in, "/content/save", text=PASTED, kind="", name="pasted text")
+    assert "Saved “Massage for runners before a marathon”" in saved.text
+    assert "Edit the article" in saved.text
+
+
+def test_an_uploaded_markdown_file_is_previewed_then_saved(synced, signed_in):
+    markdown = "---\ntitle: Desk stretches\n---\n\nSitting at a desk all day stiffens the neck.\n"
+    preview = signed_in.post(
+        "/content/preview",
+        data={"csrf_token": signed_in.csrf, "kind": ""},
+        files={"file": ("desk.md", markdown.encode(), "text/markdown")},
+    )
+    assert "Preview: Desk stretches" in preview.text
+    assert "Sitting at a desk all day" in preview.text  # the text box now holds the file
+
+
+def test_a_saved_article_is_edited_and_saved_again(synced, signed_in):
+    _csrf_post(signed_in, "/content/save", text=PASTED, kind="", name="pasted text")
+    slug = "massage-for-runners-before-a-marathon"
+    editor = signed_in.get(f"/content/{slug}/edit")
+    assert "Hard deep tissue work" in editor.text
+    changed = PASTED.replace("a week out", "five days out")
+    saved = _csrf_post(
+        signed_in, "/content/save", text=changed, kind="text", name="pasted text", editing=slug
+    )
+    assert "Saved “Massage for runners before a marathon”" in saved.text
+    edited = signed_in.get(f"/content/{slug}/edit")
+    assert "five days out" in edited.text
+
+
+def test_an_article_from_content_files_is_read_only(synced, signed_in):
+    page = signed_in.get("/content/full-treatment-for-back-pain")
+    assert "read-only here" in page.text and "Edit the article" not in page.text
+    edit = signed_in.get("/content/full-treatment-for-back-pain/edit")
+    assert edit.status_code == 409 and "Sync from content/" in edit.text
+
+
+def test_a_new_article_never_takes_a_file_articles_address(synced, signed_in):
+    text = "Full treatment for back pain\n\nOur legs and back routine.\n"
+    saved = _csrf_post(signed_in, "/content/save", text=text, kind="text", name="pasted text")
+    assert saved.status_code == 422
+    assert "only changes in its file" in saved.text
+
+
+def test_nothing_given_is_a_clear_message(synced, signed_in):
+    preview = _csrf_post(signed_in, "/content/preview", text="  ", kind="")
+    assert preview.status_code == 422
+    assert "paste the article" in preview.text

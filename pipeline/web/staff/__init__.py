@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends
 from pipeline.web.auth import staff_user, verify_csrf
 from pipeline.web.staff import (
     account,
+    article_editor,
     campaigns,
     contacts,
     content,
@@ -24,7 +25,17 @@ def staff_router() -> APIRouter:
     # Order matters: sign-in is checked before the form token, so an anonymous post is sent to
     # the sign-in page rather than told its form expired.
     guarded = APIRouter(dependencies=[Depends(staff_user), Depends(verify_csrf)])
-    for module in (account, campaigns, contacts, content, dashboard, messages, report, users):
+    for module in (
+        account,
+        article_editor,
+        campaigns,
+        contacts,
+        content,
+        dashboard,
+        messages,
+        report,
+        users,
+    ):
         guarded.include_router(module.router)
     router.include_router(guarded)
     return router
