@@ -89,3 +89,78 @@ def test_nothing_given_is_a_clear_message(synced, signed_in):
     preview = _csrf_post(signed_in, "/content/preview", text="  ", kind="")
     assert preview.status_code == 422
     assert "paste the article" in preview.text
+
+
+def _make_campaign(client, article: str = "full-treatment-for-back-pain") -> str:
+    response = client.post(
+        "/campaigns/new",
+        data={"article": article, "csrf_token": client.csrf},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    return response.headers["location"].removeprefix("/campaigns/")
+
+
+def _editor_form(client, slug: str) -> dict:
+    """The editor's fields as the page fills them (checked boxes only, as a browser posts)."""
+    import re
+
+    page = client.get(f"/campaigns/{slug}/edit").text
+    data: dict = {"csrf_token": client.csrf}
+    for name, value in re.findall(r'<input name="([^"]+)" value="([^"]*)"', page):
+        data[name] = value
+    for name in re.findall(r'<input type="checkbox" name="(target\.[^"]+)" checked', page):
+        data[name] = "on"
+    return data
+
+
+def test_the_athletes_subject_and_excerpt_are_edited_and_previewed(synced, signed_in):
+    slug = _make_campaign(signed_in)
+    form = _editor_form(signed_in, slug)
+    form |= {"subject.athletes": "Race-ready legs, and why we massage them", "excerpt.athletes": "2"}
+    answer = signed_in.post(
+        f"/campaigns/{slug}/edit", data=form, headers={"Accept": "application/json"}
+    ).json()
+    assert answer["saved"], answer
+    assert "athletes" in answer["variants"]
+    page = signed_in.get(f"/campaigns/{slug}")
+    assert "Race-ready legs, and why we massage them" in page.text
+    preview = signed_in.get(f"/campaigns/{slug}/preview/athletes")
+    assert "Race-ready legs" in preview.text
+
+
+def test_saving_an_approved_campaign_sends_it_back_to_draft(synced, signed_in):
+    slug = _make_campaign(signed_in)
+    _csrf_post(signed_in, f"/campaigns/{slug}/approve")
+    form = _editor_form(signed_in, slug) | {"subject.desk": "Desk days and your back"}
+    saved = signed_in.post(f"/campaigns/{slug}/edit", data=form)
+    assert "It is a draft again" in saved.text
+    with synced.state.engine.connect() as conn:
+        from pipeline.store import lifecycle as lifecycle_store
+
+        assert lifecycle_store.find_campaign(conn, slug).state == "draft"
+
+
+def test_file_campaigns_are_read_only_in_the_editor(synced, signed_in):
+    from pipeline.scheduling.sync import sync_campaigns
+
+    report = sync_campaigns(synced.state.engine, synced.state.settings)
+    assert report is not None
+    with synced.state.engine.connect() as conn:
+        from pipeline.store import lifecycle as lifecycle_store
+
+        file_slug = next(c.slug for c in lifecycle_store.all_campaigns(conn) if c.origin == "file")
+    page = signed_in.get(f"/campaigns/{file_slug}/edit")
+    assert page.status_code == 409
+    assert "read-only here" in page.text
+
+
+def test_an_excerpt_paragraph_that_does_not_exist_is_not_saved(synced, signed_in):
+    slug = _make_campaign(signed_in)
+    form = _editor_form(signed_in, slug) | {"excerpt.athletes": "99"}
+    answer = signed_in.post(
+        f"/campaigns/{slug}/edit", data=form, headers={"Accept": "application/json"}
+    )
+    assert answer.status_code == 422
+    assert "paragraph 99 does not exist" in answer.json()["message"]
+    assert "¶99" not in signed_in.get(f"/campaigns/{slug}/edit").text

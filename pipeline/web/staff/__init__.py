@@ -9,6 +9,7 @@ from pipeline.web.auth import staff_user, verify_csrf
 from pipeline.web.staff import (
     account,
     article_editor,
+    campaign_editor,
     campaigns,
     contacts,
     content,
@@ -28,6 +29,7 @@ def staff_router() -> APIRouter:
     for module in (
         account,
         article_editor,
+        campaign_editor,
         campaigns,
         contacts,
         content,

@@ -29,6 +29,7 @@ from pipeline.store import lifecycle as lifecycle_store
 from pipeline.store import utcnow
 from pipeline.store.articles import list_articles
 from pipeline.web.auth import staff_user
+from pipeline.web.staff.campaign_editor import EDITABLE
 from pipeline.web.staff.campaign_work import (
     build_preview,
     create_web_campaign,
@@ -88,8 +89,9 @@ async def new_campaign(request: Request, user: Staff) -> Response:
     return redirect(f"/campaigns/{slug}")
 
 
-def _actions(state: str) -> dict[str, bool]:
+def _actions(state: str, origin: str) -> dict[str, bool]:
     return {
+        "edit": origin != "file" and state in EDITABLE,
         "approve": state in APPROVABLE,
         "schedule": state in SCHEDULABLE,
         "pause": state in PAUSABLE and state != "paused",
@@ -123,7 +125,7 @@ def campaign_page(request: Request, slug: str) -> Response:
         "metrics": metrics,
         "top_links": links,
         "label": lambda name: segment_label(segments, name),
-        "actions": _actions(campaign.state),
+        "actions": _actions(campaign.state, campaign.origin),
         "live": campaign.state in LIVE_STATES,
         "demo_banner": metrics.simulated,
         "default_day": local_now.date().isoformat(),
