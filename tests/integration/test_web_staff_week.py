@@ -117,7 +117,8 @@ def _editor_form(client, slug: str) -> dict:
 def test_the_athletes_subject_and_excerpt_are_edited_and_previewed(synced, signed_in):
     slug = _make_campaign(signed_in)
     form = _editor_form(signed_in, slug)
-    form |= {"subject.athletes": "Race-ready legs, and why we massage them", "excerpt.athletes": "2"}
+    form |= {"subject.athletes": "Race-ready legs, and why we massage them"}
+    form |= {"excerpt.athletes": "2"}
     answer = signed_in.post(
         f"/campaigns/{slug}/edit", data=form, headers={"Accept": "application/json"}
     ).json()

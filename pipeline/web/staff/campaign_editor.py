@@ -188,7 +188,9 @@ async def campaign_edit(request: Request, slug: str, user: Staff) -> Response:
             return JSONResponse({"saved": False, "message": str(problem)}, status_code=422)
         flash(request, f"Not saved: {problem}", "error")
         return redirect(f"/campaigns/{slug}/edit")
-    message = "Saved." + (" It is a draft again: approve it again before it goes out." * back_to_draft)
+    message = "Saved."
+    if back_to_draft:
+        message += " It is a draft again: approve it again before it goes out."
     if wants_json:
         context = _editor_context(request, slug)
         return JSONResponse(
