@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from pipeline.models import CampaignLifecycle
+from pipeline.store.segments import mailable_condition
 from pipeline.store.tables import campaigns, contacts, digest_runs, sends
 
 # Send statuses that mean an email went out, or may have (in flight or awaiting reconciliation).
@@ -273,3 +274,13 @@ def digest_runs_of(conn: Connection, campaign_id: int) -> list[dict[str, Any]]:
         .order_by(digest_runs.c.occurrence_at)
     )
     return [dict(row._mapping) for row in rows]
+
+
+def contacts_at_weekly_cap(conn: Connection, campaign_id: int, at: datetime, cap: int) -> int:
+    """How many contacts would be skipped by the weekly cap if `campaign_id` started at `at`
+    (among mailable contacts; who of them is in the audience is known only when it starts)."""
+    return conn.execute(
+        select(func.count())
+        .select_from(contacts)
+        .where(mailable_condition(at), ~weekly_cap_condition(at, cap, campaign_id))
+    ).scalar_one()

@@ -4,6 +4,8 @@ a staff unsubscribe, and the small things (favicon)."""
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from pipeline.content import sync_content
@@ -165,3 +167,74 @@ def test_an_excerpt_paragraph_that_does_not_exist_is_not_saved(synced, signed_in
     assert answer.status_code == 422
     assert "paragraph 99 does not exist" in answer.json()["message"]
     assert "¶99" not in signed_in.get(f"/campaigns/{slug}/edit").text
+
+
+@pytest.fixture
+def quiet_hours_now(workspace_db):
+    """The workspace's quiet hours moved to cover the present hour, whenever the test runs."""
+    import re
+    from datetime import timedelta
+
+    from pipeline.store.types import utcnow
+
+    local = utcnow().astimezone(ZoneInfo("Europe/London"))  # the sample clinic's timezone
+    start, end = local - timedelta(hours=1), local + timedelta(hours=2)
+    config = workspace_db / "clinic.toml"
+    text = re.sub(
+        r"(?m)^quiet_hours = .*$",
+        f'quiet_hours = "{start:%H:%M}-{end:%H:%M}"',
+        config.read_text(encoding="utf-8"),
+    )
+    config.write_text(text, encoding="utf-8")
+    return end
+
+
+def _approved_campaign(client) -> str:
+    slug = _make_campaign(client)
+    _csrf_post(client, f"/campaigns/{slug}/approve")
+    return slug
+
+
+def test_send_now_in_quiet_hours_says_when_it_goes_out(quiet_hours_now, synced, signed_in):
+    slug = _approved_campaign(signed_in)
+    page = _csrf_post(signed_in, f"/campaigns/{slug}/send-now")
+    assert "Not yet: quiet hours or a closure. Goes out " in page.text
+    assert f"{quiet_hours_now:%H:%M}" in page.text
+    with synced.state.engine.connect() as conn:
+        from pipeline.store import lifecycle as lifecycle_store
+
+        assert lifecycle_store.find_campaign(conn, slug).state == "scheduled"
+
+
+def test_resume_in_quiet_hours_says_why_instead_of_flipping_back(
+    quiet_hours_now, synced, signed_in
+):
+    from pipeline.store import lifecycle as lifecycle_store
+    from pipeline.store.types import utcnow
+
+    slug = _approved_campaign(signed_in)
+    with synced.state.engine.begin() as conn:
+        # A campaign that started sending and that staff then paused.
+        now = utcnow()
+        lifecycle_store.transition(conn, slug, ("approved",), "paused", now, started_at=now)
+    page = _csrf_post(signed_in, f"/campaigns/{slug}/resume")
+    assert "Not yet: quiet hours or a closure until" in page.text
+    assert "It resumes by itself then." in page.text
+    with synced.state.engine.connect() as conn:
+        campaign = lifecycle_store.find_campaign(conn, slug)
+    assert campaign.state == "paused" and campaign.resume_at is not None
+    assert 'id="resume-note"' in page.text and ">Resume</button>" not in page.text
+
+
+def test_the_schedule_form_proposes_the_next_allowed_slot_and_explains_it(
+    quiet_hours_now, synced, signed_in
+):
+    slug = _approved_campaign(signed_in)
+    page = signed_in.get(f"/campaigns/{slug}")
+    assert f'name="clock" value="{quiet_hours_now:%H:%M}"' in page.text
+    assert "Goes out" in page.text
+    answer = signed_in.get(
+        f"/campaigns/{slug}/when", params={"day": "2020-01-01", "clock": "09:00"}
+    ).json()
+    assert answer["possible"] is False
+    assert answer["sentence"].startswith("That time has passed: choose a later one.")

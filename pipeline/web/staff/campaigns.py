@@ -19,8 +19,6 @@ from pipeline.lifecycle import (
     cancel_campaign,
     get_lifecycle,
     pause_campaign,
-    resume_campaign,
-    schedule_campaign,
 )
 from pipeline.metrics import campaign_metrics, top_links
 from pipeline.models import StaffUser
@@ -30,10 +28,10 @@ from pipeline.store import utcnow
 from pipeline.store.articles import list_articles
 from pipeline.web.auth import staff_user
 from pipeline.web.staff.campaign_editor import EDITABLE
+from pipeline.web.staff.campaign_schedule import proposal, resume_refusal, state_words
 from pipeline.web.staff.campaign_work import (
     build_preview,
     create_web_campaign,
-    local_datetime,
     preview_html,
     segment_label,
     send_test_email,
@@ -117,7 +115,8 @@ def campaign_page(request: Request, slug: str) -> Response:
     segments = (
         preview.segments if preview else {s.name: s for s in load_segments(settings.workspace)}
     )
-    local_now = utcnow().astimezone(settings.clinic.zone)
+    now = utcnow()
+    actions = _actions(campaign.state, campaign.origin)
     context = {
         "campaign": campaign,
         "preview": preview,
@@ -125,11 +124,11 @@ def campaign_page(request: Request, slug: str) -> Response:
         "metrics": metrics,
         "top_links": links,
         "label": lambda name: segment_label(segments, name),
-        "actions": _actions(campaign.state, campaign.origin),
+        "actions": actions,
         "live": campaign.state in LIVE_STATES,
         "demo_banner": metrics.simulated,
-        "default_day": local_now.date().isoformat(),
-        "default_time": (local_now.replace(second=0, microsecond=0)).strftime("%H:%M"),
+        "proposal": proposal(engine, settings, campaign) if actions["schedule"] else None,
+        "resume_note": resume_refusal(settings, campaign, now) if actions["resume"] else None,
     }
     return render(request, "campaign.html", context)
 
@@ -161,9 +160,13 @@ def campaign_progress(request: Request, slug: str) -> Response:
 
 def _act(request: Request, slug: str, action: Callable[[], str]) -> Response:
     """Run a staff action and come back to the campaign's page, with what happened (or why
-    not) shown there."""
+    not, in staff words) shown there."""
     try:
         flash(request, action())
+    except StateError as problem:
+        campaign = get_lifecycle(request.app.state.engine, slug)
+        words = str(problem) if str(problem).startswith("It ") else state_words(campaign, "changed")
+        flash(request, words, "error")
     except ClinicmailError as problem:
         flash(request, str(problem), "error")
     return redirect(f"/campaigns/{slug}")
@@ -173,14 +176,17 @@ def _approve(request: Request, slug: str, user: StaffUser) -> str:
     engine = request.app.state.engine
     preview = build_preview(engine, request.app.state.settings, slug)
     if not preview.plan.variants:
-        raise StateError(f"campaign {slug!r} has no variant to send: see its plan")
+        raise StateError("It cannot be approved: no segment gets a variant (see the plan).")
     if preview.blocking:
         first = preview.blocking[0]
         raise StateError(
-            f"campaign {slug!r} has {len(preview.blocking)} blocking check error(s); "
-            f"first, for {first.segment}: {first.message}"
+            f"It cannot be approved yet: {len(preview.blocking)} check(s) must be fixed first; "
+            f"the first, for {first.segment}: {first.message}"
         )
-    return approve_campaign(engine, slug, user.email).message
+    result = approve_campaign(engine, slug, user.email)
+    if result.campaign.state != "approved":
+        raise StateError(state_words(result.campaign, "approved"))
+    return "Approved. Now choose when it goes out."
 
 
 @router.post("/campaigns/{slug}/approve")
@@ -188,39 +194,26 @@ def campaign_approve(request: Request, slug: str, user: Staff) -> Response:
     return _act(request, slug, lambda: _approve(request, slug, user))
 
 
-@router.post("/campaigns/{slug}/schedule")
-def campaign_schedule(
-    request: Request,
-    slug: str,
-    day: Annotated[str, Form()] = "",
-    clock: Annotated[str, Form()] = "",
-) -> Response:
-    settings = request.app.state.settings
-
-    def schedule() -> str:
-        at = local_datetime(settings, day, clock) if day or clock else None
-        result = schedule_campaign(request.app.state.engine, settings, slug, at=at)
-        return " ".join([result.message, *result.notes])
-
-    return _act(request, slug, schedule)
-
-
 @router.post("/campaigns/{slug}/pause")
 def campaign_pause(request: Request, slug: str, user: Staff) -> Response:
     engine = request.app.state.engine
-    return _act(request, slug, lambda: pause_campaign(engine, slug, user.email).message)
 
+    def pause() -> str:
+        pause_campaign(engine, slug, user.email)
+        return "Paused: nothing more goes out until you resume it."
 
-@router.post("/campaigns/{slug}/resume")
-def campaign_resume(request: Request, slug: str) -> Response:
-    engine, settings = request.app.state.engine, request.app.state.settings
-    return _act(request, slug, lambda: resume_campaign(engine, settings, slug).message)
+    return _act(request, slug, pause)
 
 
 @router.post("/campaigns/{slug}/cancel")
 def campaign_cancel(request: Request, slug: str, user: Staff) -> Response:
     engine = request.app.state.engine
-    return _act(request, slug, lambda: cancel_campaign(engine, slug, user.email).message)
+
+    def cancel() -> str:
+        cancel_campaign(engine, slug, user.email)
+        return "Cancelled: nothing more of it goes out."
+
+    return _act(request, slug, cancel)
 
 
 @router.post("/campaigns/{slug}/test")
