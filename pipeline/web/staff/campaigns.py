@@ -36,12 +36,11 @@ from pipeline.web.staff.campaign_work import (
     segment_label,
     send_test_email,
 )
+from pipeline.web.staff.live import poll_interval_seconds
 from pipeline.web.staff.rendering import flash, redirect, render
 
 router = APIRouter(include_in_schema=False)
 Staff = Annotated[StaffUser, Depends(staff_user)]
-# States in which the page polls for progress.
-LIVE_STATES = ("sending",)
 
 
 @router.get("/campaigns")
@@ -125,7 +124,7 @@ def campaign_page(request: Request, slug: str) -> Response:
         "top_links": links,
         "label": lambda name: segment_label(segments, name),
         "actions": actions,
-        "live": campaign.state in LIVE_STATES,
+        "poll_seconds": poll_interval_seconds(campaign, now),
         "demo_banner": metrics.simulated,
         "proposal": proposal(engine, settings, campaign) if actions["schedule"] else None,
         "resume_note": resume_refusal(settings, campaign, now) if actions["resume"] else None,
@@ -155,7 +154,15 @@ def campaign_progress(request: Request, slug: str) -> Response:
     campaign = get_lifecycle(engine, slug)
     with engine.connect() as conn:
         totals = campaign_metrics(conn, slug).totals
-    return JSONResponse({"state": campaign.state, "totals": totals.as_dict()})
+    return JSONResponse(
+        {
+            "state": campaign.state,
+            "reason": campaign.state_reason or "",
+            "totals": totals.as_dict(),
+            "click_rate": totals.click_rate,
+            "next_poll_seconds": poll_interval_seconds(campaign, utcnow()),
+        }
+    )
 
 
 def _act(request: Request, slug: str, action: Callable[[], str]) -> Response:
