@@ -238,3 +238,115 @@ def test_the_schedule_form_proposes_the_next_allowed_slot_and_explains_it(
     ).json()
     assert answer["possible"] is False
     assert answer["sentence"].startswith("That time has passed: choose a later one.")
+
+
+def _people(engine) -> None:
+    from datetime import timedelta
+
+    from pipeline.models import Contact
+    from pipeline.store.contacts import add_contact
+    from pipeline.store.types import utcnow
+
+    people = [
+        Contact("maya.jones@example.org", "Maya", "Jones", frozenset({"runner"})),
+        Contact("ann.mayhew@example.org", "Ann", "Mayhew", frozenset({"post-op"})),
+        Contact("ben.mayhew@example.org", "Ben", "Mayhew", frozenset({"post-op", "vip"})),
+        Contact("cal.stone@example.org", "Cal", "Stone", frozenset({"post-op"})),
+    ]
+    start = utcnow() - timedelta(days=1)
+    with engine.begin() as conn:
+        for index, person in enumerate(people):
+            consent = "none" if person.first_name == "Cal" else "subscribed"
+            add_contact(
+                conn,
+                Contact(person.email, person.first_name, person.last_name, person.tags,
+                        consent_status=consent),
+                now=start + timedelta(minutes=index),
+            )  # fmt: skip
+
+
+def _listed(page_text: str) -> list[str]:
+    import re
+
+    if 'id="search-results"' not in page_text:
+        return []
+    table = page_text.split('id="search-results"')[1].split("</table>")[0]
+    return re.findall(r"<td>([^<@]+@example\.org)</td>", table)
+
+
+def test_filters_combine_with_the_search(web_app, signed_in):
+    _people(web_app.state.engine)
+    post_op = signed_in.get("/contacts", params={"segment": "post_op"})
+    assert sorted(_listed(post_op.text)) == [
+        "ann.mayhew@example.org",
+        "ben.mayhew@example.org",
+        "cal.stone@example.org",
+    ]
+    mailable = signed_in.get("/contacts", params={"segment": "post_op", "mailable": "yes"})
+    assert "cal.stone@example.org" not in _listed(mailable.text)
+    both = signed_in.get("/contacts", params={"segment": "post_op", "q": "mayhew", "tag": "vip"})
+    assert _listed(both.text) == ["ben.mayhew@example.org"]
+    none = signed_in.get("/contacts", params={"consent": "none"})
+    assert _listed(none.text) == ["cal.stone@example.org"]
+    assert 'rel="next"' not in none.text
+
+
+def test_staff_unsubscribe_records_how_the_client_asked(web_app, signed_in):
+    _people(web_app.state.engine)
+    done = _csrf_post(
+        signed_in,
+        "/contacts/unsubscribe",
+        email="maya.jones@example.org",
+        asked="phone",
+        note="rang on Tuesday",
+    )
+    assert "is unsubscribed (asked by phone: rang on Tuesday)" in done.text
+    assert 'id="consent-status">unsubscribed' in done.text
+    history = done.text.split('id="consent-history"')[1].split("</section>")[0]
+    assert "staff:owner@clinic.example" in history and "asked by phone: rang on Tuesday" in history
+    assert "Subscribe them again" in done.text
+
+
+def test_staff_unsubscribe_asks_how_they_asked(web_app, signed_in):
+    _people(web_app.state.engine)
+    page = _csrf_post(signed_in, "/contacts/unsubscribe", email="maya.jones@example.org")
+    assert "Say how they asked to be unsubscribed." in page.text
+    assert 'id="consent-status">subscribed' in page.text
+
+
+def test_bulk_tag_is_confirmed_then_applied_to_the_filtered_contacts(web_app, signed_in):
+    _people(web_app.state.engine)
+    confirm = _csrf_post(
+        signed_in, "/contacts/bulk/confirm", segment="post_op", action="tag", new_tag="Spring 26"
+    )
+    assert "Add the tag “Spring 26” to 3 contacts?" in confirm.text
+    assert _listed(signed_in.get("/contacts", params={"tag": "spring-26"}).text) == []
+    done = _csrf_post(
+        signed_in, "/contacts/bulk", segment="post_op", action="tag", new_tag="Spring 26",
+        expected="3",
+    )  # fmt: skip
+    assert "Tagged 3 contacts" in done.text
+    assert len(_listed(signed_in.get("/contacts", params={"tag": "spring-26"}).text)) == 3
+
+
+def test_a_bulk_action_never_runs_on_a_changed_selection_or_on_everyone(web_app, signed_in):
+    _people(web_app.state.engine)
+    stale = _csrf_post(
+        signed_in, "/contacts/bulk", segment="post_op", action="unsubscribe", expected="2"
+    )
+    assert "The selection changed meanwhile (3 contacts now)" in stale.text
+    everyone = _csrf_post(signed_in, "/contacts/bulk/confirm", action="unsubscribe")
+    assert "bulk actions never apply to everyone" in everyone.text.lower()
+
+
+def test_bulk_erase_needs_the_word_typed(web_app, signed_in):
+    _people(web_app.state.engine)
+    refused = _csrf_post(
+        signed_in, "/contacts/bulk", tag="vip", action="erase", expected="1", confirm="yes"
+    )
+    assert "Type “erase” to confirm the erasure; nothing was erased." in refused.text
+    erased = _csrf_post(
+        signed_in, "/contacts/bulk", tag="vip", action="erase", expected="1", confirm="erase"
+    )
+    assert "Erased 1 contacts" in erased.text
+    assert "ben.mayhew@example.org" not in erased.text
