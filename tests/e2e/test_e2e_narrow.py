@@ -20,6 +20,7 @@ PHONE = 375
 # (an email's own layout is checked by the template tests and the previews).
 NOT_PAGES = {
     "/campaigns/{slug}/progress",
+    "/campaigns/{slug}/when",
     "/campaigns/{slug}/preview/{segment}",
     "/contacts/export",
     "/report/email",
@@ -68,9 +69,19 @@ def _examples(page: Page, clinic: RunningClinic) -> dict[str, str]:
     expect(page.locator(".flash.ok")).to_contain_text("Test email sent")
     article = _first_link(page, f"{clinic.url}/content", r"/content/[^/]+")
     message = _first_link(page, f"{clinic.url}/messages", r"/messages/[^/]+")
+    page.goto(f"{clinic.url}/content/add")
+    page.fill(
+        "textarea[name=text]", "Shoulders at the desk (narrow)\n\nA desk day tightens them.\n"
+    )
+    page.click("button:text('Preview')")
+    page.click("button:text('Save article')")
+    expect(page.locator(".flash.ok")).to_contain_text("Saved")
+    pasted = page.url.removeprefix(clinic.url)
     return {
         "/campaigns/{slug}": f"/campaigns/{campaign}",
+        "/campaigns/{slug}/edit": f"/campaigns/{campaign}/edit",
         "/content/{slug}": article,
+        "/content/{slug}/edit": f"{pasted}/edit",
         "/messages/{message_id}": message,
     }
 

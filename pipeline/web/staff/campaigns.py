@@ -38,6 +38,7 @@ from pipeline.web.staff.campaign_work import (
 )
 from pipeline.web.staff.live import poll_interval_seconds
 from pipeline.web.staff.rendering import flash, redirect, render
+from pipeline.web.staff.who_gets_it import who_gets_it
 
 router = APIRouter(include_in_schema=False)
 Staff = Annotated[StaffUser, Depends(staff_user)]
@@ -98,7 +99,7 @@ def _actions(state: str, origin: str) -> dict[str, bool]:
 
 
 @router.get("/campaigns/{slug}")
-def campaign_page(request: Request, slug: str) -> Response:
+def campaign_page(request: Request, slug: str, who: str = "") -> Response:
     engine = request.app.state.engine
     settings = request.app.state.settings
     campaign = get_lifecycle(engine, slug)
@@ -125,6 +126,17 @@ def campaign_page(request: Request, slug: str) -> Response:
         "label": lambda name: segment_label(segments, name),
         "actions": actions,
         "poll_seconds": poll_interval_seconds(campaign, now),
+        "who": who.strip(),
+        "who_answer": who_gets_it(
+            engine,
+            settings,
+            campaign,
+            preview.plan if preview else None,
+            list(segments.values()),
+            who.strip(),
+        )
+        if who.strip()
+        else None,
         "demo_banner": metrics.simulated,
         "proposal": proposal(engine, settings, campaign) if actions["schedule"] else None,
         "resume_note": resume_refusal(settings, campaign, now) if actions["resume"] else None,
