@@ -23,20 +23,24 @@ SENT_LIMIT_MS = STARTUP_LIMIT_S * 1000
 # page scrolls sideways: what a phone reader would trip on.
 PHONE_PROBLEMS = """() => {
   const page = document.scrollingElement;
-  const measure = document.createElement('canvas').getContext('2d');
+  const probe = document.createElement('span');
+  probe.textContent = '000000';
+  Object.assign(probe.style, {position: 'absolute', visibility: 'hidden', whiteSpace: 'nowrap'});
+  document.body.appendChild(probe);
   const narrow = [];
   for (const cell of document.querySelectorAll('td, th')) {
     const style = getComputedStyle(cell);
     const box = cell.getBoundingClientRect();
     if (box.width === 0 || box.height === 0 || style.visibility === 'hidden') continue;
     const content = box.width - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
-    measure.font = style.font;
-    const sixCharacters = 6 * measure.measureText('0').width;
+    probe.style.font = style.font;
+    const sixCharacters = probe.getBoundingClientRect().width;
     if (content < sixCharacters) {
       narrow.push(`${cell.tagName} ${Math.round(content)} px < ${Math.round(sixCharacters)} px: `
         + (cell.textContent || '').trim().slice(0, 40));
     }
   }
+  probe.remove();
   return {scrollWidth: page.scrollWidth, clientWidth: page.clientWidth, narrow: narrow.slice(0, 5)};
 }"""
 

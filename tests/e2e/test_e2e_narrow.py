@@ -23,6 +23,7 @@ NOT_PAGES = {
     "/campaigns/{slug}/when",
     "/campaigns/{slug}/preview/{segment}",
     "/contacts/export",
+    "/favicon.ico",
     "/report/email",
 }
 PUBLIC_MODULES = ("pipeline.web.public", "pipeline.web.webhooks")
