@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import STARTUP_LIMIT_S, RunningClinic
-from tests.e2e.test_e2e_narrow import NOT_PAGES, _first_link, staff_pages
+from tests.e2e.test_e2e_narrow import NOT_PAGES, _first_link, other_user_removal, staff_pages
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PHONE = 375
@@ -221,6 +221,8 @@ def test_a_marketers_week_without_the_command_line(
         examples = {
             "/campaigns/{slug}": campaign_url.removeprefix(clinic.url),
             "/campaigns/{slug}/edit": next_url.removeprefix(clinic.url) + "/edit",
+            "/campaigns/{slug}/cancel": next_url.removeprefix(clinic.url) + "/cancel",
+            "/users/{user_id}/delete": other_user_removal(page, clinic, "week@clinic.example"),
             "/content/{slug}": article_path,
             "/content/{slug}/edit": article_path + "/edit",
             "/messages/{message_id}": message,

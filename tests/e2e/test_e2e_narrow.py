@@ -59,6 +59,15 @@ def _first_link(page: Page, url: str, pattern: str) -> str:
     return found[0]
 
 
+def other_user_removal(page: Page, clinic: RunningClinic, email: str) -> str:
+    """The confirmation page for removing a staff user other than the owner (added here)."""
+    page.goto(f"{clinic.url}/users")
+    if page.locator(f"text={email}").count() == 0:
+        page.fill("form[action='/users'] input[name=email]", email)
+        page.click("form[action='/users'] button[type=submit]")
+    return _first_link(page, f"{clinic.url}/users", r"/users/\d+/delete")
+
+
 def _examples(page: Page, clinic: RunningClinic) -> dict[str, str]:
     """One real value per path parameter: a campaign (made here if there is none), an article,
     and a received message (a test send makes sure there is one)."""
@@ -81,6 +90,8 @@ def _examples(page: Page, clinic: RunningClinic) -> dict[str, str]:
     return {
         "/campaigns/{slug}": f"/campaigns/{campaign}",
         "/campaigns/{slug}/edit": f"/campaigns/{campaign}/edit",
+        "/campaigns/{slug}/cancel": f"/campaigns/{campaign}/cancel",
+        "/users/{user_id}/delete": other_user_removal(page, clinic, "narrow@clinic.example"),
         "/content/{slug}": article,
         "/content/{slug}/edit": f"{pasted}/edit",
         "/messages/{message_id}": message,

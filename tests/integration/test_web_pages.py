@@ -87,7 +87,9 @@ def test_approve_schedule_pause_resume_and_cancel_from_the_page(synced, signed_i
     assert "Paused: nothing more goes out until you resume it." in paused.text
     resumed = signed_in.post(f"/campaigns/{slug}/resume", data={"csrf_token": signed_in.csrf})
     assert "Resumed: it goes out 10:00 tomorrow." in resumed.text
-    cancelled = signed_in.post(f"/campaigns/{slug}/cancel", data={"csrf_token": signed_in.csrf})
+    cancelled = signed_in.post(
+        f"/campaigns/{slug}/cancel", data={"csrf_token": signed_in.csrf, "confirmed": "yes"}
+    )
     assert "Cancelled" in cancelled.text
     again = signed_in.post(f"/campaigns/{slug}/approve", data={"csrf_token": signed_in.csrf})
     assert "It cannot be approved now: it was cancelled." in again.text

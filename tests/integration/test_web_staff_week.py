@@ -350,3 +350,51 @@ def test_bulk_erase_needs_the_word_typed(web_app, signed_in):
     )
     assert "Erased 1 contacts" in erased.text
     assert "ben.mayhew@example.org" not in erased.text
+
+
+def test_cancel_asks_first_then_can_be_undone_for_a_few_seconds(synced, signed_in):
+    from pipeline.store import lifecycle as lifecycle_store
+
+    slug = _approved_campaign(signed_in)
+    unconfirmed = _csrf_post(signed_in, f"/campaigns/{slug}/cancel")
+    assert "Yes, cancel it" in unconfirmed.text
+    with synced.state.engine.connect() as conn:
+        assert lifecycle_store.find_campaign(conn, slug).state == "approved"
+    cancelled = _csrf_post(signed_in, f"/campaigns/{slug}/cancel", confirmed="yes")
+    assert "Cancelled: nothing more of it goes out." in cancelled.text
+    assert "Undo the cancel" in cancelled.text
+    undone = _csrf_post(signed_in, f"/campaigns/{slug}/undo-cancel")
+    assert "Cancel undone: it is approved again." in undone.text
+    with synced.state.engine.connect() as conn:
+        assert lifecycle_store.find_campaign(conn, slug).state == "approved"
+    again = _csrf_post(signed_in, f"/campaigns/{slug}/undo-cancel")
+    assert "too late to undo" in again.text
+
+
+def test_a_cancel_is_not_undone_after_its_time(synced, signed_in, time_machine):
+    from datetime import timedelta
+
+    from pipeline.store.types import utcnow
+
+    slug = _approved_campaign(signed_in)
+    time_machine.move_to(utcnow(), tick=True)
+    _csrf_post(signed_in, f"/campaigns/{slug}/cancel", confirmed="yes")
+    time_machine.shift(timedelta(seconds=16))
+    late = _csrf_post(signed_in, f"/campaigns/{slug}/undo-cancel")
+    assert "too late to undo" in late.text
+    assert "Undo the cancel" not in late.text
+
+
+def test_removing_a_user_asks_first(web_app, signed_in):
+    from pipeline.store.users import get_user_by_email
+    from pipeline.web.auth import add_user
+
+    add_user(web_app.state.engine, "sam@clinic.example", "marketing", "a long password here")
+    with web_app.state.engine.connect() as conn:
+        sam = get_user_by_email(conn, "sam@clinic.example")
+    asked = _csrf_post(signed_in, f"/users/{sam.id}/delete")
+    assert "Remove sam@clinic.example?" in asked.text and "Yes, remove them" in asked.text
+    with web_app.state.engine.connect() as conn:
+        assert get_user_by_email(conn, "sam@clinic.example") is not None
+    removed = _csrf_post(signed_in, f"/users/{sam.id}/delete", confirmed="yes")
+    assert "sam@clinic.example can no longer sign in." in removed.text

@@ -38,6 +38,7 @@ from pipeline.web.staff.campaign_work import (
 )
 from pipeline.web.staff.live import poll_interval_seconds
 from pipeline.web.staff.rendering import flash, redirect, render
+from pipeline.web.staff.undo import offer_undo, take_undo, undo_offer
 from pipeline.web.staff.who_gets_it import who_gets_it
 
 router = APIRouter(include_in_schema=False)
@@ -127,6 +128,7 @@ def campaign_page(request: Request, slug: str, who: str = "") -> Response:
         "actions": actions,
         "poll_seconds": poll_interval_seconds(campaign, now),
         "who": who.strip(),
+        "undo": undo_offer(request, slug),
         "who_answer": who_gets_it(
             engine,
             settings,
@@ -224,15 +226,62 @@ def campaign_pause(request: Request, slug: str, user: Staff) -> Response:
     return _act(request, slug, pause)
 
 
+@router.get("/campaigns/{slug}/cancel")
+def campaign_cancel_confirm(request: Request, slug: str) -> Response:
+    """The confirmation step before a cancel: what it stops, and whether it can be undone."""
+    campaign = get_lifecycle(request.app.state.engine, slug)
+    if campaign.state not in CANCELLABLE:
+        flash(request, state_words(campaign, "cancelled"), "error")
+        return redirect(f"/campaigns/{slug}")
+    started = campaign.state in ("sending", "paused") and campaign.started_at is not None
+    context = {
+        "title": f"Cancel “{campaign.name}”?",
+        "message": (
+            "Emails not sent yet will never be sent; those already sent stay sent."
+            if started
+            else "Nothing of it goes out. For a few seconds after, you can undo this."
+        ),
+        "action": f"/campaigns/{slug}/cancel",
+        "confirm_label": "Yes, cancel it",
+        "back": f"/campaigns/{slug}",
+        "back_label": "No, keep it",
+        "danger": True,
+    }
+    return render(request, "confirm.html", context)
+
+
 @router.post("/campaigns/{slug}/cancel")
-def campaign_cancel(request: Request, slug: str, user: Staff) -> Response:
+def campaign_cancel(
+    request: Request, slug: str, user: Staff, confirmed: Annotated[str, Form()] = ""
+) -> Response:
+    if confirmed != "yes":
+        return redirect(f"/campaigns/{slug}/cancel")
     engine = request.app.state.engine
 
     def cancel() -> str:
-        cancel_campaign(engine, slug, user.email)
+        before = get_lifecycle(engine, slug)
+        now = utcnow()
+        cancel_campaign(engine, slug, user.email, now=now)
+        offer_undo(request, slug, before.state, now)
         return "Cancelled: nothing more of it goes out."
 
     return _act(request, slug, cancel)
+
+
+@router.post("/campaigns/{slug}/undo-cancel")
+def campaign_undo_cancel(request: Request, slug: str) -> Response:
+    def undo() -> str:
+        offer = take_undo(request, slug)
+        if offer is None:
+            raise StateError("It is too late to undo the cancel: cancel it only when sure.")
+        back_to, cancelled_at = offer
+        with request.app.state.engine.begin() as conn:
+            undone = lifecycle_store.undo_cancel(conn, slug, back_to, cancelled_at, utcnow())
+        if not undone:
+            raise StateError("The cancel cannot be undone any more: it changed since.")
+        return f"Cancel undone: it is {back_to} again."
+
+    return _act(request, slug, undo)
 
 
 @router.post("/campaigns/{slug}/test")
