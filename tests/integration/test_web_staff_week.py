@@ -4,11 +4,20 @@ a staff unsubscribe, and the small things (favicon)."""
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from pipeline.content import sync_content
+from pipeline.models import Contact
+from pipeline.scheduling.sync import sync_campaigns
+from pipeline.store import lifecycle as lifecycle_store
+from pipeline.store.contacts import add_contact
+from pipeline.store.types import utcnow
+from pipeline.store.users import get_user_by_email
+from pipeline.web.auth import add_user
 
 
 @pytest.fixture
@@ -105,7 +114,6 @@ def _make_campaign(client, article: str = "full-treatment-for-back-pain") -> str
 
 def _editor_form(client, slug: str) -> dict:
     """The editor's fields as the page fills them (checked boxes only, as a browser posts)."""
-    import re
 
     page = client.get(f"/campaigns/{slug}/edit").text
     data: dict = {"csrf_token": client.csrf}
@@ -139,19 +147,14 @@ def test_saving_an_approved_campaign_sends_it_back_to_draft(synced, signed_in):
     saved = signed_in.post(f"/campaigns/{slug}/edit", data=form)
     assert "It is a draft again" in saved.text
     with synced.state.engine.connect() as conn:
-        from pipeline.store import lifecycle as lifecycle_store
-
         assert lifecycle_store.find_campaign(conn, slug).state == "draft"
 
 
 def test_file_campaigns_are_read_only_in_the_editor(synced, signed_in):
-    from pipeline.scheduling.sync import sync_campaigns
 
     report = sync_campaigns(synced.state.engine, synced.state.settings)
     assert report is not None
     with synced.state.engine.connect() as conn:
-        from pipeline.store import lifecycle as lifecycle_store
-
         file_slug = next(c.slug for c in lifecycle_store.all_campaigns(conn) if c.origin == "file")
     page = signed_in.get(f"/campaigns/{file_slug}/edit")
     assert page.status_code == 409
@@ -172,10 +175,6 @@ def test_an_excerpt_paragraph_that_does_not_exist_is_not_saved(synced, signed_in
 @pytest.fixture
 def quiet_hours_now(workspace_db):
     """The workspace's quiet hours moved to cover the present hour, whenever the test runs."""
-    import re
-    from datetime import timedelta
-
-    from pipeline.store.types import utcnow
 
     local = utcnow().astimezone(ZoneInfo("Europe/London"))  # the sample clinic's timezone
     start, end = local - timedelta(hours=1), local + timedelta(hours=2)
@@ -201,16 +200,12 @@ def test_send_now_in_quiet_hours_says_when_it_goes_out(quiet_hours_now, synced, 
     assert "Not yet: quiet hours or a closure. Goes out " in page.text
     assert f"{quiet_hours_now:%H:%M}" in page.text
     with synced.state.engine.connect() as conn:
-        from pipeline.store import lifecycle as lifecycle_store
-
         assert lifecycle_store.find_campaign(conn, slug).state == "scheduled"
 
 
 def test_resume_in_quiet_hours_says_why_instead_of_flipping_back(
     quiet_hours_now, synced, signed_in
 ):
-    from pipeline.store import lifecycle as lifecycle_store
-    from pipeline.store.types import utcnow
 
     slug = _approved_campaign(signed_in)
     with synced.state.engine.begin() as conn:
@@ -241,11 +236,6 @@ def test_the_schedule_form_proposes_the_next_allowed_slot_and_explains_it(
 
 
 def _people(engine) -> None:
-    from datetime import timedelta
-
-    from pipeline.models import Contact
-    from pipeline.store.contacts import add_contact
-    from pipeline.store.types import utcnow
 
     people = [
         Contact("maya.jones@example.org", "Maya", "Jones", frozenset({"runner"})),
@@ -266,7 +256,6 @@ def _people(engine) -> None:
 
 
 def _listed(page_text: str) -> list[str]:
-    import re
 
     if 'id="search-results"' not in page_text:
         return []
@@ -353,7 +342,6 @@ def test_bulk_erase_needs_the_word_typed(web_app, signed_in):
 
 
 def test_cancel_asks_first_then_can_be_undone_for_a_few_seconds(synced, signed_in):
-    from pipeline.store import lifecycle as lifecycle_store
 
     slug = _approved_campaign(signed_in)
     unconfirmed = _csrf_post(signed_in, f"/campaigns/{slug}/cancel")
@@ -372,9 +360,6 @@ def test_cancel_asks_first_then_can_be_undone_for_a_few_seconds(synced, signed_i
 
 
 def test_a_cancel_is_not_undone_after_its_time(synced, signed_in, time_machine):
-    from datetime import timedelta
-
-    from pipeline.store.types import utcnow
 
     slug = _approved_campaign(signed_in)
     time_machine.move_to(utcnow(), tick=True)
@@ -386,8 +371,6 @@ def test_a_cancel_is_not_undone_after_its_time(synced, signed_in, time_machine):
 
 
 def test_removing_a_user_asks_first(web_app, signed_in):
-    from pipeline.store.users import get_user_by_email
-    from pipeline.web.auth import add_user
 
     add_user(web_app.state.engine, "sam@clinic.example", "marketing", "a long password here")
     with web_app.state.engine.connect() as conn:
@@ -398,3 +381,45 @@ def test_removing_a_user_asks_first(web_app, signed_in):
         assert get_user_by_email(conn, "sam@clinic.example") is not None
     removed = _csrf_post(signed_in, f"/users/{sam.id}/delete", confirmed="yes")
     assert "sam@clinic.example can no longer sign in." in removed.text
+
+
+def test_a_draft_whose_time_has_passed_is_flagged(synced, signed_in):
+
+    slug = _make_campaign(signed_in)
+    with synced.state.engine.begin() as conn:
+        now = utcnow()
+        past = now - timedelta(days=1)
+        lifecycle_store.transition(conn, slug, ("draft",), "draft", now, scheduled_for=past)
+    listing = signed_in.get("/campaigns")
+    assert "has passed: choose a new one when you schedule it." in listing.text
+    page = signed_in.get(f"/campaigns/{slug}")
+    assert 'class="flash error past-time"' in page.text
+
+
+def test_the_list_carries_figures_and_the_calendar_shows_what_goes_out(synced, signed_in):
+
+    slug = _approved_campaign(signed_in)
+    zone = synced.state.settings.clinic.zone
+    when = (utcnow() + timedelta(days=1)).astimezone(zone)
+    _csrf_post(signed_in, f"/campaigns/{slug}/schedule", day=when.date().isoformat(), clock="10:00")
+    listing = signed_in.get("/campaigns")
+    for heading in ("Delivered", "Open rate", "Click rate", "Booking clicks"):
+        assert f">{heading}</th>" in listing.text
+    month = signed_in.get("/campaigns/calendar", params={"month": f"{when:%Y-%m}"})
+    assert month.status_code == 200
+    day = month.text.split(f'<span class="weekday-name">{when:%a}</span> {when.day}</span>')[1]
+    assert f'href="/campaigns/{slug}"' in day.split("</li>")[0]
+    assert "10:00" in day.split("</li>")[0]
+    with synced.state.engine.connect() as conn:
+        assert lifecycle_store.find_campaign(conn, slug).state == "scheduled"
+
+
+def test_the_calendar_shows_a_digests_next_occurrences(synced, signed_in):
+
+    sync_campaigns(synced.state.engine, synced.state.settings)
+    # The sample digest goes out on the 1st of each month at 09:00.
+    following = (utcnow().replace(day=28) + timedelta(days=4)).replace(day=1)
+    page = signed_in.get("/campaigns/calendar", params={"month": f"{following:%Y-%m}"})
+    first_day = page.text.split(f'<span class="weekday-name">{following:%a}</span> 1</span>')[1]
+    assert 'class="entry recurring" href="/campaigns/monthly-digest"' in first_day.split("</li>")[0]
+    assert "09:00" in first_day.split("</li>")[0]

@@ -9,6 +9,7 @@ from pipeline.web.auth import staff_user, verify_csrf
 from pipeline.web.staff import (
     account,
     article_editor,
+    campaign_calendar,
     campaign_editor,
     campaign_schedule,
     campaigns,
@@ -32,6 +33,7 @@ def staff_router() -> APIRouter:
     for module in (
         account,
         article_editor,
+        campaign_calendar,
         campaign_editor,
         campaign_schedule,
         campaigns,

@@ -27,6 +27,7 @@ from pipeline.store import lifecycle as lifecycle_store
 from pipeline.store import utcnow
 from pipeline.store.articles import list_articles
 from pipeline.web.auth import staff_user
+from pipeline.web.staff.campaign_calendar import list_figures, past_time_warning
 from pipeline.web.staff.campaign_editor import EDITABLE
 from pipeline.web.staff.campaign_schedule import proposal, resume_refusal, state_words
 from pipeline.web.staff.campaign_work import (
@@ -47,11 +48,21 @@ Staff = Annotated[StaffUser, Depends(staff_user)]
 
 @router.get("/campaigns")
 def campaigns_page(request: Request) -> Response:
+    zone = request.app.state.settings.clinic.zone
+    now = utcnow()
     with request.app.state.engine.connect() as conn:
         campaigns = lifecycle_store.all_campaigns(conn)
-    order = {"sending": 0, "scheduled": 1, "paused": 2, "approved": 3, "draft": 4, "missed": 5}
-    campaigns.sort(key=lambda c: (order.get(c.state, 9), c.scheduled_for is None, c.slug))
-    return render(request, "campaigns.html", {"campaigns": campaigns})
+        order = {"sending": 0, "scheduled": 1, "paused": 2, "approved": 3, "draft": 4, "missed": 5}
+        campaigns.sort(key=lambda c: (order.get(c.state, 9), c.scheduled_for is None, c.slug))
+        rows = [
+            {
+                "campaign": c,
+                "figures": list_figures(conn, c),
+                "warning": past_time_warning(c, now, zone),
+            }
+            for c in campaigns
+        ]
+    return render(request, "campaigns.html", {"rows": rows})
 
 
 @router.get("/campaigns/new")
@@ -127,6 +138,7 @@ def campaign_page(request: Request, slug: str, who: str = "") -> Response:
         "label": lambda name: segment_label(segments, name),
         "actions": actions,
         "poll_seconds": poll_interval_seconds(campaign, now),
+        "past_warning": past_time_warning(campaign, now, settings.clinic.zone),
         "who": who.strip(),
         "undo": undo_offer(request, slug),
         "who_answer": who_gets_it(
