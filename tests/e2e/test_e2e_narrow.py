@@ -24,6 +24,7 @@ NOT_PAGES = {
     "/campaigns/{slug}/preview/{segment}",
     "/contacts/export",
     "/favicon.ico",
+    "/preview-image",
     "/report/email",
 }
 PUBLIC_MODULES = ("pipeline.web.public", "pipeline.web.webhooks")

@@ -423,3 +423,43 @@ def test_the_calendar_shows_a_digests_next_occurrences(synced, signed_in):
     first_day = page.text.split(f'<span class="weekday-name">{following:%a}</span> 1</span>')[1]
     assert 'class="entry recurring" href="/campaigns/monthly-digest"' in first_day.split("</li>")[0]
     assert "09:00" in first_day.split("</li>")[0]
+
+
+@pytest.fixture
+def silent_image_host():
+    """An image host that accepts connections and never answers."""
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    yield f"http://127.0.0.1:{server.getsockname()[1]}/logo.png"
+    server.close()
+
+
+def test_a_preview_shows_a_placeholder_for_an_image_that_does_not_come(
+    synced, signed_in, silent_image_host
+):
+    from pipeline.web.staff.preview_images import through_the_app
+
+    html = through_the_app(f'<img alt="logo" src="{silent_image_host}">', synced.state.settings)
+    proxied = re.search(r'src="(/preview-image\?u=[^"]+)"', html)[1]
+    answer = signed_in.get(proxied)
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("image/svg+xml")
+    assert b"image not reachable" in answer.content
+
+
+def test_preview_images_are_only_those_of_previews(synced, signed_in):
+    forged = signed_in.get("/preview-image", params={"u": "http://169.254.169.254/latest"})
+    assert forged.status_code == 404
+
+
+def test_the_campaign_preview_loads_its_images_through_the_app(synced, signed_in):
+    slug = _make_campaign(signed_in)
+    variant = re.search(
+        r'src="/campaigns/[^/]+/preview/([^"]+)"', signed_in.get(f"/campaigns/{slug}").text
+    )[1]
+    preview = signed_in.get(f"/campaigns/{slug}/preview/{variant}")
+    assert 'src="/preview-image?u=' in preview.text
+    assert 'src="https://harbourside-clinic.example' not in preview.text

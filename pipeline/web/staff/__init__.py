@@ -19,6 +19,7 @@ from pipeline.web.staff import (
     content,
     dashboard,
     messages,
+    preview_images,
     report,
     users,
 )
@@ -27,6 +28,9 @@ from pipeline.web.staff import (
 def staff_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
     router.include_router(account.public_router)
+    # Preview frames are sandboxed (an opaque origin, sent no session cookie), so their images
+    # come from an unguarded route; only signed addresses that previews made are fetched.
+    router.include_router(preview_images.router)
     # Order matters: sign-in is checked before the form token, so an anonymous post is sent to
     # the sign-in page rather than told its form expired.
     guarded = APIRouter(dependencies=[Depends(staff_user), Depends(verify_csrf)])
