@@ -53,9 +53,10 @@ class Week:
         self.checked: set[str] = set()
 
     def check_phone(self) -> None:
+        # Scripts are deferred: a field filled before they run would change unseen.
+        self.page.wait_for_load_state()
         if self.width != PHONE:
             return
-        self.page.wait_for_load_state()
         found = self.page.evaluate(PHONE_PROBLEMS)
         where = self.page.url.removeprefix(self.clinic.url)
         assert found["scrollWidth"] <= found["clientWidth"], (
