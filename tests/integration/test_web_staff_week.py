@@ -463,3 +463,10 @@ def test_the_campaign_preview_loads_its_images_through_the_app(synced, signed_in
     preview = signed_in.get(f"/campaigns/{slug}/preview/{variant}")
     assert 'src="/preview-image?u=' in preview.text
     assert 'src="https://harbourside-clinic.example' not in preview.text
+
+
+def test_a_refused_action_says_why_in_staff_words(synced, signed_in):
+    slug = _make_campaign(signed_in)
+    paused = _csrf_post(signed_in, f"/campaigns/{slug}/pause")
+    assert "It cannot be paused now: it is a draft: approve it first." in paused.text
+    assert "clinicmail" not in paused.text.split("</header>")[1].split("<footer")[0]

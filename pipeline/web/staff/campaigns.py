@@ -191,14 +191,14 @@ def campaign_progress(request: Request, slug: str) -> Response:
     )
 
 
-def _act(request: Request, slug: str, action: Callable[[], str]) -> Response:
+def _act(request: Request, slug: str, action: Callable[[], str], verb: str = "changed") -> Response:
     """Run a staff action and come back to the campaign's page, with what happened (or why
     not, in staff words) shown there."""
     try:
         flash(request, action())
     except StateError as problem:
         campaign = get_lifecycle(request.app.state.engine, slug)
-        words = str(problem) if str(problem).startswith("It ") else state_words(campaign, "changed")
+        words = str(problem) if str(problem).startswith("It ") else state_words(campaign, verb)
         flash(request, words, "error")
     except ClinicmailError as problem:
         flash(request, str(problem), "error")
@@ -224,7 +224,7 @@ def _approve(request: Request, slug: str, user: StaffUser) -> str:
 
 @router.post("/campaigns/{slug}/approve")
 def campaign_approve(request: Request, slug: str, user: Staff) -> Response:
-    return _act(request, slug, lambda: _approve(request, slug, user))
+    return _act(request, slug, lambda: _approve(request, slug, user), "approved")
 
 
 @router.post("/campaigns/{slug}/pause")
@@ -235,7 +235,7 @@ def campaign_pause(request: Request, slug: str, user: Staff) -> Response:
         pause_campaign(engine, slug, user.email)
         return "Paused: nothing more goes out until you resume it."
 
-    return _act(request, slug, pause)
+    return _act(request, slug, pause, "paused")
 
 
 @router.get("/campaigns/{slug}/cancel")
@@ -277,7 +277,7 @@ def campaign_cancel(
         offer_undo(request, slug, before.state, now)
         return "Cancelled: nothing more of it goes out."
 
-    return _act(request, slug, cancel)
+    return _act(request, slug, cancel, "cancelled")
 
 
 @router.post("/campaigns/{slug}/undo-cancel")
