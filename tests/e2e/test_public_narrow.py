@@ -24,6 +24,8 @@ def client_links(clinic: RunningClinic, monkeypatch: pytest.MonkeyPatch) -> dict
     it)."""
     monkeypatch.delenv("CLINICMAIL_DATABASE_URL", raising=False)
     monkeypatch.setenv("CLINICMAIL_SECRET_KEY", "e2e-secret-key")
+    # The running app's links follow the port it listens on (no public_url is set).
+    monkeypatch.setenv("CLINICMAIL_PUBLIC_URL", clinic.url)
     settings = load_settings(clinic.workspace)
     engine = open_engine(settings.database_url)
     with engine.connect() as conn:
