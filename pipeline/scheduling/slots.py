@@ -4,7 +4,7 @@ quiet hours"), given before anything is scheduled."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -30,13 +30,31 @@ def readable_moment(moment: datetime, now: datetime, zone: ZoneInfo) -> str:
     return f"{clock} on {local:%A} {local.day} {local:%B %Y}"
 
 
+def _soonest(now: datetime) -> datetime:
+    start = (now + LEAD_TIME).astimezone(UTC).replace(second=0, microsecond=0)
+    return start + timedelta(minutes=-start.minute % 5)
+
+
 def next_allowed_slot(settings: Settings, now: datetime) -> datetime:
     """The earliest moment, a little after `now` and on a five-minute mark, that the sending
     rules allow (UTC)."""
-    start = (now + LEAD_TIME).astimezone(UTC).replace(second=0, microsecond=0)
-    start += timedelta(minutes=-start.minute % 5)
+    start = _soonest(now)
     allowed = sending_allowed(start, settings)
     return start if allowed is True else allowed
+
+
+def explain_proposal(settings: Settings, now: datetime, at_weekly_cap: int = 0) -> SlotExplanation:
+    """The proposed slot, explained; when the rules moved it later, the sentence says why."""
+    slot = next_allowed_slot(settings, now)
+    explanation = explain_slot(settings, slot, now, at_weekly_cap)
+    if slot == _soonest(now):
+        return explanation
+    closed = _soonest(now).astimezone(settings.clinic.zone).date() in settings.sending.closure_dates
+    why = "the clinic is closed until then" if closed else "the first time after quiet hours"
+    if not closed and settings.sending.quiet_hours:
+        why += f" ({settings.sending.quiet_hours.replace('-', '–')})"
+    first, rest = explanation.sentence.split(".", 1)
+    return replace(explanation, sentence=f"{first}, {why}.{rest}")
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from pipeline.config import Settings
-from pipeline.scheduling.slots import explain_slot, next_allowed_slot, readable_moment
+from pipeline.scheduling.slots import (
+    explain_proposal,
+    explain_slot,
+    next_allowed_slot,
+    readable_moment,
+)
 
 LONDON_WINTER = "Europe/London"  # UTC+0 in December, so local and UTC clocks agree below
 
@@ -79,3 +84,15 @@ def test_moments_read_as_staff_say_them():
     zone = _settings().clinic.zone
     assert readable_moment(_at(3, 16, 30), now, zone) == "16:30 today"
     assert readable_moment(_at(10, 8), now, zone) == "08:00 on Thursday 10 December"
+
+
+def test_a_proposal_moved_by_quiet_hours_says_so():
+    explanation = explain_proposal(_settings(), _at(3, 5, 14))
+    assert explanation.goes_out == _at(3, 8)
+    assert explanation.sentence == (
+        "Goes out 08:00 today, the first time after quiet hours (21:00–08:00)."
+    )
+
+
+def test_a_proposal_the_rules_allow_is_just_its_time():
+    assert explain_proposal(_settings(), _at(3, 14)).sentence == "Goes out 14:10 today."

@@ -18,6 +18,7 @@ from pipeline.models import CampaignLifecycle
 from pipeline.scheduling.slots import (
     SEND_NOW_DELAY,
     SlotExplanation,
+    explain_proposal,
     explain_slot,
     next_allowed_slot,
     readable_moment,
@@ -42,12 +43,17 @@ def explain(engine: Engine, settings: Settings, campaign: CampaignLifecycle, whe
 
 def proposal(engine: Engine, settings: Settings, campaign: CampaignLifecycle) -> dict:
     """The schedule form's starting values: the next allowed slot, explained."""
-    slot = next_allowed_slot(settings, utcnow())
+    now = utcnow()
+    slot = next_allowed_slot(settings, now)
     local = slot.astimezone(settings.clinic.zone)
+    with engine.connect() as conn:
+        capped = lifecycle_store.contacts_at_weekly_cap(
+            conn, campaign.id, slot, settings.sending.weekly_cap
+        )
     return {
         "day": local.date().isoformat(),
         "clock": f"{local:%H:%M}",
-        "explanation": explain(engine, settings, campaign, slot),
+        "explanation": explain_proposal(settings, now, capped),
     }
 
 
