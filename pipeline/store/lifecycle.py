@@ -279,6 +279,18 @@ def digest_runs_of(conn: Connection, campaign_id: int) -> list[dict[str, Any]]:
 def contacts_at_weekly_cap(conn: Connection, campaign_id: int, at: datetime, cap: int) -> int:
     """How many contacts would be skipped by the weekly cap if `campaign_id` started at `at`
     (among mailable contacts; who of them is in the audience is known only when it starts)."""
+    # The cap is a correlated count per contact; when no other campaign has an email in the
+    # window (the usual case), nobody can be at the cap and the scan is skipped.
+    recent = conn.execute(
+        select(sends.c.id)
+        .where(
+            sends.c.campaign_id != campaign_id,
+            or_(sends.c.status == "queued", sends.c.updated_at > at - CAP_WINDOW),
+        )
+        .limit(1)
+    ).first()
+    if cap > 0 and recent is None:
+        return 0
     return conn.execute(
         select(func.count())
         .select_from(contacts)

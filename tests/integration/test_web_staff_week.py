@@ -470,3 +470,20 @@ def test_a_refused_action_says_why_in_staff_words(synced, signed_in):
     paused = _csrf_post(signed_in, f"/campaigns/{slug}/pause")
     assert "It cannot be paused now: it is a draft: approve it first." in paused.text
     assert "clinicmail" not in paused.text.split("</header>")[1].split("<footer")[0]
+
+
+def test_clients_at_the_weekly_limit_are_counted_before_scheduling(synced, signed_in):
+    from pipeline.demo import seed_demo_contacts
+    from pipeline.outbox import start_campaign
+
+    engine, settings = synced.state.engine, synced.state.settings
+    seed_demo_contacts(engine, 30, if_empty=True)
+    first, second = _approved_campaign(signed_in), _approved_campaign(signed_in)
+    with engine.connect() as conn:
+        second_id = lifecycle_store.find_campaign(conn, second).id
+        assert lifecycle_store.contacts_at_weekly_cap(conn, second_id, utcnow(), 1) == 0
+    report = start_campaign(engine, settings, first)
+    assert report.audience > 0
+    with engine.connect() as conn:
+        capped = lifecycle_store.contacts_at_weekly_cap(conn, second_id, utcnow(), 1)
+    assert capped == report.audience
