@@ -26,12 +26,13 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("CLINICMAIL_SECRET_KEY", "benchmark-secret-not-for-production")
 
+from local_baseline import measure_accept_rate, prebuilt_body  # noqa: E402
+
 from pipeline.config import load_settings  # noqa: E402
-from pipeline.delivery.local import LocalSendGridServer  # noqa: E402
-from pipeline.delivery.local_baseline import measure_accept_rate, prebuilt_body  # noqa: E402
 from pipeline.delivery.sendgrid import MAX_PERSONALIZATIONS, SendGridBackend  # noqa: E402
+from pipeline.devserver.server import LocalSendGridServer  # noqa: E402
 from pipeline.models import Recipient, RenderedVariant  # noqa: E402
-from pipeline.render import recipient_values  # noqa: E402
+from pipeline.render.message import recipient_values  # noqa: E402
 from pipeline.render.tokens import new_placeholders  # noqa: E402
 
 PARAGRAPH = (

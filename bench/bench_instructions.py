@@ -48,9 +48,9 @@ def sending_work(batches: int) -> None:
     from bench_delivery_backend import sample_variant
 
     from pipeline.config import load_settings
-    from pipeline.delivery.processes import claimed_recipients
+    from pipeline.delivery.backend import claimed_recipients
     from pipeline.delivery.sendgrid import request_body
-    from pipeline.render import RecipientValues
+    from pipeline.render.message import RecipientValues
 
     settings = load_settings(REPO)
     rendered = sample_variant()
@@ -62,11 +62,11 @@ def sending_work(batches: int) -> None:
 
 def request_body_bytes() -> bytes:
     from bench_delivery_backend import sample_variant
+    from local_baseline import prebuilt_body
 
     from pipeline.config import load_settings
-    from pipeline.delivery.local_baseline import prebuilt_body
-    from pipeline.delivery.processes import claimed_recipients
-    from pipeline.render import RecipientValues
+    from pipeline.delivery.backend import claimed_recipients
+    from pipeline.render.message import RecipientValues
 
     settings = load_settings(REPO)
     recipients = claimed_recipients(RecipientValues(settings), batch_rows(0))

@@ -28,12 +28,8 @@ from pipeline.campaigns import choose_excerpt  # noqa: E402
 from pipeline.config import load_settings  # noqa: E402
 from pipeline.content import ClinicLinks, parse_path  # noqa: E402
 from pipeline.models import Recipient, Relevance, Variant  # noqa: E402
-from pipeline.render import (  # noqa: E402
-    mime_bytes,
-    personalise,
-    recipient_values,
-    render_variant,
-)
+from pipeline.render.compile import render_variant  # noqa: E402
+from pipeline.render.message import mime_bytes, personalise, recipient_values  # noqa: E402
 
 FIRST_NAMES = (
     "Amelia",

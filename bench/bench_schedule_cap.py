@@ -23,12 +23,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from pipeline.campaigns.actions import approve_campaign  # noqa: E402
+from pipeline.campaigns.sync import sync_campaigns  # noqa: E402
 from pipeline.config import load_settings  # noqa: E402
 from pipeline.content import sync_content  # noqa: E402
 from pipeline.demo import seed_demo_contacts  # noqa: E402
-from pipeline.lifecycle import approve_campaign  # noqa: E402
 from pipeline.outbox import start_campaign  # noqa: E402
-from pipeline.scheduling.sync import sync_campaigns  # noqa: E402
 from pipeline.store import open_engine, upgrade  # noqa: E402
 
 FIRST = "full-treatment-for-back-pain"

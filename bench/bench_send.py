@@ -175,17 +175,17 @@ def main() -> None:
     # Imported here, not at the top: the sending processes, started with multiprocessing's
     # spawn, import this script again and need none of it.
     import httpx
+    from local_baseline import measure_accept_rate, prebuilt_body
     from sqlalchemy import text
 
+    from pipeline.campaigns.actions import approve_campaign
+    from pipeline.campaigns.sync import sync_campaigns
     from pipeline.config import load_settings
     from pipeline.content import sync_content
-    from pipeline.delivery import open_outbox_backend
-    from pipeline.delivery.local_baseline import measure_accept_rate, prebuilt_body
-    from pipeline.lifecycle import approve_campaign
+    from pipeline.delivery.backends import open_outbox_backend
     from pipeline.models import Recipient
     from pipeline.outbox import drain_outbox, outbox_summary, start_campaign
-    from pipeline.render import recipient_values
-    from pipeline.scheduling.sync import sync_campaigns
+    from pipeline.render.message import recipient_values
     from pipeline.store import open_engine, upgrade
     from pipeline.store.outbox import load_rendered_variant
 

@@ -34,7 +34,7 @@ from pipeline.demo import seed_demo_contacts  # noqa: E402
 from pipeline.store import open_engine, upgrade  # noqa: E402
 from pipeline.web.app import create_app  # noqa: E402
 from pipeline.web.auth import add_user  # noqa: E402
-from pipeline.web.staff.campaign_work import create_web_campaign  # noqa: E402
+from pipeline.web.staff.campaign_preview import create_web_campaign  # noqa: E402
 
 PASSWORD = "benchmark password"
 

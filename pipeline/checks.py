@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit
 
 from pipeline.config import Settings
 from pipeline.models import Finding, Recipient, RenderedVariant, Segment
-from pipeline.render import personalise, recipient_values
+from pipeline.render.message import personalise, recipient_values
 
 # Gmail clips a message whose HTML passes about 102 KB; stay under 100 KB.
 HTML_LIMIT_BYTES = 100 * 1024

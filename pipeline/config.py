@@ -8,6 +8,7 @@ import re
 import secrets
 import tomllib
 from datetime import date, time
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -23,6 +24,8 @@ from pydantic import (
 )
 
 from pipeline.errors import ConfigError
+from pipeline.models import Segment
+from pipeline.segments.spec import load_segments
 from pipeline.workspace import CONFIG_FILE, find_workspace
 
 # Environment variable -> (section, key) it overrides.
@@ -157,6 +160,16 @@ class FeedsSection(_Section):
     poll_minutes: int = Field(default=60, ge=5)
 
 
+# Files of the local SendGrid-compatible server in local_sendgrid_dir: its public webhook key,
+# and its URL while it runs.
+LOCAL_PUBLIC_KEY_FILE = "webhook_public_key"
+LOCAL_SERVER_FILE = "server.json"
+# The port the local server listens on unless told otherwise.
+LOCAL_SERVER_PORT = 3025
+# The app's route for SendGrid's Event Webhook, where the local server posts its events too.
+WEBHOOK_PATH = "/webhooks/sendgrid"
+
+
 class Settings(BaseModel):
     """Everything clinicmail is configured with. Secrets are SecretStr, hidden in repr."""
 
@@ -178,6 +191,44 @@ class Settings(BaseModel):
     @property
     def var_dir(self) -> Path:
         return self.workspace / "var"
+
+    @cached_property
+    def segments(self) -> tuple[Segment, ...]:
+        """The segments of campaigns/segments.yaml, read once for these settings and passed down
+        from here (highest priority first, `general` last). Raises SpecError naming the file and
+        line of the first problem."""
+        return tuple(load_segments(self.workspace))
+
+    def with_segments_reread(self) -> Settings:
+        """These settings, with campaigns/segments.yaml to be read again: what a long-running
+        worker uses once it sees the file changed."""
+        fresh = self.model_copy()
+        # functools.cached_property keeps its value in the instance's __dict__.
+        fresh.__dict__.pop("segments", None)
+        return fresh
+
+    @property
+    def local_sendgrid_dir(self) -> Path:
+        """Where the local SendGrid-compatible server (pipeline.devserver) keeps the mail it
+        accepted, its webhook signing key and the address it listens on."""
+        return self.var_dir / "local-sendgrid"
+
+    def webhook_verification_key(self) -> str | None:
+        """The key that verifies Event Webhook posts: SENDGRID_WEBHOOK_PUBLIC_KEY when set; with
+        the local backend, the local server's own public key. That file is read on each call,
+        because the server writes it when it first starts, which may be after these settings
+        were loaded."""
+        if self.webhook_public_key:
+            return self.webhook_public_key
+        path = self.local_sendgrid_dir / LOCAL_PUBLIC_KEY_FILE
+        if self.delivery.backend == "local" and path.is_file():
+            return path.read_text(encoding="ascii").strip() or None
+        return None
+
+    @property
+    def local_server_file(self) -> Path:
+        """The file in which a running local SendGrid-compatible server announces its URL."""
+        return self.local_sendgrid_dir / LOCAL_SERVER_FILE
 
     def path(self, *parts: str) -> Path:
         return self.workspace.joinpath(*parts)

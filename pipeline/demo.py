@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from faker import Faker
 from sqlalchemy import Engine
 
-from pipeline.contacts.normalise import email_hash, email_key, tags_to_column
+from pipeline.identity import email_hash, email_key, tags_to_column
 from pipeline.store import utcnow
 from pipeline.store.contacts import contact_count
 from pipeline.store.contacts_bulk import insert_contacts, suppress_many

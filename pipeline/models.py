@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from enum import StrEnum, auto
 from typing import Any, Literal, NamedTuple
 
 BlockType = Literal["heading", "paragraph", "list", "quote", "image"]
@@ -236,9 +237,15 @@ class SendResult:
 # need no class to read them.
 ClaimedRow = tuple[int, int, str, str]
 
-# An outcome with its details, shared by every row it is recorded for:
-# (outcome, provider message id, reason, retry after in seconds).
-Outcome = tuple[str, str | None, str | None, float | None]
+
+class Outcome(NamedTuple):
+    """An outcome with its details, shared by every row it is recorded for: the key send ids are
+    grouped under (a tuple, so grouping a batch stays cheap)."""
+
+    status: Literal["sent", "failed", "retry", "unknown"]
+    provider_message_id: str | None = None
+    reason: str | None = None
+    retry_after: float | None = None
 
 
 def group_results(results: Iterable[SendResult]) -> dict[Outcome, list[int]]:
@@ -246,7 +253,7 @@ def group_results(results: Iterable[SendResult]) -> dict[Outcome, list[int]]:
     whole batch the provider accepted is one group)."""
     groups: dict[Outcome, list[int]] = {}
     for r in results:
-        key = (r.outcome, r.provider_message_id, r.reason, r.retry_after)
+        key = Outcome(r.outcome, r.provider_message_id, r.reason, r.retry_after)
         groups.setdefault(key, []).append(r.send_id)
     return groups
 
@@ -289,9 +296,47 @@ class StaffUser:
         return self.role == "owner"
 
 
-CampaignState = Literal[
-    "draft", "approved", "scheduled", "sending", "sent", "paused", "cancelled", "missed", "failed"
-]
+class CampaignState(StrEnum):
+    """Where a campaign stands in its lifecycle (members are named as their values, so any
+    driver binds either the same)."""
+
+    draft = auto()
+    approved = auto()
+    scheduled = auto()
+    sending = auto()
+    sent = auto()
+    paused = auto()
+    cancelled = auto()
+    missed = auto()
+    failed = auto()
+
+
+# Which states each staff action may start from (pipeline.campaigns.actions); anything else is
+# refused with the state named.
+APPROVABLE = (CampaignState.draft,)
+SCHEDULABLE = (CampaignState.approved, CampaignState.scheduled, CampaignState.missed)
+PAUSABLE = (CampaignState.scheduled, CampaignState.sending, CampaignState.paused)
+CANCELLABLE = (
+    CampaignState.draft,
+    CampaignState.approved,
+    CampaignState.scheduled,
+    CampaignState.sending,
+    CampaignState.paused,
+    CampaignState.missed,
+    CampaignState.failed,
+)
+# States in which a campaign still has work ahead of it (its file may not vanish silently).
+OPEN_STATES = (
+    CampaignState.draft,
+    CampaignState.approved,
+    CampaignState.scheduled,
+    CampaignState.paused,
+    CampaignState.missed,
+)
+# States the outbox starts a campaign from (only approved campaigns are ever sent), and those
+# in which it has started already.
+STARTABLE = (CampaignState.approved, CampaignState.scheduled)
+ALREADY_STARTED = (CampaignState.sending, CampaignState.sent)
 
 
 @dataclass(frozen=True)

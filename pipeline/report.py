@@ -19,13 +19,15 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from pipeline.config import Settings
+from pipeline.delivery.backends import open_backend
 from pipeline.errors import InputError
+from pipeline.metrics import campaign_metrics, daily_series, overview
 from pipeline.models import CampaignMetrics, DayMetrics, Overview
-from pipeline.render import render_email
-from pipeline.scheduling.timing import format_local
-from pipeline.store import lifecycle as lifecycle_store
+from pipeline.render.compile import render_email
+from pipeline.store import campaign_states as lifecycle_store
 from pipeline.store import utcnow
 from pipeline.store.users import list_users
+from pipeline.timerules import format_local
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -76,8 +78,6 @@ def report_week(now: datetime, settings: Settings) -> tuple[date, date]:
 def build_weekly_report(
     engine: Engine, settings: Settings, now: datetime | None = None
 ) -> WeeklyReport:
-    from pipeline.metrics import campaign_metrics, daily_series, overview
-
     now = now or utcnow()
     first_day, last_day = report_week(now, settings)
     week_start = datetime.combine(first_day, time(0), tzinfo=settings.clinic.zone)
@@ -218,8 +218,6 @@ def send_weekly_report(
     engine: Engine, settings: Settings, now: datetime | None = None
 ) -> list[str]:
     """Email the report to every owner through the configured backend; their addresses."""
-    from pipeline.delivery import open_backend
-
     recipients = owner_addresses(engine)
     if not recipients:
         raise InputError(

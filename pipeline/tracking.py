@@ -32,16 +32,14 @@ SIMULATED_FIELD = "clinicmail_simulated"
 SEND_ID_FIELD = "send_id"
 
 # What make_token produces: the payload's fields ("contact.send.hash") in URL-safe base64, a dot,
-# and 24 characters of URL-safe base64 signature (22 in tokens made before the current scheme,
-# which stay valid). The payload always starts with a digit or a minus sign, so its base64 starts
-# with a letter: a token never starts with "." or "-".
-_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{4,200}\.(?:[A-Za-z0-9_-]{22}|[A-Za-z0-9_-]{24})")
+# and 24 characters of URL-safe base64 signature. The payload always starts with a digit or a
+# minus sign, so its base64 starts with a letter: a token never starts with "." or "-".
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{4,200}\.[A-Za-z0-9_-]{24}")
 # A signature is 18 bytes (144 bits), which base64 writes as exactly 24 characters, so the three
 # purposes' signatures of one payload are three slices of one base64 string.
 _SIGNATURE_BYTES = 18
 _SIGNATURE_CHARS = 24
 _PURPOSE_INDEX = {purpose: index for index, purpose in enumerate(TOKEN_PURPOSES)}
-_LEGACY_SIGNATURE_CHARS = 22
 _HEX_DIGITS = frozenset("0123456789abcdef")
 _URL_SAFE = bytes.maketrans(b"+/", b"-_")
 _PAYLOAD_KEYS = frozenset({"c", "s", "h"})
@@ -69,13 +67,6 @@ def _signatures(secret: str, body: bytes) -> str:
         body, key=_links_key(secret), digest_size=_SIGNATURE_BYTES * len(TOKEN_PURPOSES)
     ).digest()
     return _base64url(digest).decode("ascii")
-
-
-def _legacy_signature(secret: str, purpose: str, body: bytes) -> bytes:
-    """The signature of tokens made before the current scheme: HMAC-SHA256 under a key per
-    purpose, cut to 16 bytes. Only read: links in emails already sent never expire."""
-    key = hmac.digest(secret.encode("utf-8"), f"clinicmail.token.{purpose}".encode(), "sha256")
-    return _base64url(hmac.digest(key, body, "sha256")[:16])
 
 
 def _base64url(data: bytes) -> bytes:
@@ -150,8 +141,7 @@ def _purpose_signature(secret: str, purpose: str, body: bytes) -> str:
 
 
 def read_token(secret: str, purpose: TokenPurpose, token: str) -> dict[str, Any]:
-    """The payload of a token made by make_token with the same secret and purpose, or by the
-    scheme before it (22-character signatures).
+    """The payload of a token made by make_token with the same secret and purpose.
 
     Raises BadToken when the token was altered, cut short, made for another purpose or signed
     with another key."""
@@ -163,10 +153,7 @@ def read_token(secret: str, purpose: TokenPurpose, token: str) -> dict[str, Any]
     if not isinstance(token, str) or not _TOKEN_SHAPE.fullmatch(token):
         raise invalid
     body, _, signature = token.encode("ascii").partition(b".")
-    if len(signature) == _LEGACY_SIGNATURE_CHARS:
-        expected = _legacy_signature(secret, purpose, body)
-    else:
-        expected = _purpose_signature(secret, purpose, body).encode("ascii")
+    expected = _purpose_signature(secret, purpose, body).encode("ascii")
     # Constant time: how much of a guessed signature matches must not show in the answer time.
     if not hmac.compare_digest(expected, signature):
         raise invalid

@@ -16,7 +16,7 @@ from typing import Any
 
 from pipeline.config import Settings, load_settings
 from pipeline.models import Recipient, RenderedVariant
-from pipeline.render import recipient_values
+from pipeline.render.message import recipient_values
 
 BOOKING_URL = "https://harbourside-clinic.example/book"
 

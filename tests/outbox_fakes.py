@@ -13,8 +13,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from pipeline.config import Settings, load_settings
+from pipeline.delivery.backend import SendsClaimedRowsHere
 from pipeline.errors import DeliveryError
-from pipeline.models import Event, Recipient, RenderedVariant, SendResult
+from pipeline.models import Event, Outcome, Recipient, RenderedVariant, SendResult, group_results
 from pipeline.store import utcnow
 from pipeline.store.events import record_events
 from pipeline.store.tables import campaigns, contacts, sends, variants
@@ -34,7 +35,7 @@ class Failure:
     reason: str = "injected"
 
 
-class RecordingBackend:
+class RecordingBackend(SendsClaimedRowsHere):
     """A Backend that 'delivers' by recording (send_id, email, segment), one attempt per call."""
 
     def __init__(
@@ -79,6 +80,15 @@ class RecordingBackend:
             )
             for r in recipients
         ]
+
+    def send_batch_grouped(
+        self, rendered: RenderedVariant, recipients: Sequence[Recipient]
+    ) -> dict[Outcome, list[int]]:
+        return group_results(self.send_batch(rendered, recipients))
+
+    def replica(self) -> Callable[[], RecordingBackend]:
+        """A fresh recorder for a sending process (what it records stays in that process)."""
+        return RecordingBackend
 
     def close(self) -> None:
         self.closed = True

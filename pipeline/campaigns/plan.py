@@ -1,20 +1,19 @@
 """The plan of a campaign: which segments get a variant (relevance, excerpt, subject and
-preheader for each), which are skipped and why, and how many contacts each variant reaches."""
+preheader for each), which are skipped and why, and how many contacts each variant reaches.
+Pure: it takes the articles, segments and audience counts pipeline.campaigns.loading loaded."""
 
 from __future__ import annotations
 
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
-from typing import TYPE_CHECKING
+from dataclasses import replace
 
 from pipeline.campaigns.spec import is_general, targeted_segments
 from pipeline.checks import SUBJECT_LIMIT, revealing_words
 from pipeline.config import Settings
-from pipeline.errors import NotFoundError, SpecError
+from pipeline.errors import SpecError
 from pipeline.models import (
-    GENERAL_SEGMENT,
     Article,
     CampaignSpec,
     Plan,
@@ -24,14 +23,7 @@ from pipeline.models import (
     SkippedSegment,
     Variant,
 )
-from pipeline.segments import load_segments, score_article
-from pipeline.store import utcnow
-from pipeline.store.articles import articles_published_since, get_article
-from pipeline.store.campaigns import audience_by_variant, campaign_id_by_slug
-from pipeline.store.lifecycle import last_started_digest
-
-if TYPE_CHECKING:
-    from sqlalchemy import Connection
+from pipeline.segments.relevance import score_article
 
 # An article fits a segment when its relevance reaches this (scores lie in [0, 1); a campaign
 # file's `threshold` overrides it). One strong phrase seen once scores about 0.29.
@@ -43,19 +35,18 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
 def plan_campaign(
-    conn: Connection,
     settings: Settings,
     spec: CampaignSpec,
+    articles: Sequence[Article],
+    segments: Sequence[Segment],
     *,
-    segments: Sequence[Segment] | None = None,
-    now: datetime | None = None,
+    no_articles: str = "",
 ) -> Plan:
-    """The campaign's variants in assignment order, the skipped segments, and the audience of
-    each variant counted with the outbox's own assignment (see store.campaigns)."""
-    now = now or utcnow()
-    all_segments = list(segments) if segments is not None else load_segments(settings.workspace)
+    """The campaign's variants in assignment order and the skipped segments, from loaded data:
+    its articles (`no_articles` says why there are none) and the workspace's segments. Each
+    variant's audience is 0 until with_audience gives the counts. Pure: no database, no file."""
+    all_segments = list(segments)
     targets = targeted_segments(spec, all_segments)
-    articles, no_articles = _articles(conn, settings, spec)
     threshold = spec.threshold if spec.threshold is not None else DEFAULT_THRESHOLD
     if not articles:
         skipped = tuple(SkippedSegment(segment.name, no_articles) for segment in targets)
@@ -82,17 +73,20 @@ def plan_campaign(
     ordered = segment_order(fitting, relevance)
     include_general = _targets_general(targets)
     general = next((s for s in all_segments if is_general(s)), None)
-    general_name = general.name if general else GENERAL_SEGMENT
-    excluded = [s for s in all_segments if s not in targets and not is_general(s)]
-    counts = audience_by_variant(
-        conn, ordered, include_general, general_name, now, _clinic_today(settings, now), excluded
-    )
     variant_segments = [*ordered, *([general] if include_general and general else [])]
     variants = tuple(
-        _variant(settings, spec, segment, articles, relevance, counts.get(segment.name, 0))
-        for segment in variant_segments
+        _variant(settings, spec, segment, articles, relevance) for segment in variant_segments
     )
     return Plan(spec, variants, tuple(skipped), tuple(articles), threshold)
+
+
+def with_audience(plan: Plan, audience: Mapping[str, int]) -> Plan:
+    """The plan with each variant's audience: `audience` counts by segment name, as
+    store.campaigns.audience_by_variant gives them for assignment_segments(plan)."""
+    variants = tuple(
+        replace(variant, audience=audience.get(variant.segment, 0)) for variant in plan.variants
+    )
+    return replace(plan, variants=variants)
 
 
 def segment_order(segments: Sequence[Segment], relevance: Mapping[str, Relevance]) -> list[Segment]:
@@ -125,48 +119,6 @@ def assignment_segments(
 
 def _targets_general(targets: Sequence[Segment]) -> bool:
     return any(is_general(segment) for segment in targets)
-
-
-def _clinic_today(settings: Settings, now: datetime) -> date:
-    return now.astimezone(settings.clinic.zone).date()
-
-
-def _articles(
-    conn: Connection, settings: Settings, spec: CampaignSpec
-) -> tuple[list[Article], str]:
-    """The campaign's articles, and the reason to give when there are none."""
-    try:
-        if spec.articles:
-            return [get_article(conn, slug) for slug in spec.articles], ""
-        if spec.article:
-            return [get_article(conn, spec.article)], ""
-    except NotFoundError:
-        missing = spec.article or ", ".join(spec.articles)
-        raise SpecError(
-            f"article: {missing!r} is not among the synced articles; add it to content/ and run "
-            "`clinicmail content sync`",
-            path=spec.source_path,
-        ) from None
-    since: date | None = None
-    already: set[str] = set()
-    campaign_id = campaign_id_by_slug(conn, spec.slug)
-    previous = last_started_digest(conn, campaign_id) if campaign_id is not None else None
-    if previous is not None:
-        occurred, carried = previous
-        since = occurred.astimezone(settings.clinic.zone).date()
-        already = set(carried)
-    limit = spec.digest_latest or 1
-    found = [
-        article
-        for article in articles_published_since(conn, since, limit + len(already))
-        if article.slug not in already
-    ][:limit]
-    reason = (
-        f"no article published since the previous digest ({since:%Y-%m-%d})"
-        if since
-        else "no published article yet"
-    )
-    return found, reason
 
 
 def is_digest(spec: CampaignSpec, articles: Sequence[Article]) -> bool:
@@ -205,7 +157,6 @@ def _variant(
     segment: Segment,
     articles: Sequence[Article],
     relevance: Mapping[str, Relevance],
-    audience: int,
 ) -> Variant:
     fit = relevance[segment.name]
     override = spec.overrides.get(segment.name, SegmentOverride())
@@ -236,7 +187,6 @@ def _variant(
         excerpt=excerpt,
         score=fit.score,
         matches=dict(fit.matches),
-        audience=audience,
         articles=slugs,
     )
 

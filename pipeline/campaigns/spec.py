@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo
 from pipeline.checks import SUBJECT_LIMIT
 from pipeline.errors import InputError, NotFoundError, SpecError
 from pipeline.models import GENERAL_SEGMENT, CampaignSpec, Segment, SegmentOverride, Utm
-from pipeline.render import template_names
-from pipeline.scheduling.timing import cron_trigger, local_to_utc, parse_local_time
+from pipeline.render.compile import template_names
 from pipeline.segments import SEGMENTS_FILE, load_segments, read_yaml
 from pipeline.segments.spec import LinedDict, LinedList
+from pipeline.timerules import cron_trigger, local_to_utc, parse_local_time
 
 CAMPAIGNS_DIR = "campaigns"
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,119}$")

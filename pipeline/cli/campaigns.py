@@ -9,7 +9,9 @@ from pathlib import Path
 
 import click
 
-from pipeline.campaigns.review import check_plan, plan_document, review_plan, write_previews
+from pipeline.campaigns.loading import plan_by_slug
+from pipeline.campaigns.previews import write_previews
+from pipeline.campaigns.review import plan_document, review_campaign
 from pipeline.cli.base import AppContext, pass_app, print_json, print_table
 from pipeline.models import Plan
 
@@ -40,8 +42,9 @@ def plan(app: AppContext, slug: str, as_json: bool) -> None:
 
         clinicmail campaign plan full-treatment-for-back-pain --json
     """
+    segments = app.settings.segments
     with app.engine.connect() as conn:
-        result, _ = review_plan(conn, app.settings, slug)
+        result = plan_by_slug(conn, app.settings, slug, segments)
     if as_json:
         print_json(plan_document(result))
         return
@@ -101,10 +104,11 @@ def render(app: AppContext, slug: str, out: Path, segment: str | None, contact: 
 
         clinicmail campaign render full-treatment-for-back-pain --out var/preview
     """
+    segments = app.settings.segments
     with app.engine.connect() as conn:
-        result, _ = review_plan(conn, app.settings, slug)
+        result = plan_by_slug(conn, app.settings, slug, segments)
         files, note = write_previews(
-            conn, app.settings, result, out, segment=segment, contact=contact
+            conn, app.settings, result, segments, out, segment=segment, contact=contact
         )
     for preview in files:
         click.echo(f"{preview.segment}: " + ", ".join(str(path) for path in preview.paths))
@@ -125,9 +129,10 @@ def check(app: AppContext, slug: str, as_json: bool) -> None:
 
         clinicmail campaign check full-treatment-for-back-pain --json
     """
+    segments = app.settings.segments
     with app.engine.connect() as conn:
-        result, segments = review_plan(conn, app.settings, slug)
-    findings = check_plan(app.settings, result, segments)
+        result = plan_by_slug(conn, app.settings, slug, segments)
+    findings = review_campaign(app.settings, result, segments).findings
     errors = sum(1 for finding in findings if finding.level == "error")
     if as_json:
         print_json(

@@ -9,9 +9,8 @@ import threading
 import click
 
 from pipeline.cli.base import AppContext, pass_app
+from pipeline.config import LOCAL_PUBLIC_KEY_FILE, LOCAL_SERVER_PORT, WEBHOOK_PATH
 from pipeline.delivery.allocator import keep_freed_memory
-from pipeline.delivery.local import DEFAULT_PORT, WEBHOOK_PATH, LocalSendGridServer
-from pipeline.delivery.local_store import PUBLIC_KEY_FILE, local_store_dir
 
 
 @click.group()
@@ -29,7 +28,7 @@ def dev() -> None:
 @click.option(
     "--port",
     type=click.IntRange(0, 65535),
-    default=DEFAULT_PORT,
+    default=LOCAL_SERVER_PORT,
     show_default=True,
     help="Port to listen on (0: any free port).",
 )
@@ -80,6 +79,9 @@ def sendgrid_server(
         options["webhook_url"] = webhook_url
     # A process of its own reading one 1 MB request after another.
     keep_freed_memory()
+    # The development server is imported by its command only: no other command loads it.
+    from pipeline.devserver.server import LocalSendGridServer
+
     server = LocalSendGridServer.from_settings(settings, **options).start()
     # What the process holds once started lives as long as it does: out of the collector's
     # passes. Each request's parsed body survives young collections while it is being built, and
@@ -93,7 +95,9 @@ def sendgrid_server(
         f"events to {server.webhook_url or 'nowhere'}"
         + (" (with simulated engagement)" if demo and server.webhook_url else "")
     )
-    click.echo(f"webhook public key in {local_store_dir(settings) / PUBLIC_KEY_FILE}; Ctrl-C stops")
+    click.echo(
+        f"webhook public key in {settings.local_sendgrid_dir / LOCAL_PUBLIC_KEY_FILE}; Ctrl-C stops"
+    )
     try:
         stopping.wait()
     except KeyboardInterrupt:

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli.base import AppContext, pass_app, print_json
-from pipeline.lifecycle import (
+from pipeline.campaigns.actions import (
     ActionResult,
     approve_campaign,
     cancel_campaign,
@@ -20,7 +19,8 @@ from pipeline.lifecycle import (
     resume_campaign,
     schedule_campaign,
 )
-from pipeline.scheduling.timing import format_local, parse_local_time
+from pipeline.cli.base import AppContext, pass_app, print_json
+from pipeline.timerules import format_local, parse_local_time
 
 
 def _person() -> str:
@@ -158,7 +158,7 @@ def sync(app: AppContext, as_json: bool) -> None:
 
         clinicmail sync
     """
-    from pipeline.scheduling.sync import sync_campaigns
+    from pipeline.campaigns.sync import sync_campaigns
 
     report = sync_campaigns(app.engine, app.settings)
     if as_json:
@@ -202,8 +202,8 @@ def worker(
 
         clinicmail worker --id worker-1
     """
-    from pipeline.schedule import run_worker
     from pipeline.store import upgrade
+    from pipeline.worker.scheduler import run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     upgrade(app.engine)

@@ -12,7 +12,7 @@ from pipeline.cli.base import AppContext, pass_app, print_json, print_table
 from pipeline.content import ClinicLinks, content_files, parse_path
 from pipeline.errors import InputError, NotFoundError
 from pipeline.models import Article, Relevance, Segment
-from pipeline.segments import load_segments, score_article
+from pipeline.segments import score_article
 from pipeline.store import utcnow
 from pipeline.store.articles import get_article
 from pipeline.store.segments import segment_counts
@@ -39,7 +39,7 @@ def list_command(app: AppContext, as_json: bool) -> None:
 
         clinicmail segments list --json
     """
-    defined = load_segments(app.settings.workspace)
+    defined = app.settings.segments
     now = utcnow()
     today = datetime.now(app.settings.clinic.zone).date()
     with app.engine.connect() as conn:
@@ -90,7 +90,7 @@ def relevance(app: AppContext, article: str, as_json: bool) -> None:
         clinicmail content relevance glutes-and-sciatica --json
     """
     found = _find_article(app, article)
-    results = score_article(found, load_segments(app.settings.workspace))
+    results = score_article(found, app.settings.segments)
     if as_json:
         print_json({name: _relevance_document(r) for name, r in results.items()})
         return

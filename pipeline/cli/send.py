@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from pipeline.cli.base import AppContext, is_terminal, pass_app, print_json, print_table
-from pipeline.delivery import open_outbox_backend
+from pipeline.delivery.backends import open_outbox_backend
 from pipeline.outbox import (
     DrainReport,
     OutboxSummary,
@@ -20,7 +20,7 @@ from pipeline.outbox import (
     outbox_summary,
     start_campaign,
 )
-from pipeline.scheduling.timing import format_local
+from pipeline.timerules import format_local
 
 STATUS_ORDER = (
     "queued", "sending", "unknown", "sent", "delivered", "bounced", "dropped", "failed", "skipped",

@@ -9,7 +9,7 @@ import click
 
 from pipeline.cli.base import AppContext, pass_app
 from pipeline.cli.users import announce_first_owner
-from pipeline.config import DEFAULT_PORT
+from pipeline.config import DEFAULT_PORT, WEBHOOK_PATH
 
 DEFAULT_DEMO_CONTACTS = 500
 
@@ -63,9 +63,21 @@ def serve(app: AppContext, host: str, port: int) -> None:
     type=int,
     help="Port of the local SendGrid-compatible server (default 3025; local backend only).",
 )
+@click.option(
+    "--seed",
+    type=int,
+    default=None,
+    help="Seed for the demo simulation (local backend only): the same seed gives every address "
+    "the same simulated bounces, opens, clicks and unsubscribes, run after run.",
+)
 @pass_app
 def run(
-    app: AppContext, host: str, port: int, demo_contacts: int, sendgrid_port: int | None
+    app: AppContext,
+    host: str,
+    port: int,
+    demo_contacts: int,
+    sendgrid_port: int | None,
+    seed: int | None,
 ) -> None:
     """Run everything until Ctrl-C: migrate the database, sync content/ and campaigns/, make a
     first owner when there is none, and start the web app, the worker (scheduler and outbox)
@@ -76,11 +88,11 @@ def run(
 
         clinicmail run --port 8000
     """
+    from pipeline.campaigns.sync import sync_campaigns
     from pipeline.content import sync_content
     from pipeline.demo import seed_demo_contacts
-    from pipeline.schedule import run_worker
-    from pipeline.scheduling.sync import sync_campaigns
     from pipeline.store import open_engine, upgrade
+    from pipeline.worker.scheduler import run_worker
 
     app.listen_on(host, port)
     settings = app.settings
@@ -100,13 +112,17 @@ def run(
         click.echo(f"campaign file not applied: {line}", err=True)
     local_server = None
     if settings.delivery.backend == "local":
-        from pipeline.delivery.local import WEBHOOK_PATH, LocalSendGridServer
+        from pipeline.devserver.server import LocalSendGridServer
 
         seeded = seed_demo_contacts(app.engine, demo_contacts, if_empty=True)
         if not seeded.skipped:
             click.echo(f"demo: {seeded.created} fictional clients added")
         app_address = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-        options = {"demo": True, "webhook_url": f"http://{app_address}:{port}{WEBHOOK_PATH}"}
+        options = {
+            "demo": True,
+            "webhook_url": f"http://{app_address}:{port}{WEBHOOK_PATH}",
+            "seed": seed,
+        }
         if sendgrid_port is not None:
             options["port"] = sendgrid_port
         local_server = LocalSendGridServer.from_settings(settings, **options).start()

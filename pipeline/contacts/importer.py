@@ -22,15 +22,12 @@ from pipeline.contacts.csvfile import CsvRow, open_csv
 from pipeline.contacts.normalise import (
     InvalidValue,
     consent_answer,
-    email_hash,
-    email_key,
     normalise_email,
     parse_date,
     parse_datetime,
     split_tags,
-    tags_from_column,
-    tags_to_column,
 )
+from pipeline.identity import email_hash, email_key, tags_from_column, tags_to_column
 from pipeline.models import ConsentStatus
 from pipeline.store import utcnow
 from pipeline.store.contacts import suppressed_hashes

@@ -5,23 +5,20 @@ Pure functions shared by the CSV import, the store and the demo data, so every p
 
 from __future__ import annotations
 
-import hashlib
 import re
-from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
 
+from pipeline.identity import normalise_tag
 from pipeline.models import ConsentStatus
 
 # RFC 5322 dot-atom in ASCII: a local part email-validator accepts as it is.
 _DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*\Z")
 # Mailbox names email-validator lower-cases (RFC 2142): left to its full path.
 _SPECIAL = frozenset({"postmaster", "abuse"})
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _TAG_SEPARATORS = re.compile(r"[,;|]")
-_TAG_SPACES = re.compile(r"[\s_]+")
 _ATTRIBUTE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 # Answers booking systems put in a consent column, lower-cased. Anything else is reported.
@@ -42,16 +39,6 @@ CONSENT_ANSWERS: dict[str, ConsentStatus] = {
 
 class InvalidValue(ValueError):
     """A single cell that cannot be used; its message is the reason shown for the row."""
-
-
-def email_hash(email: str) -> str:
-    """sha256 of the lower-cased, trimmed address: how suppressions recognise a person even after
-    their contact record is erased."""
-    return hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()
-
-
-def is_email_hash(value: str) -> bool:
-    return bool(_HEX64.match(value))
 
 
 def normalise_email(raw: str) -> str:
@@ -79,35 +66,28 @@ def normalise_email(raw: str) -> str:
     return result.normalized
 
 
+def is_valid_address(value: str) -> bool:
+    """Whether `value` is one email address with nothing around it (no display name, no
+    surrounding spaces), by normalise_email's rules: the one address check every path shares
+    (the import, test sends, the SendGrid backend and the local SendGrid-compatible server)."""
+    if value != value.strip():
+        return False
+    try:
+        normalise_email(value)
+    except InvalidValue:
+        return False
+    return True
+
+
 @lru_cache(maxsize=4096)
 def _validated_domain(domain: str) -> str:
     """The domain as email-validator normalises it; raises EmailNotValidError when invalid."""
     return validate_email(f"a@{domain}", check_deliverability=False).domain
 
 
-def email_key(email: str) -> str:
-    """The unique key of a contact: its address lower-cased, so case never makes a second one."""
-    return email.strip().lower()
-
-
-def normalise_tag(raw: str) -> str:
-    """A tag as rules compare it: lower-case, trimmed, inner spaces as hyphens ("Post Op" is
-    "post-op")."""
-    return _TAG_SPACES.sub("-", raw.strip().lower()).strip("-")
-
-
 def split_tags(cell: str) -> frozenset[str]:
     """The tags in one cell; booking systems separate them with commas, semicolons or bars."""
     return frozenset(tag for tag in map(normalise_tag, _TAG_SEPARATORS.split(cell)) if tag)
-
-
-def tags_to_column(tags: Iterable[str]) -> str:
-    """Tags as stored: ",a,b," so that one tag is a portable LIKE '%,a,%' in SQL."""
-    return "," + "".join(f"{tag}," for tag in sorted(tags))
-
-
-def tags_from_column(stored: str) -> frozenset[str]:
-    return frozenset(tag for tag in stored.split(",") if tag)
 
 
 def attribute_name(raw: str) -> str:

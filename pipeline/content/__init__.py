@@ -1,7 +1,8 @@
 """Articles: Markdown with front matter (the house format), plain text pasted from a blog,
 HTML pages and RSS/Atom feeds, parsed into `Article`s and synced into the database."""
 
-from .assemble import article_document, article_from_document, content_hash
+from pipeline.article_document import article_document, article_from_document, content_hash
+
 from .links import ClinicLinks, KnownArticle
 from .sources import is_url, parse_bytes, parse_path, parse_source
 from .sync import SyncReport, content_files, import_sources, sync_content, workspace_links

@@ -3,14 +3,13 @@ pictures the text mentions but does not have, and the JSON document stored and p
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any, Literal
+from typing import Literal
 from urllib.parse import urljoin
 
+from pipeline.article_document import content_hash
 from pipeline.errors import ContentError
 from pipeline.models import Article, Block, CallToAction, ParseWarning
 
@@ -23,19 +22,6 @@ from .links import (
 )
 from .text import count_words, sentences, summarise
 
-DOCUMENT_KEYS = (
-    "slug",
-    "title",
-    "summary",
-    "published",
-    "tags",
-    "canonical_url",
-    "hero_image",
-    "blocks",
-    "ctas",
-    "word_count",
-    "warnings",
-)
 _MISSING_PICTURE = re.compile(
     r"\b(?:picture|photo(?:graph)?|image|diagram|illustration|figure|drawing|video)s?\s+"
     r"(?:above|below)\b"
@@ -178,71 +164,3 @@ def _line_at(paragraph: Paragraph, offset: int) -> int | None:
 
 def _shorten(sentence: str, limit: int = 60) -> str:
     return sentence if len(sentence) <= limit else sentence[:limit].rsplit(" ", 1)[0] + " ..."
-
-
-def article_document(article: Article) -> dict[str, Any]:
-    """The article as the JSON object `content parse --json` prints and the store keeps."""
-    return {
-        "slug": article.slug,
-        "title": article.title,
-        "summary": article.summary,
-        "published": article.published.isoformat() if article.published else None,
-        "tags": list(article.tags),
-        "canonical_url": article.canonical_url,
-        "hero_image": article.hero_image,
-        "blocks": [_block_document(block) for block in article.blocks],
-        "ctas": [{"kind": cta.kind, "text": cta.text, "url": cta.url} for cta in article.ctas],
-        "word_count": article.word_count,
-        "warnings": [{"line": w.line, "message": w.message} for w in article.warnings],
-    }
-
-
-def _block_document(block: Block) -> dict[str, Any]:
-    document: dict[str, Any] = {"type": block.type, "text": block.text}
-    if block.type == "image":
-        document.update(alt=block.alt, src=block.src)
-    elif block.type == "heading":
-        document["level"] = block.level
-    elif block.type == "list":
-        document["items"] = list(block.items)
-    return document
-
-
-def article_from_document(document: dict[str, Any]) -> Article:
-    """The Article a document describes (the inverse of `article_document`)."""
-    missing = [key for key in DOCUMENT_KEYS if key not in document]
-    if missing:
-        raise ContentError(f"an article document lacks {', '.join(missing)}")
-    published = document["published"]
-    article = Article(
-        slug=document["slug"],
-        title=document["title"],
-        summary=document["summary"],
-        published=date.fromisoformat(published) if published else None,
-        tags=tuple(document["tags"]),
-        canonical_url=document["canonical_url"],
-        hero_image=document["hero_image"],
-        blocks=tuple(
-            Block(
-                type=block["type"],
-                text=block["text"],
-                alt=block.get("alt"),
-                src=block.get("src"),
-                level=block.get("level"),
-                items=tuple(block.get("items", ())),
-            )
-            for block in document["blocks"]
-        ),
-        ctas=tuple(CallToAction(cta["kind"], cta["text"], cta["url"]) for cta in document["ctas"]),
-        word_count=document["word_count"],
-        warnings=tuple(ParseWarning(w["line"], w["message"]) for w in document["warnings"]),
-    )
-    return replace(article, content_hash=content_hash(article))
-
-
-def content_hash(article: Article) -> str:
-    """sha256 of what the article says: its document and hero image text, not where it was read
-    from, so re-importing unchanged copy is recognised as unchanged."""
-    payload = {"document": article_document(article), "hero_alt": article.hero_alt}
-    encoded = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode("utf-8")
-    return hashlib.sha256(encoded).hexdigest()

@@ -1,45 +1,19 @@
-"""The Backend protocol the outbox sends through, and open_backend choosing one from settings.
-
-A backend makes one attempt per send_batch call; the outbox schedules retries and reconciles
-ambiguous outcomes. A backend may also offer `send_batch_grouped` (the same results as send ids
-per outcome, without an object per recipient), which the outbox then uses instead; the SendGrid
-and local backends do."""
+"""open_backend choosing a backend (pipeline.delivery.backend.Backend) from settings."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Sequence
-from email.message import EmailMessage
-from typing import Protocol
-
-import httpx
+from collections.abc import Callable
+from importlib.metadata import entry_points
 
 from pipeline.config import Settings
+from pipeline.delivery.backend import Backend
 from pipeline.delivery.file import FileBackend
-from pipeline.delivery.local import LocalSendGridServer
-from pipeline.delivery.local_store import SERVER_FILE, local_store_dir
 from pipeline.delivery.processes import SendingProcesses
 from pipeline.delivery.sendgrid import SendGridBackend
 from pipeline.delivery.smtp import SmtpBackend
-from pipeline.models import Outcome, Recipient, RenderedVariant, SendResult
+from pipeline.errors import ConfigError
 
-# The bearer token sent to the local server when no SENDGRID_API_KEY is set.
-LOCAL_API_KEY = "local-development-key"
-
-
-class Backend(Protocol):
-    def send_batch(
-        self, rendered: RenderedVariant, recipients: Sequence[Recipient]
-    ) -> list[SendResult]:
-        """One result per recipient, in order: sent | failed | retry | unknown."""
-        ...
-
-    def send_message(self, message: EmailMessage) -> str | None:
-        """Send one whole message that is no campaign send (the owner's report); the
-        provider's id for it. Raises DeliveryError when it was not accepted."""
-        ...
-
-    def close(self) -> None: ...
+BACKEND_ENTRY_POINTS = "clinicmail.backends"
 
 
 def open_backend(settings: Settings) -> Backend:
@@ -52,8 +26,8 @@ def open_backend(settings: Settings) -> Backend:
             return SmtpBackend(settings)
         case "file":
             return FileBackend(settings)
-        case "local":
-            return LocalBackend(settings)
+        case name:
+            return _installed_backend(name, settings)
 
 
 def open_outbox_backend(settings: Settings) -> Backend:
@@ -65,59 +39,15 @@ def open_outbox_backend(settings: Settings) -> Backend:
     return backend
 
 
-class LocalBackend:
-    """The SendGrid backend talking to the local SendGrid-compatible server: the one
-    `clinicmail dev sendgrid-server` (or `make run`) started, when it answers, else one started
-    inside this process for as long as the backend is open."""
-
-    def __init__(self, settings: Settings):
-        self.server: LocalSendGridServer | None = None
-        url = running_local_server_url(settings)
-        if url is None:
-            self.server = LocalSendGridServer.from_settings(settings, port=0).start()
-            url = self.server.url
-        api_key = (
-            settings.sendgrid_api_key.get_secret_value()
-            if settings.sendgrid_api_key
-            else LOCAL_API_KEY
+def _installed_backend(name: str, settings: Settings) -> Backend:
+    """A backend another package provides under the entry point group clinicmail.backends: the
+    local SendGrid-compatible server's ("local", pipeline.devserver) is development machinery,
+    loaded only when a workspace chooses it, so production code never imports it."""
+    found = entry_points(group=BACKEND_ENTRY_POINTS, name=name)
+    if not found:
+        raise ConfigError(
+            f"[delivery] backend = {name!r}: no such backend is installed "
+            "(reinstall clinicmail: pip install -e .)"
         )
-        self.api_host = url
-        self._sendgrid = SendGridBackend(settings, api_host=url, api_key=api_key)
-
-    def send_batch(
-        self, rendered: RenderedVariant, recipients: Sequence[Recipient]
-    ) -> list[SendResult]:
-        return self._sendgrid.send_batch(rendered, recipients)
-
-    def send_batch_grouped(
-        self, rendered: RenderedVariant, recipients: Sequence[Recipient]
-    ) -> dict[Outcome, list[int]]:
-        return self._sendgrid.send_batch_grouped(rendered, recipients)
-
-    def send_message(self, message: EmailMessage) -> str | None:
-        return self._sendgrid.send_message(message)
-
-    def replica(self) -> Callable[[], SendGridBackend]:
-        """A picklable call making a SendGrid backend for the server this one uses (one it
-        started included: that server lives as long as this backend), for a sending process."""
-        return self._sendgrid.replica()
-
-    def close(self) -> None:
-        self._sendgrid.close()
-        if self.server is not None:
-            self.server.stop()
-            self.server = None
-
-
-def running_local_server_url(settings: Settings) -> str | None:
-    """The URL of a local SendGrid server that is running for this workspace, or None."""
-    path = local_store_dir(settings) / SERVER_FILE
-    try:
-        url = json.loads(path.read_text(encoding="utf-8"))["url"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    try:
-        response = httpx.get(f"{url}/_local/health", timeout=1.0)
-    except httpx.HTTPError:
-        return None
-    return url if response.status_code == 200 else None
+    opener: Callable[[Settings], Backend] = next(iter(found)).load()
+    return opener(settings)

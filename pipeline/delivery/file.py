@@ -15,13 +15,14 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from pipeline.config import Settings
-from pipeline.models import Recipient, RenderedVariant, SendResult
-from pipeline.render import mime_bytes, personalise
+from pipeline.delivery.backend import SendsClaimedRowsHere
+from pipeline.models import Outcome, Recipient, RenderedVariant, SendResult, group_results
+from pipeline.render.message import mime_bytes, personalise
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-class FileBackend:
+class FileBackend(SendsClaimedRowsHere):
     """Writes `<send_id>.eml`; a send id already written is left as it is (and reported sent),
     so a batch handed over twice never produces a second, different file."""
 
@@ -36,6 +37,11 @@ class FileBackend:
     def path_for(self, campaign: str, send_id: int) -> Path:
         folder = _UNSAFE.sub("-", campaign).strip(".-") or "campaign"
         return self.directory / folder / f"{send_id}.eml"
+
+    def send_batch_grouped(
+        self, rendered: RenderedVariant, recipients: Sequence[Recipient]
+    ) -> dict[Outcome, list[int]]:
+        return group_results(self.send_batch(rendered, recipients))
 
     def send_batch(
         self, rendered: RenderedVariant, recipients: Sequence[Recipient]

@@ -14,49 +14,20 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from email.message import EmailMessage
-from typing import TYPE_CHECKING
 
 from pipeline.config import Settings
 from pipeline.delivery.allocator import keep_freed_memory
+from pipeline.delivery.backend import Backend
 from pipeline.models import (
     ClaimedRow,
     Outcome,
     Recipient,
     RenderedVariant,
     SendResult,
-    group_results,
 )
-from pipeline.render import RecipientValues
-
-if TYPE_CHECKING:
-    from pipeline.delivery.backends import Backend
-
-
-def claimed_recipients(
-    recipient_values: RecipientValues, rows: Sequence[ClaimedRow]
-) -> list[Recipient]:
-    """The recipients of claimed rows, each with its token values."""
-    return [
-        Recipient(send_id, email, recipient_values(contact_id, email, first_name, send_id))
-        for send_id, contact_id, email, first_name in rows
-    ]
-
-
-def send_grouped(
-    backend: Backend,
-    recipient_values: RecipientValues,
-    rendered: RenderedVariant,
-    rows: Sequence[ClaimedRow],
-) -> dict[Outcome, list[int]]:
-    """Make each row's token values, send the batch through `backend`, and give the results
-    grouped by outcome (what the outbox records, and a few bytes to pass between processes)."""
-    recipients = claimed_recipients(recipient_values, rows)
-    # The SendGrid backends give them grouped already, without a result object per recipient.
-    grouped = getattr(backend, "send_batch_grouped", None)
-    if grouped is not None:
-        return grouped(rendered, recipients)
-    return group_results(backend.send_batch(rendered, recipients))
+from pipeline.render.message import RecipientValues
 
 
 class SendingProcesses:
@@ -64,14 +35,14 @@ class SendingProcesses:
     thread of this process is forked), each holding its own copy of `inline`, made by the
     picklable call `inline.replica()`.
 
-    `send_grouped` is what the outbox calls; `send_batch` and `send_message` (test sends, the
+    `send_claimed` is what the outbox calls; `send_batch` and `send_message` (test sends, the
     owner's report) use `inline` itself, in this process."""
 
     def __init__(self, settings: Settings, inline: Backend, processes: int):
         self.inline = inline
         self.processes = processes
         self._settings = settings
-        self._child_backend: Callable[[], Backend] = inline.replica()  # type: ignore[attr-defined]
+        self._child_backend: Callable[[], Backend] = inline.replica()
         self._lock = threading.Lock()
         self._pool = self._start_pool()
 
@@ -97,9 +68,14 @@ class SendingProcesses:
                 self._pool = self._start_pool()
             return self._pool
 
-    def send_grouped(
-        self, rendered: RenderedVariant, rows: Sequence[ClaimedRow]
+    def send_claimed(
+        self,
+        rendered: RenderedVariant,
+        rows: Sequence[ClaimedRow],
+        recipient_values: RecipientValues,
     ) -> dict[Outcome, list[int]]:
+        """The rows go to a child, which makes their recipients with its own RecipientValues (the
+        same settings make the same values): token signing is most of a batch's work."""
         pool = self._pool
         try:
             future = pool.submit(_send_in_child, rendered, rows)
@@ -124,8 +100,16 @@ class SendingProcesses:
     ) -> list[SendResult]:
         return self.inline.send_batch(rendered, recipients)
 
+    def send_batch_grouped(
+        self, rendered: RenderedVariant, recipients: Sequence[Recipient]
+    ) -> dict[Outcome, list[int]]:
+        return self.inline.send_batch_grouped(rendered, recipients)
+
     def send_message(self, message: EmailMessage) -> str | None:
         return self.inline.send_message(message)
+
+    def replica(self) -> Callable[[], Backend]:
+        return self.inline.replica()
 
     def close(self) -> None:
         with self._lock:
@@ -133,14 +117,20 @@ class SendingProcesses:
         self.inline.close()
 
 
-# A child's own backend and token maker, made once by _start_child.
-_child: dict[str, object] = {}
+@dataclass(frozen=True)
+class _Child:
+    """A sending process's own backend and token maker, made once by _start_child."""
+
+    backend: Backend
+    values: RecipientValues
+
+
+_child: list[_Child] = []
 
 
 def _start_child(settings: Settings, child_backend: Callable[[], Backend]) -> None:
     keep_freed_memory()
-    _child["backend"] = child_backend()
-    _child["values"] = RecipientValues(settings)
+    _child.append(_Child(child_backend(), RecipientValues(settings)))
     # What a child imported at start lives as long as it does: leave it out of the collector's
     # full passes, which otherwise rescan it every few batches.
     gc.freeze()
@@ -149,4 +139,5 @@ def _start_child(settings: Settings, child_backend: Callable[[], Backend]) -> No
 def _send_in_child(
     rendered: RenderedVariant, rows: Sequence[ClaimedRow]
 ) -> dict[Outcome, list[int]]:
-    return send_grouped(_child["backend"], _child["values"], rendered, rows)
+    child = _child[0]
+    return child.backend.send_claimed(rendered, rows, child.values)

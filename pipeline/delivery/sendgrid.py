@@ -24,24 +24,21 @@ from sendgrid.helpers.mail import (
     Category,
     ClickTracking,
     Content,
-    CustomArg,
     From,
-    Header,
     Mail,
     OpenTracking,
-    Personalization,
     ReplyTo,
     SubscriptionTracking,
-    Substitution,
-    To,
     TrackingSettings,
 )
 
 from pipeline.config import Settings
+from pipeline.contacts.normalise import is_valid_address
+from pipeline.delivery.backend import SendsClaimedRowsHere
 from pipeline.delivery.whole_message import message_request_body, require_sent
 from pipeline.errors import DeliveryError
 from pipeline.models import Outcome, Recipient, RenderedVariant, SendResult
-from pipeline.render import list_unsubscribe_headers
+from pipeline.render.message import list_unsubscribe_headers
 
 # SendGrid accepts at most 1,000 personalizations in one request.
 MAX_PERSONALIZATIONS = 1000
@@ -50,9 +47,6 @@ _JSON_WITH_CHARSET = {"Content-Type": "application/json; charset=utf-8"}
 # What html.escape changes: a value without any of these reads the same in both parts.
 _HTML_SPECIAL = "&<>\"'"
 _PERSONALIZATION_FIELD = re.compile(r"^personalizations\.(\d+)\b")
-# An address the library passes through unchanged (it would read anything else as a display
-# name); the plain form every stored contact address has.
-_PLAIN_ADDRESS = re.compile(r"^[^\s<>@,;:\"()\[\]\\]+@[^\s<>@,;:\"()\[\]\\]+$")
 
 
 def names_needing_escape(names: Iterable[str], recipients: Sequence[Recipient]) -> frozenset[str]:
@@ -123,36 +117,6 @@ def substitutions_for(
     return substitutions
 
 
-def build_mail(
-    settings: Settings, rendered: RenderedVariant, recipients: Sequence[Recipient]
-) -> Mail:
-    """The library's Mail object for one request: shared content, one personalization each.
-
-    The reference for `request_body`, which builds the same body with the per-recipient part as
-    plain dicts (a unit test holds the two equal)."""
-    _check_batch_size(recipients)
-    text, text_tokens = text_with_own_placeholders(rendered, recipients)
-    mail = envelope_mail(settings, rendered, text)
-    for position, recipient in enumerate(recipients):
-        personalization = Personalization()
-        # Set, not parsed: the library's display-name parsing is the costliest step of a request,
-        # and send_batch lets only plain addresses through.
-        to = To()
-        to.email = recipient.email
-        personalization.add_to(to)
-        for name, value in list_unsubscribe_headers(settings, recipient.values).items():
-            personalization.add_header(Header(name, value))
-        substitutions = substitutions_for(rendered.html_tokens, text_tokens, recipient)
-        for placeholder, value in substitutions.items():
-            personalization.add_substitution(Substitution(placeholder, value))
-        for key, value in _custom_args(rendered, recipient).items():
-            personalization.add_custom_arg(CustomArg(key, value))
-        # The library inserts at index 0 by default; the order must match `recipients`, as
-        # SendGrid's errors name personalizations by index.
-        mail.add_personalization(personalization, index=position)
-    return mail
-
-
 def envelope_mail(settings: Settings, rendered: RenderedVariant, text: str) -> Mail:
     """What every recipient of a request shares, built with the library's helpers: sender,
     subject, reply-to, both parts, categories and tracking settings."""
@@ -177,7 +141,7 @@ def envelope_mail(settings: Settings, rendered: RenderedVariant, text: str) -> M
     return mail
 
 
-def _custom_args(rendered: RenderedVariant, recipient: Recipient) -> dict[str, str]:
+def custom_args(rendered: RenderedVariant, recipient: Recipient) -> dict[str, str]:
     # custom_args come back flattened into every webhook event: that is how an event finds its
     # send. Kept per personalization (the top level's schema type is disputed).
     return {
@@ -194,9 +158,9 @@ def personalization_document(
     recipient: Recipient,
     needing_escape: Container[str] | None = None,
 ) -> dict[str, Any]:
-    """One recipient's personalization exactly as the library's `Personalization.get()` gives it
-    for what build_mail adds (to, headers, substitutions, custom_args), without making its eight
-    or more helper objects per recipient."""
+    """One recipient's personalization (to, headers, substitutions, custom_args) exactly as the
+    library's `Personalization.get()` gives it, without making its eight or more helper objects
+    per recipient."""
     document: dict[str, Any] = {
         "to": [{"email": recipient.email}],
         "headers": list_unsubscribe_headers(settings, recipient.values),
@@ -204,7 +168,7 @@ def personalization_document(
     substitutions = substitutions_for(rendered.html_tokens, text_tokens, recipient, needing_escape)
     if substitutions:
         document["substitutions"] = substitutions
-    document["custom_args"] = _custom_args(rendered, recipient)
+    document["custom_args"] = custom_args(rendered, recipient)
     return document
 
 
@@ -234,7 +198,7 @@ def _check_batch_size(recipients: Sequence[Recipient]) -> None:
         )
 
 
-class SendGridBackend:
+class SendGridBackend(SendsClaimedRowsHere):
     """Sends each batch as one request; one attempt per call (the outbox schedules retries).
 
     Safe to call from several threads: each thread keeps its own HTTP client, and at most
@@ -291,13 +255,17 @@ class SendGridBackend:
         grouped: dict[Outcome, list[int]] = {}
         sendable = []
         for recipient in recipients:
-            if _PLAIN_ADDRESS.match(recipient.email):
+            # Only a valid address without a display name: the library would read anything else
+            # as a display name.
+            if is_valid_address(recipient.email):
                 sendable.append(recipient)
             else:
                 # The library would read it as a display name, and SendGrid rejects the whole
                 # request for one bad address: fail it here, alone.
                 reason = f"{recipient.email!r} is not a single plain email address"
-                grouped.setdefault(("failed", None, reason, None), []).append(recipient.send_id)
+                grouped.setdefault(Outcome("failed", None, reason, None), []).append(
+                    recipient.send_id
+                )
         for start in range(0, len(sendable), MAX_PERSONALIZATIONS):
             chunk = sendable[start : start + MAX_PERSONALIZATIONS]
             body = request_body(self.settings, rendered, chunk)
@@ -321,7 +289,9 @@ class SendGridBackend:
         except urllib.error.URLError as error:
             # urllib raises URLError while connecting or sending: the request never arrived.
             return {
-                ("retry", None, f"could not reach {self.api_host}: {error.reason}", None): send_ids
+                Outcome(
+                    "retry", None, f"could not reach {self.api_host}: {error.reason}", None
+                ): send_ids
             }
         except (OSError, http.client.HTTPException) as error:
             # The request was sent but no answer came back (timeout, connection dropped):
@@ -329,11 +299,11 @@ class SendGridBackend:
             reason = (
                 f"no answer from {self.api_host} after sending: {error or type(error).__name__}"
             )
-            return {("unknown", None, reason, None): send_ids}
+            return {Outcome("unknown", None, reason, None): send_ids}
         if 200 <= response.status_code < 300:
-            return {("sent", response.headers.get("X-Message-Id"), None, None): send_ids}
+            return {Outcome("sent", response.headers.get("X-Message-Id"), None, None): send_ids}
         reason = f"unexpected answer {response.status_code} from {self.api_host}"
-        return {("unknown", None, reason, None): send_ids}
+        return {Outcome("unknown", None, reason, None): send_ids}
 
     def send_message(self, message: EmailMessage) -> str | None:
         """Send one whole message that is no campaign send (the owner's report); the provider's
@@ -389,10 +359,12 @@ def _results_for_error(error: HTTPError, send_ids: list[int]) -> dict[Outcome, l
         )
     if status == 429 or status >= 500:
         retry_after = retry_after_seconds(headers)
-        return {("retry", None, f"SendGrid answered {status}: {text}", retry_after): send_ids}
+        return {
+            Outcome("retry", None, f"SendGrid answered {status}: {text}", retry_after): send_ids
+        }
     rejected = _rejected_personalizations(messages, len(send_ids))
     if rejected is None:
-        return {("failed", None, f"SendGrid {status}: {text}", None): send_ids}
+        return {Outcome("failed", None, f"SendGrid {status}: {text}", None): send_ids}
     # SendGrid rejected the whole request for some personalizations only: those fail, the others
     # go back to the outbox to be sent again without them.
     resend: Outcome = (
@@ -404,7 +376,7 @@ def _results_for_error(error: HTTPError, send_ids: list[int]) -> dict[Outcome, l
     grouped: dict[Outcome, list[int]] = {}
     for index, send_id in enumerate(send_ids):
         outcome = (
-            ("failed", None, f"SendGrid {status}: {rejected[index]}", None)
+            Outcome("failed", None, f"SendGrid {status}: {rejected[index]}", None)
             if index in rejected
             else resend
         )

@@ -16,10 +16,11 @@ from email.message import EmailMessage
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from pipeline.config import Settings
+from pipeline.delivery.backend import SendsClaimedRowsHere
 from pipeline.delivery.whole_message import recipients_of, require_sent
 from pipeline.errors import ConfigError, DeliveryError
-from pipeline.models import Recipient, RenderedVariant, SendResult
-from pipeline.render import mime_bytes, personalise
+from pipeline.models import Outcome, Recipient, RenderedVariant, SendResult, group_results
+from pipeline.render.message import mime_bytes, personalise
 
 _MESSAGE_ID = re.compile(rb"^Message-ID:\s*(<[^>\r\n]+>)", re.IGNORECASE | re.MULTILINE)
 _TRUE = {"1", "true", "yes", "on"}
@@ -73,7 +74,7 @@ def _without_password(url: str) -> str:
     return re.sub(r"://([^:@/]+):[^@/]*@", r"://\1:***@", url)
 
 
-class SmtpBackend:
+class SmtpBackend(SendsClaimedRowsHere):
     """One SMTP connection per worker thread, reused for every message it sends."""
 
     def __init__(self, settings: Settings, target: SmtpTarget | None = None):
@@ -94,6 +95,11 @@ class SmtpBackend:
     def replica(self) -> Callable[[], SmtpBackend]:
         """A picklable call making a backend like this one (same server), for a sending process."""
         return functools.partial(SmtpBackend, self.settings, self.target)
+
+    def send_batch_grouped(
+        self, rendered: RenderedVariant, recipients: Sequence[Recipient]
+    ) -> dict[Outcome, list[int]]:
+        return group_results(self.send_batch(rendered, recipients))
 
     def send_batch(
         self, rendered: RenderedVariant, recipients: Sequence[Recipient]

@@ -8,7 +8,6 @@ SQL itself. Retries live here, not in the backends: a backend makes one attempt 
 from __future__ import annotations
 
 import contextlib
-import functools
 import itertools
 import os
 import socket
@@ -22,12 +21,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine
 
 from pipeline.config import Settings
-from pipeline.delivery import Backend
-from pipeline.delivery.processes import SendingProcesses, send_grouped
+from pipeline.delivery.backend import Backend
 from pipeline.errors import DeliveryError
 from pipeline.models import Outcome, RenderedVariant
-from pipeline.render import RecipientValues
-from pipeline.scheduling import sending_allowed
+from pipeline.render.message import RecipientValues
 from pipeline.store import utcnow
 from pipeline.store.outbox import (
     OutboxState,
@@ -43,6 +40,7 @@ from pipeline.store.sends import (
     reconcile_unknown,
     record_results,
 )
+from pipeline.timerules import sending_allowed
 
 MAX_ATTEMPTS = 8
 # Longest wait between looks at the database while rows back off or others' leases run.
@@ -150,12 +148,7 @@ class _Drain:
         self.variants: dict[int, RenderedVariant] = {}
         self.limiter = RateLimiter(settings.delivery.rate_limit_per_second)
         self.reconcile_after = timedelta(seconds=settings.delivery.reconcile_after_seconds)
-        # Sending processes personalise in their children; any other backend in these threads.
-        self.send_grouped = (
-            backend.send_grouped
-            if isinstance(backend, SendingProcesses)
-            else functools.partial(send_grouped, backend, RecipientValues(settings))
-        )
+        self.recipient_values = RecipientValues(settings)
 
     def rendered(self, variant_id: int) -> RenderedVariant:
         with self.lock:
@@ -225,21 +218,21 @@ class _Drain:
         rendered = self.rendered(batch.variant_id)
         send_ids = batch.send_ids
         try:
-            outcomes = self.send_grouped(rendered, batch.sends)
+            outcomes = self.backend.send_claimed(rendered, batch.sends, self.recipient_values)
         except DeliveryError as error:
             # The backend refuses to send at all (a revoked key, an unverified sender) and
             # nothing was accepted: the batch goes back to the queue and the drain stops.
-            self.record(batch, {("retry", None, str(error), 0): send_ids})
+            self.record(batch, {Outcome("retry", None, str(error), 0): send_ids})
             raise
         except BaseException:
             # Whether any of it left is unknown: settle the batch as ambiguous, then stop.
-            self.record(batch, {("unknown", None, "sending crashed", None): send_ids})
+            self.record(batch, {Outcome("unknown", None, "sending crashed", None): send_ids})
             raise
         answered = set().union(*outcomes.values())
         unanswered = [send_id for send_id in send_ids if send_id not in answered]
         if unanswered:
             reason = "the backend gave no result for this recipient"
-            outcomes = {**outcomes, ("unknown", None, reason, None): unanswered}
+            outcomes = {**outcomes, Outcome("unknown", None, reason, None): unanswered}
         return self.record(batch, outcomes)
 
     def record(self, batch: ClaimedBatch, outcomes: dict[Outcome, list[int]]) -> dict[str, int]:

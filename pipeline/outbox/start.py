@@ -9,13 +9,11 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from pipeline.campaigns import assignment_segments, plan_campaign, spec_from_document
-from pipeline.campaigns.review import render_plan
-from pipeline.checks import check_rendered
+from pipeline.campaigns import assignment_segments, load_plan, spec_from_document
+from pipeline.campaigns.review import review_campaign
 from pipeline.config import Settings
 from pipeline.errors import NotFoundError, StateError
-from pipeline.models import Finding
-from pipeline.segments import load_segments
+from pipeline.models import ALREADY_STARTED, STARTABLE, Finding
 from pipeline.store import utcnow
 from pipeline.store.outbox import (
     get_campaign_row,
@@ -25,10 +23,6 @@ from pipeline.store.outbox import (
     store_variants,
 )
 from pipeline.store.sends import count_sends, materialise_sends
-
-# States a campaign may start from: only approved campaigns are ever sent.
-STARTABLE = ("approved", "scheduled")
-ALREADY_STARTED = ("sending", "sent")
 
 
 @dataclass(frozen=True)
@@ -65,18 +59,13 @@ def start_campaign(
         if row.state in ALREADY_STARTED:
             return _already_started(conn, row.id, slug, row.state)
         _refuse_unless_startable(slug, row.state)
-        segments = load_segments(settings.workspace)
-        plan = plan_campaign(
-            conn, settings, spec_from_document(row.spec), segments=segments, now=now
-        )
-    rendered = render_plan(settings, plan)
-    by_name = {segment.name: segment for segment in segments}
-    findings = [
-        finding
-        for variant in rendered
-        for finding in check_rendered(settings, variant, by_name.get(variant.segment))
-    ]
-    errors = [finding for finding in findings if finding.level == "error"]
+        segments = settings.segments
+        plan = load_plan(conn, settings, spec_from_document(row.spec), segments, now=now)
+    if not plan.variants:
+        reasons = "; ".join(f"{s.segment}: {s.reason}" for s in plan.skipped) or "no segment"
+        raise StateError(f"campaign {slug!r} has nothing to render ({reasons})")
+    review = review_campaign(settings, plan, segments)
+    errors = review.errors
     if errors:
         listed = "; ".join(f"{e.segment}: {e.message}" for e in errors[:3])
         more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
@@ -96,7 +85,11 @@ def start_campaign(
         # it: the audience is materialised once, ever.
         if count_sends(conn, locked.id) == 0:
             ids = store_variants(
-                conn, locked.id, rendered, {v.segment: v for v in plan.variants}, now
+                conn,
+                locked.id,
+                list(review.rendered.values()),
+                {v.segment: v for v in plan.variants},
+                now,
             )
             materialise_sends(
                 conn,
@@ -110,7 +103,6 @@ def start_campaign(
             )
         mark_campaign_sending(conn, locked.id, now)
         variants = outbox_counts_by_variant(conn, locked.id)
-    warnings = tuple(finding for finding in findings if finding.level == "warning")
     return StartReport(
         campaign_id=locked.id,
         slug=slug,
@@ -118,7 +110,7 @@ def start_campaign(
         state="sending",
         audience=sum(sum(counts.values()) for counts in variants.values()),
         variants=variants,
-        warnings=warnings,
+        warnings=tuple(review.warnings),
     )
 
 

@@ -17,7 +17,7 @@ from functools import lru_cache
 from urllib.parse import quote
 
 from pipeline.config import Settings
-from pipeline.contacts import email_hash
+from pipeline.identity import email_hash
 from pipeline.models import Message, Recipient, RenderedVariant
 from pipeline.render.tokens import fill_html, fill_tokens
 from pipeline.tracking import link_tokens

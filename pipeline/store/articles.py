@@ -10,7 +10,7 @@ from typing import Literal
 from sqlalchemy import Connection, Row, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from pipeline.content.assemble import article_document, article_from_document
+from pipeline.article_document import article_document, article_from_document
 from pipeline.errors import NotFoundError
 from pipeline.models import Article
 from pipeline.store.tables import articles

@@ -21,8 +21,8 @@ from sqlalchemy import (
     update,
 )
 
-from pipeline.contacts.normalise import normalise_tag, tags_from_column
 from pipeline.errors import InputError
+from pipeline.identity import normalise_tag, tags_from_column
 from pipeline.models import Contact, Segment
 from pipeline.store.contacts import contact_from_row
 from pipeline.store.segments import has_tag, like_escape, mailable_condition, segment_condition

@@ -18,14 +18,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from pipeline.contacts.normalise import (
-    email_hash,
-    email_key,
-    is_email_hash,
-    tags_from_column,
-    tags_to_column,
-)
 from pipeline.errors import NotFoundError
+from pipeline.identity import email_hash, email_key, is_email_hash, tags_from_column, tags_to_column
 from pipeline.models import Contact
 from pipeline.store.segments import mailable_condition, segment_condition
 from pipeline.store.tables import (

@@ -16,8 +16,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
 from pipeline.models import Event
-from pipeline.store.bulk import insert_new_rows, select_where_in, update_where_in
 from pipeline.store.contacts import suppress, unsubscribe_contact
+from pipeline.store.row_batches import insert_new_rows, select_where_in, update_where_in
 from pipeline.store.tables import contacts, event_counts, events, send_engagements, sends
 
 # The metric (and engagement kind) each SendGrid event counts towards; open and click are

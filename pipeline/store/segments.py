@@ -22,7 +22,7 @@ from sqlalchemy import (
     true,
 )
 
-from pipeline.contacts.normalise import normalise_tag
+from pipeline.identity import normalise_tag
 from pipeline.models import GENERAL_SEGMENT, Condition, Rule, Segment
 from pipeline.store.tables import contacts, suppressions
 

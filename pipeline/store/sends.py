@@ -34,10 +34,10 @@ from sqlalchemy.sql.dml import ReturningUpdate
 from sqlalchemy.types import Integer, String
 
 from pipeline.models import ClaimedRow, Outcome, Segment
+from pipeline.store.campaign_states import CAP_WINDOW, weekly_cap_condition
 from pipeline.store.campaigns import assignment_case
 from pipeline.store.contacts import mailable_condition
 from pipeline.store.events import status_once_accepted
-from pipeline.store.lifecycle import CAP_WINDOW, weekly_cap_condition
 from pipeline.store.tables import campaigns, contacts, events, sends
 from pipeline.store.types import UtcDateTime
 

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from pipeline.contacts.normalise import email_key
 from pipeline.errors import InputError, NotFoundError
+from pipeline.identity import email_key
 from pipeline.models import StaffRole, StaffUser
 from pipeline.store.tables import api_tokens, login_throttles, users
 from pipeline.store.types import utcnow

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.routing import iter_route_contexts
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from pipeline.lifecycle import (
+from pipeline.campaigns.actions import (
     ActionResult,
     approve_campaign,
     cancel_campaign,
@@ -22,9 +22,9 @@ from pipeline.lifecycle import (
 )
 from pipeline.metrics import campaign_metrics, daily_series, local_today, overview
 from pipeline.models import CampaignLifecycle, MetricCounts, StaffUser
-from pipeline.store import lifecycle as lifecycle_store
+from pipeline.store import campaign_states as lifecycle_store
 from pipeline.web.auth import api_user
-from pipeline.web.staff.campaign_work import build_preview, create_web_campaign
+from pipeline.web.staff.campaign_preview import build_preview, create_web_campaign
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "The request body is not valid JSON"},

@@ -51,7 +51,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.add_exception_handler(ClinicmailError, _clinicmail_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_api_route("/favicon.ico", _favicon, include_in_schema=False)
-    app.include_router(staff_router())
+    app.include_router(staff_router(settings))
     app.include_router(api.router)
     app.include_router(public.router)
     app.include_router(webhooks.router)

@@ -18,8 +18,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 
 from pipeline.config import Settings
-from pipeline.contacts.normalise import email_key
 from pipeline.errors import ClinicmailError, InputError
+from pipeline.identity import email_key
 from pipeline.models import StaffRole, StaffUser
 from pipeline.store import users as user_store
 from pipeline.store.types import utcnow

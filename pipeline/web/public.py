@@ -19,8 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from pipeline.config import Settings
 from pipeline.errors import BadToken, ClinicmailError
 from pipeline.models import GENERAL_SEGMENT, Recipient, Segment
-from pipeline.render import personalise, recipient_values
-from pipeline.segments import load_segments
+from pipeline.render.message import personalise, recipient_values
 from pipeline.store import utcnow
 from pipeline.store.contacts import address_suppressed, resubscribe_contact
 from pipeline.store.events import record_unsubscribe
@@ -92,7 +91,7 @@ def topic_choices(settings: Settings) -> list[Segment]:
     """The topics a client may pick: segments that are not health-sensitive (a sensitive one's
     label would tell the client, or anyone looking over their shoulder, what we know)."""
     try:
-        segments = load_segments(settings.workspace)
+        segments = settings.segments
     except ClinicmailError as error:
         log.error("preference page shows no topics: %s", error)
         return []

@@ -13,8 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from pipeline.config import Settings
-from pipeline.delivery.local_store import webhook_public_key
+from pipeline.config import WEBHOOK_PATH, Settings
 from pipeline.errors import BadToken, ConfigError, InputError
 from pipeline.models import Event
 from pipeline.store import utcnow
@@ -86,7 +85,7 @@ def parse_batch(body: bytes) -> tuple[list[Event], int]:
     return usable, len(items) - len(usable)
 
 
-@router.post("/webhooks/sendgrid")
+@router.post(WEBHOOK_PATH)
 async def sendgrid_events(request: Request) -> Response:
     """Store a signed batch of SendGrid events, each once, and act on it."""
     settings: Settings = request.app.state.settings
@@ -98,7 +97,7 @@ async def sendgrid_events(request: Request) -> Response:
         body = await read_body_limited(request, MAX_WEBHOOK_BYTES)
     except BodyTooLarge:
         return _problem(413, f"event batch larger than {MAX_WEBHOOK_BYTES} bytes")
-    key = webhook_public_key(settings)
+    key = settings.webhook_verification_key()
     if key is None:
         log.error(
             "Event Webhook call refused: no verification key; set SENDGRID_WEBHOOK_PUBLIC_KEY "

@@ -16,7 +16,7 @@ from pipeline.content import sync_content
 from pipeline.store import open_engine, upgrade
 from pipeline.web.app import create_app
 from pipeline.web.auth import add_user, mint_api_token
-from pipeline.web.staff.campaign_work import create_web_campaign
+from pipeline.web.staff.campaign_preview import create_web_campaign
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.campaigns import assignment_segments, load_campaign_spec, plan_campaign
+from pipeline.campaigns import assignment_segments, load_campaign_spec, load_plan
 from pipeline.checks import check_rendered
 from pipeline.config import load_settings
 from pipeline.content import sync_content
 from pipeline.errors import SpecError
 from pipeline.models import Contact
-from pipeline.render import render_variant
+from pipeline.render.compile import render_variant
 from pipeline.segments import load_segments
 from pipeline.store import open_engine, utcnow
 from pipeline.store.campaigns import variant_of_contact
@@ -56,7 +56,8 @@ def clinic(workspace_db: Path):
 def plan_for(settings, engine, slug="full-treatment-for-back-pain", **changes):
     spec = load_campaign_spec(settings.workspace, slug, settings.clinic.zone)
     with engine.connect() as conn:
-        return plan_campaign(conn, settings, replace(spec, **changes))
+        segments = load_segments(settings.workspace)
+        return load_plan(conn, settings, replace(spec, **changes), segments)
 
 
 def assigned(settings, engine, plan, ids):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.campaigns import assignment_segments, load_campaign_spec, plan_campaign
+from pipeline.campaigns import assignment_segments, load_campaign_spec, load_plan
 from pipeline.config import load_settings
 from pipeline.content import sync_content
 from pipeline.models import Contact
@@ -51,9 +51,10 @@ def _variants(settings, engine, ids, **spec_changes):
         settings.workspace, "full-treatment-for-back-pain", settings.clinic.zone
     )
     now = utcnow()
+    segments = load_segments(settings.workspace)
     with engine.connect() as conn:
-        plan = plan_campaign(conn, settings, replace(spec, **spec_changes))
-        ordered, general, excluded = assignment_segments(plan, load_segments(settings.workspace))
+        plan = load_plan(conn, settings, replace(spec, **spec_changes), segments)
+        ordered, general, excluded = assignment_segments(plan, segments)
         chosen = {
             email: variant_of_contact(conn, contact_id, ordered, general, now, now.date(), excluded)
             for email, contact_id in ids.items()

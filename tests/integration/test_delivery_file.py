@@ -7,7 +7,8 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
 
-from pipeline.delivery import FileBackend, open_backend
+from pipeline.delivery.backends import open_backend
+from pipeline.delivery.file import FileBackend
 from tests.delivery_support import delivery_settings, recipients, rendered_variant
 
 

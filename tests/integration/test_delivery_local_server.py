@@ -12,15 +12,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pipeline.delivery import LocalBackend, open_backend
-from pipeline.delivery.local import LocalSendGridServer
-from pipeline.delivery.local_events import DemoRates
-from pipeline.delivery.local_store import (
+from pipeline.delivery.backends import open_backend
+from pipeline.delivery.sendgrid import SendGridBackend, request_body
+from pipeline.devserver.backend import LocalBackend
+from pipeline.devserver.events import DemoRates
+from pipeline.devserver.mailstore import (
     get_local_message,
     list_local_messages,
-    webhook_public_key,
 )
-from pipeline.delivery.sendgrid import SendGridBackend, request_body
+from pipeline.devserver.server import LocalSendGridServer
 from pipeline.errors import NotFoundError
 from pipeline.tracking import SIGNATURE_HEADER, TIMESTAMP_HEADER, parse_events, verify_webhook
 from tests.delivery_support import (
@@ -119,14 +119,14 @@ def test_the_store_shows_each_recipients_email(workspace: Path) -> None:
 
 def test_the_app_learns_the_local_key(workspace: Path) -> None:
     settings = delivery_settings(workspace)
-    assert webhook_public_key(settings) is None
+    assert settings.webhook_verification_key() is None
     with LocalSendGridServer.from_settings(settings, port=0) as server:
-        assert webhook_public_key(settings) == server.public_key
+        assert settings.webhook_verification_key() == server.public_key
     # The key is kept: a restarted server signs with the same one.
     with LocalSendGridServer.from_settings(settings, port=0) as again:
         assert again.public_key == server.public_key
     other = delivery_settings(workspace, backend="sendgrid")
-    assert webhook_public_key(other) is None
+    assert other.webhook_verification_key() is None
 
 
 def test_invalid_bodies_get_sendgrid_style_errors() -> None:
@@ -189,7 +189,9 @@ def test_the_local_backend_starts_a_server_when_none_runs(workspace: Path) -> No
         [result] = backend.send_batch(rendered_variant(), recipients(settings, 1))
         backend.close()
         # Closing waits for the server's events to reach the app.
-        assert {event.event for event in _events(posts, webhook_public_key(settings) or "")} == {
+        assert {
+            event.event for event in _events(posts, settings.webhook_verification_key() or "")
+        } == {
             "processed",
             "delivered",
         }

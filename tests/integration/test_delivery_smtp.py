@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from pipeline.config import Settings
-from pipeline.delivery import open_backend
+from pipeline.delivery.backends import open_backend
 from pipeline.delivery.smtp import SmtpBackend, parse_smtp_url
 from pipeline.errors import ConfigError, DeliveryError
 from pipeline.models import Recipient

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
-from pipeline.delivery import FileBackend
-from pipeline.delivery.local import LocalSendGridServer
+from pipeline.delivery.file import FileBackend
 from pipeline.delivery.sendgrid import SendGridBackend
+from pipeline.devserver.server import LocalSendGridServer
 from pipeline.errors import DeliveryError
 from tests.delivery_support import PNG, delivery_settings, report_email
 
@@ -36,7 +36,7 @@ def test_sendgrid_sends_the_chart_inline(workspace: Path) -> None:
     assert base64.b64decode(attachment["content"]) == PNG
     assert [content["type"] for content in body["content"]] == ["text/plain", "text/html"]
     schema = json.loads(
-        resources.files("pipeline.delivery").joinpath("mail_send.schema.json").read_text()
+        resources.files("pipeline.devserver").joinpath("mail_send.schema.json").read_text()
     )
     validator = Draft202012Validator(schema, format_checker=FormatChecker())
     assert list(validator.iter_errors(body)) == []

@@ -6,9 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pipeline.config import load_settings
-from pipeline.errors import NotFoundError, StateError
-from pipeline.lifecycle import (
+from pipeline.campaigns.actions import (
     approve_campaign,
     cancel_campaign,
     get_lifecycle,
@@ -17,9 +15,11 @@ from pipeline.lifecycle import (
     resume_campaign,
     schedule_campaign,
 )
-from pipeline.scheduling.jobs import run_due_campaign
-from pipeline.store import lifecycle as store
+from pipeline.config import load_settings
+from pipeline.errors import NotFoundError, StateError
+from pipeline.store import campaign_states as store
 from pipeline.store import open_engine
+from pipeline.worker.jobs import run_due_campaign
 
 MONDAY_NOON = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 

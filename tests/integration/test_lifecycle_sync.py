@@ -5,11 +5,11 @@ from datetime import UTC, datetime
 
 import pytest
 
+from pipeline.campaigns.actions import approve_campaign, get_lifecycle, schedule_campaign
+from pipeline.campaigns.sync import campaign_files_fingerprint, sync_campaigns
 from pipeline.config import load_settings
 from pipeline.errors import SpecError
-from pipeline.lifecycle import approve_campaign, get_lifecycle, schedule_campaign
-from pipeline.scheduling.sync import campaign_files_fingerprint, sync_campaigns
-from pipeline.store import lifecycle as store
+from pipeline.store import campaign_states as store
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 SLUG = "full-treatment-for-back-pain"

@@ -7,11 +7,11 @@ from datetime import datetime, timedelta
 import pytest
 from click.testing import CliRunner
 
+from pipeline.campaigns.actions import approve_campaign
+from pipeline.campaigns.sync import sync_campaigns
 from pipeline.cli import main
 from pipeline.content import sync_content
 from pipeline.demo import seed_demo_contacts
-from pipeline.lifecycle import approve_campaign
-from pipeline.scheduling.sync import sync_campaigns
 from pipeline.store import open_engine
 from tests.outbox_fakes import outbox_settings
 

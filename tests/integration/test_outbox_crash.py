@@ -19,14 +19,14 @@ import pytest
 import uvicorn
 from sqlalchemy import select
 
-from pipeline.config import load_settings
+from pipeline.campaigns.actions import approve_campaign
+from pipeline.campaigns.sync import sync_campaigns
+from pipeline.config import WEBHOOK_PATH, load_settings
 from pipeline.content import sync_content
-from pipeline.delivery import SendGridBackend
-from pipeline.delivery.local import WEBHOOK_PATH, LocalSendGridServer
+from pipeline.delivery.sendgrid import SendGridBackend
 from pipeline.demo import seed_demo_contacts
-from pipeline.lifecycle import approve_campaign
+from pipeline.devserver.server import LocalSendGridServer
 from pipeline.outbox import drain_outbox, start_campaign
-from pipeline.scheduling.sync import sync_campaigns
 from pipeline.store import open_engine
 from pipeline.store.tables import campaigns, contacts, sends
 from pipeline.web.app import create_app

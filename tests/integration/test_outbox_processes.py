@@ -16,14 +16,11 @@ from contextlib import contextmanager
 
 import pytest
 
-from pipeline.delivery import (
-    FileBackend,
-    SendGridBackend,
-    SendingProcesses,
-    open_backend,
-    open_outbox_backend,
-)
-from pipeline.delivery.local import LocalSendGridServer
+from pipeline.delivery.backends import open_backend, open_outbox_backend
+from pipeline.delivery.file import FileBackend
+from pipeline.delivery.processes import SendingProcesses
+from pipeline.delivery.sendgrid import SendGridBackend
+from pipeline.devserver.server import LocalSendGridServer
 from pipeline.errors import DeliveryError
 from pipeline.outbox import drain_outbox
 from pipeline.store import utcnow
@@ -195,7 +192,7 @@ def test_a_sending_process_loads_no_compiler_templates_or_database_layer():
         "import sys, pipeline.entry, pipeline.delivery.processes, pipeline.delivery.sendgrid;"
         "heavy = [m for m in ('pipeline.cli', 'fastapi', 'pipeline.render.compile',"
         " 'pipeline.content', 'jinja2', 'mrml', 'sqlalchemy', 'trafilatura', 'httpx',"
-        " 'pipeline.delivery.local') if m in sys.modules];"
+        " 'pipeline.devserver.server') if m in sys.modules];"
         "print(heavy)"
     )
     result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)

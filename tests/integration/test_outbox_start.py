@@ -4,13 +4,14 @@ articles synced, demo clients seeded, the campaign file synced and approved."""
 import pytest
 from sqlalchemy import select
 
-from pipeline.campaigns import plan_campaign, resolve_campaign_spec
+from pipeline.campaigns import plan_by_slug
+from pipeline.campaigns.actions import approve_campaign
+from pipeline.campaigns.sync import sync_campaigns
 from pipeline.content import sync_content
 from pipeline.demo import seed_demo_contacts
 from pipeline.errors import NotFoundError, StateError
-from pipeline.lifecycle import approve_campaign
 from pipeline.outbox import start_campaign
-from pipeline.scheduling.sync import sync_campaigns
+from pipeline.segments import load_segments
 from pipeline.store import open_engine
 from pipeline.store.tables import campaigns, sends, variants
 from tests.outbox_fakes import outbox_settings
@@ -37,7 +38,8 @@ def ready(settings):
 
 def test_starting_materialises_the_planned_audience_once(ready, settings):
     with ready.connect() as conn:
-        plan = plan_campaign(conn, settings, resolve_campaign_spec(conn, settings, SLUG))
+        segments = load_segments(settings.workspace)
+        plan = plan_by_slug(conn, settings, SLUG, segments)
     report = start_campaign(ready, settings, SLUG)
     again = start_campaign(ready, settings, SLUG)
     assert report.started and not again.started

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from pipeline.render import recipient_values
+from pipeline.render.message import recipient_values
 from pipeline.store import utcnow
 from pipeline.store.contacts import suppress, why_not_mailable
 from pipeline.store.tables import contacts, events, sends, suppressions

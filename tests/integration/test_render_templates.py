@@ -17,8 +17,8 @@ from pipeline.config import load_settings
 from pipeline.content import ClinicLinks, parse_path
 from pipeline.errors import TemplateError
 from pipeline.models import Recipient, Utm, Variant
-from pipeline.render import personalise, render_mjml, render_variant, template_names
-from pipeline.render.compile import template_context
+from pipeline.render.compile import render_mjml, render_variant, template_context, template_names
+from pipeline.render.message import personalise
 from pipeline.render.tokens import new_placeholders
 from pipeline.report import build_weekly_report, report_context
 from pipeline.store import open_engine, upgrade

@@ -78,7 +78,7 @@ def test_pause_resume_cancel(workspace_db):
 
 def test_sync_exits_1_when_a_change_is_refused(workspace_db):
     from pipeline.config import load_settings
-    from pipeline.store import lifecycle as store
+    from pipeline.store import campaign_states as store
     from pipeline.store import open_engine, utcnow
 
     _run("--workspace", str(workspace_db), "sync")

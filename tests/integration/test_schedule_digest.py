@@ -6,16 +6,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from pipeline.campaigns.actions import get_lifecycle
 from pipeline.config import load_settings
-from pipeline.lifecycle import get_lifecycle
 from pipeline.models import Article
-from pipeline.scheduling.digests import (
+from pipeline.store import campaign_states as store
+from pipeline.store.articles import upsert_article
+from pipeline.worker.digests import (
     new_articles_for_digest,
     occurrence_slug,
     run_digest_occurrence,
 )
-from pipeline.store import lifecycle as store
-from pipeline.store.articles import upsert_article
 
 LONDON = ZoneInfo("Europe/London")
 FIRST = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday, 09:00 in London

@@ -3,8 +3,8 @@
 from sqlalchemy import text
 
 from pipeline.config import load_settings
-from pipeline.scheduling.guard import SchedulerGuard
 from pipeline.store import open_engine
+from pipeline.worker.guard import SchedulerGuard
 
 
 def test_only_one_guard_holds_the_lock_until_it_is_released(workspace_db):

@@ -10,21 +10,21 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from pipeline.content import sync_content
-from pipeline.demo import seed_demo_contacts
-from pipeline.lifecycle import (
+from pipeline.campaigns.actions import (
     approve_campaign,
     get_lifecycle,
     hold_for_quiet_hours,
     schedule_campaign,
 )
+from pipeline.campaigns.sync import sync_campaigns
+from pipeline.content import sync_content
+from pipeline.demo import seed_demo_contacts
 from pipeline.outbox import drain_outbox, start_campaign
-from pipeline.schedule import run_worker
-from pipeline.scheduling.jobs import run_due_campaign
-from pipeline.scheduling.sync import sync_campaigns
-from pipeline.store import lifecycle as store
+from pipeline.store import campaign_states as store
 from pipeline.store import open_engine
 from pipeline.store.tables import sends
+from pipeline.worker.jobs import run_due_campaign
+from pipeline.worker.scheduler import run_worker
 from tests.outbox_fakes import RecordingBackend, outbox_settings
 from tests.waiting import wait_for
 

@@ -12,9 +12,12 @@ import time_machine
 from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import text
 
+from pipeline.campaigns.actions import cancel_campaign, get_lifecycle
 from pipeline.config import load_settings
-from pipeline.lifecycle import cancel_campaign, get_lifecycle
-from pipeline.schedule import (
+from pipeline.store import campaign_states as store
+from pipeline.store.articles import list_articles
+from pipeline.worker.jobs import poll_feeds
+from pipeline.worker.scheduler import (
     CAMPAIGN_JOB_PREFIX,
     REPORT_JOB_ID,
     WorkerContext,
@@ -26,9 +29,6 @@ from pipeline.schedule import (
     run_worker,
     stop_scheduler,
 )
-from pipeline.scheduling.jobs import poll_feeds
-from pipeline.store import lifecycle as store
-from pipeline.store.articles import list_articles
 from tests.outbox_fakes import RecordingBackend
 from tests.waiting import wait_for
 

@@ -173,7 +173,7 @@ def test_unsubscribe_is_immediate_idempotent_and_suppresses(engine, people):
 
 
 def test_suppress_twice_is_harmless_and_takes_a_hash(engine, people):
-    from pipeline.contacts import email_hash
+    from pipeline.identity import email_hash
 
     with engine.begin() as conn:
         assert suppress(conn, "plain@example.org", "manual", "staff") is True

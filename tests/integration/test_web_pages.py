@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from pipeline.content import sync_content
-from pipeline.store import lifecycle as lifecycle_store
+from pipeline.store import campaign_states as lifecycle_store
 from pipeline.store.contacts import get_contact
 from pipeline.store.types import utcnow
 

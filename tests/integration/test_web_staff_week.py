@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from pipeline.campaigns.sync import sync_campaigns
 from pipeline.content import sync_content
 from pipeline.models import Contact
-from pipeline.scheduling.sync import sync_campaigns
-from pipeline.store import lifecycle as lifecycle_store
+from pipeline.store import campaign_states as lifecycle_store
 from pipeline.store.contacts import add_contact
 from pipeline.store.types import utcnow
 from pipeline.store.users import get_user_by_email

@@ -11,7 +11,7 @@ import pytest
 import time_machine
 from sqlalchemy import func, select
 
-from pipeline.delivery.local_store import PUBLIC_KEY_FILE, local_store_dir
+from pipeline.config import LOCAL_PUBLIC_KEY_FILE
 from pipeline.store.tables import contacts, events, sends, suppressions
 from pipeline.tracking import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from pipeline.web.webhooks import MAX_WEBHOOK_BYTES
@@ -321,7 +321,7 @@ def test_with_the_local_backend_the_local_servers_key_verifies(
 ):
     settings = tracking_app.state.settings.model_copy(update={"webhook_public_key": None})
     assert settings.delivery.backend == "local"
-    key_file = local_store_dir(settings) / PUBLIC_KEY_FILE
+    key_file = settings.local_sendgrid_dir / LOCAL_PUBLIC_KEY_FILE
     key_file.parent.mkdir(parents=True, exist_ok=True)
     key_file.write_text(webhook_signer.public_key_b64, encoding="ascii")
     monkeypatch.setattr(tracking_app.state, "settings", settings)

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from pipeline.config import load_settings
 from pipeline.metrics import campaign_metrics
-from pipeline.render import recipient_values
+from pipeline.render.message import recipient_values
 from pipeline.store.tables import contacts, events
 from pipeline.web.app import create_app
 from tests.tracking_support import add_campaign, add_contact, add_send, body_of, sg_event

@@ -13,17 +13,34 @@ from pipeline.contacts.importer import ParsedRow, merge
 from pipeline.contacts.normalise import (
     InvalidValue,
     consent_answer,
-    email_hash,
+    is_valid_address,
     normalise_email,
     parse_date,
     parse_datetime,
     split_tags,
-    tags_from_column,
-    tags_to_column,
 )
 from pipeline.errors import CsvError
+from pipeline.identity import email_hash, tags_from_column, tags_to_column
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [
+        ("sam@example.com", True),
+        ("Sam.O'Brien+news@Example.co.uk", True),
+        ("Sam Example <sam@example.com>", False),
+        ("Sam Example", False),
+        (" sam@example.com", False),
+        ("someone@localhost", False),
+        ("two@at@example.com", False),
+        ("", False),
+    ],
+)
+def test_the_one_address_check(value: str, valid: bool):
+    """What the import, test sends, the SendGrid backend and the local server all accept."""
+    assert is_valid_address(value) is valid
 
 
 def test_email_is_trimmed_with_its_domain_lower_cased():

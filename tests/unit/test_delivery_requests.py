@@ -12,9 +12,6 @@ from email.utils import format_datetime
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from pipeline.delivery.local_events import DemoRates, request_events, sign_webhook
-from pipeline.delivery.local_store import apply_substitutions, public_key_b64
-from pipeline.delivery.local_validation import validation_errors
 from pipeline.delivery.sendgrid import (
     _RequestText,
     names_needing_escape,
@@ -22,6 +19,9 @@ from pipeline.delivery.sendgrid import (
     substitutions_for,
     text_with_own_placeholders,
 )
+from pipeline.devserver.events import DemoRates, request_events, sign_webhook
+from pipeline.devserver.mailstore import apply_substitutions, public_key_b64
+from pipeline.devserver.validation import validation_errors
 from pipeline.errors import DeliveryError
 from pipeline.models import Recipient, RenderedVariant
 from pipeline.tracking import SIMULATED_FIELD, verify_webhook
@@ -215,6 +215,32 @@ def test_the_same_seed_gives_the_same_demo() -> None:
 
     assert names(5) == names(5)
     assert {"open", "delivered", "processed"} <= set(names(5))
+
+
+def test_a_seed_gives_each_address_its_fate_whatever_order_requests_arrive_in() -> None:
+    addresses = [f"p{n}@example.com" for n in range(60)]
+
+    def fates(order: list[str], seed: int) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {address: [] for address in order}
+        # A shared generator drawn from before: the seed alone must decide.
+        drawn_before = random.Random(99)
+        for address in order:
+            for event in request_events(
+                _body(address),
+                "M",
+                demo=True,
+                rng=drawn_before,
+                rates=DemoRates(),
+                booking_url=None,
+                seed=seed,
+            ):
+                found[address].append(event["event"])
+        return found
+
+    forward = fates(addresses, seed=7)
+    assert fates(list(reversed(addresses)), seed=7) == forward
+    assert fates(addresses, seed=8) != forward
+    assert {"bounce", "open"} <= {name for names in forward.values() for name in names}
 
 
 def test_signatures_verify_with_the_tracking_check() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import email.policy
-import importlib
 from dataclasses import replace
 from email.parser import BytesParser
 from pathlib import Path
@@ -12,14 +11,14 @@ import pytest
 
 from pipeline.config import Settings
 from pipeline.models import Recipient, RenderedVariant
-from pipeline.render import (
+from pipeline.render.compile import fold_long_lines
+from pipeline.render.message import (
     list_unsubscribe_headers,
     mime_bytes,
     mime_message,
     personalise,
     recipient_values,
 )
-from pipeline.render.compile import fold_long_lines
 from pipeline.render.tokens import fill_html, fill_tokens, new_placeholders
 from pipeline.tracking import read_token
 
@@ -237,15 +236,3 @@ def test_long_html_lines_are_folded_before_block_tags_only():
 
 def test_a_line_with_nowhere_to_fold_is_left_whole():
     assert fold_long_lines("x" * 900, 200) == "x" * 900
-
-
-@pytest.mark.parametrize("package", ["pipeline.render", "pipeline.delivery"])
-def test_a_lazy_package_names_every_export_once_and_loads_it(package: str) -> None:
-    """pipeline.render and pipeline.delivery import each name when first used (a sending process
-    needs only part of them): every name in __all__ must resolve, and nothing else."""
-    module = importlib.import_module(package)
-    assert sorted(module.__all__) == sorted(module._MODULE_OF)
-    for name in module.__all__:
-        assert getattr(module, name) is not None
-    with pytest.raises(AttributeError, match=f"module '{package}' has no attribute 'nothing'"):
-        _ = module.nothing

@@ -7,7 +7,7 @@ import pytest
 
 from pipeline.config import ClinicSection, SenderSection, SendingSection, Settings
 from pipeline.errors import InputError
-from pipeline.scheduling.timing import (
+from pipeline.timerules import (
     beyond_grace,
     local_to_utc,
     next_occurrence,

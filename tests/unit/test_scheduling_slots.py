@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from pipeline.config import Settings
-from pipeline.scheduling.slots import (
+from pipeline.campaigns.slots import (
     explain_proposal,
     explain_slot,
     next_allowed_slot,
     readable_moment,
 )
+from pipeline.config import Settings
 
 LONDON_WINTER = "Europe/London"  # UTC+0 in December, so local and UTC clocks agree below
 

@@ -9,13 +9,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from pipeline.devserver.inbox import email_links
 from pipeline.errors import InputError
 from pipeline.web.auth import check_password_policy, check_role
 from pipeline.web.staff.account import _safe_next
-from pipeline.web.staff.campaign_work import local_datetime, slug_for
+from pipeline.web.staff.campaign_preview import local_datetime, slug_for
 from pipeline.web.staff.campaigns import _actions
 from pipeline.web.staff.charts import trend_chart_svg
-from pipeline.web.staff.messages import email_links
 
 LONDON = SimpleNamespace(clinic=SimpleNamespace(zone=ZoneInfo("Europe/London")))
 

@@ -3,8 +3,11 @@ except the sign-in form itself. `staff_router()` gathers them for create_app."""
 
 from __future__ import annotations
 
+from importlib.metadata import entry_points
+
 from fastapi import APIRouter, Depends
 
+from pipeline.config import Settings
 from pipeline.web.auth import staff_user, verify_csrf
 from pipeline.web.staff import (
     account,
@@ -18,14 +21,23 @@ from pipeline.web.staff import (
     contacts_bulk,
     content,
     dashboard,
-    messages,
     preview_images,
     report,
     users,
 )
 
+STAFF_PAGES_ENTRY_POINTS = "clinicmail.staff_pages"
 
-def staff_router() -> APIRouter:
+
+def installed_pages(settings: Settings) -> list[APIRouter]:
+    """Staff pages another package provides for this workspace's delivery backend, under the
+    entry point group clinicmail.staff_pages: with the local backend, the local server's
+    "Received mail" (pipeline.devserver.inbox), which production code never imports."""
+    found = entry_points(group=STAFF_PAGES_ENTRY_POINTS, name=settings.delivery.backend)
+    return [entry.load() for entry in found]
+
+
+def staff_router(settings: Settings) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     router.include_router(account.public_router)
     # Preview frames are sandboxed (an opaque origin, sent no session cookie), so their images
@@ -46,10 +58,11 @@ def staff_router() -> APIRouter:
         contacts_bulk,
         content,
         dashboard,
-        messages,
         report,
         users,
     ):
         guarded.include_router(module.router)
+    for pages in installed_pages(settings):
+        guarded.include_router(pages)
     router.include_router(guarded)
     return router

@@ -19,7 +19,7 @@ from pipeline.content.sync import CONTENT_FOLDER
 from pipeline.content.text import slugify
 from pipeline.errors import ClinicmailError, InputError, StateError
 from pipeline.models import Article
-from pipeline.segments import load_segments, score_article
+from pipeline.segments import score_article
 from pipeline.store.articles import (
     article_slugs,
     article_source_text,
@@ -108,7 +108,7 @@ def _text(data: bytes, name: str) -> str:
 
 
 def _relevance_rows(request: Request, articles: list[Article]) -> list[dict]:
-    segments = load_segments(request.app.state.settings.workspace)
+    segments = request.app.state.settings.segments
     rows = []
     for article in articles:
         relevance = score_article(article, segments)

@@ -10,12 +10,12 @@ from datetime import date, datetime, time, timedelta
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from pipeline.campaigns.slots import readable_moment
 from pipeline.metrics import campaign_metrics
 from pipeline.models import CampaignLifecycle
-from pipeline.scheduling.slots import readable_moment
-from pipeline.scheduling.timing import next_occurrence
-from pipeline.store import lifecycle as lifecycle_store
+from pipeline.store import campaign_states as lifecycle_store
 from pipeline.store import utcnow
+from pipeline.timerules import next_occurrence
 from pipeline.web.staff.rendering import render
 
 router = APIRouter(include_in_schema=False)

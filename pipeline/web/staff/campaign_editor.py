@@ -15,17 +15,16 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
 from starlette.datastructures import FormData
 
-from pipeline.campaigns import plan_campaign, spec_document
+from pipeline.campaigns import load_plan, spec_document
+from pipeline.campaigns.actions import get_lifecycle
+from pipeline.campaigns.sync import spec_hash
 from pipeline.errors import ClinicmailError, InputError, StateError
-from pipeline.lifecycle import get_lifecycle
 from pipeline.models import CampaignLifecycle, CampaignSpec, SegmentOverride, StaffUser
-from pipeline.scheduling.sync import spec_hash
-from pipeline.segments import load_segments
-from pipeline.store import lifecycle as lifecycle_store
+from pipeline.store import campaign_states as lifecycle_store
 from pipeline.store import utcnow
 from pipeline.store.articles import get_article
 from pipeline.web.auth import staff_user
-from pipeline.web.staff.campaign_work import build_preview, campaign_spec, segment_label
+from pipeline.web.staff.campaign_preview import build_preview, campaign_spec, segment_label
 from pipeline.web.staff.rendering import flash, redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -125,7 +124,7 @@ def _editor_context(request: Request, slug: str, segment: str = "") -> dict:
     campaign = get_lifecycle(engine, slug)
     refuse_unless_editable(campaign)
     spec = campaign_spec(engine, slug)
-    segments = load_segments(settings.workspace)
+    segments = settings.segments
     with engine.connect() as conn:
         article = get_article(conn, spec.article) if spec.article else None
     preview = None
@@ -176,12 +175,12 @@ async def campaign_edit(request: Request, slug: str, user: Staff) -> Response:
     campaign = get_lifecycle(engine, slug)
     try:
         refuse_unless_editable(campaign)
-        names = [segment.name for segment in load_segments(settings.workspace)]
+        names = [segment.name for segment in settings.segments]
         spec = edited_spec(campaign_spec(engine, slug), form, names)
         with engine.connect() as conn:
             # The plan is made before saving, so a change it refuses (a paragraph number the
             # article lacks) is never stored.
-            plan_campaign(conn, settings, spec)
+            load_plan(conn, settings, spec, settings.segments)
         back_to_draft = save_edited_campaign(engine, campaign, spec, user.email, utcnow())
     except ClinicmailError as problem:
         if wants_json:

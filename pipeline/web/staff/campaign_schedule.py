@@ -11,11 +11,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
 
-from pipeline.config import Settings
-from pipeline.errors import ClinicmailError, InputError, StateError
-from pipeline.lifecycle import SCHEDULABLE, get_lifecycle, resume_campaign, schedule_campaign
-from pipeline.models import CampaignLifecycle
-from pipeline.scheduling.slots import (
+from pipeline.campaigns.actions import (
+    SCHEDULABLE,
+    get_lifecycle,
+    resume_campaign,
+    schedule_campaign,
+)
+from pipeline.campaigns.slots import (
     SEND_NOW_DELAY,
     SlotExplanation,
     explain_proposal,
@@ -23,10 +25,13 @@ from pipeline.scheduling.slots import (
     next_allowed_slot,
     readable_moment,
 )
-from pipeline.scheduling.timing import beyond_grace, describe_delay, sending_allowed
-from pipeline.store import lifecycle as lifecycle_store
+from pipeline.config import Settings
+from pipeline.errors import ClinicmailError, InputError, StateError
+from pipeline.models import CampaignLifecycle
+from pipeline.store import campaign_states as lifecycle_store
 from pipeline.store import utcnow
-from pipeline.web.staff.campaign_work import local_datetime
+from pipeline.timerules import beyond_grace, describe_delay, sending_allowed
+from pipeline.web.staff.campaign_preview import local_datetime
 from pipeline.web.staff.rendering import flash, redirect
 
 router = APIRouter(include_in_schema=False)

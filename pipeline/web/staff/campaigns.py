@@ -9,34 +9,29 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from pipeline.errors import ClinicmailError, NotFoundError, StateError
-from pipeline.lifecycle import (
-    APPROVABLE,
-    CANCELLABLE,
-    PAUSABLE,
-    SCHEDULABLE,
+from pipeline.campaigns.actions import (
     approve_campaign,
     cancel_campaign,
     get_lifecycle,
     pause_campaign,
 )
+from pipeline.errors import ClinicmailError, NotFoundError, StateError
 from pipeline.metrics import campaign_metrics, top_links
-from pipeline.models import StaffUser
-from pipeline.segments import load_segments
-from pipeline.store import lifecycle as lifecycle_store
+from pipeline.models import APPROVABLE, CANCELLABLE, PAUSABLE, SCHEDULABLE, StaffUser
+from pipeline.store import campaign_states as lifecycle_store
 from pipeline.store import utcnow
 from pipeline.store.articles import list_articles
 from pipeline.web.auth import staff_user
 from pipeline.web.staff.campaign_calendar import list_figures, past_time_warning
 from pipeline.web.staff.campaign_editor import EDITABLE
-from pipeline.web.staff.campaign_schedule import proposal, resume_refusal, state_words
-from pipeline.web.staff.campaign_work import (
+from pipeline.web.staff.campaign_preview import (
     build_preview,
     create_web_campaign,
     preview_html,
     segment_label,
     send_test_email,
 )
+from pipeline.web.staff.campaign_schedule import proposal, resume_refusal, state_words
 from pipeline.web.staff.live import poll_interval_seconds
 from pipeline.web.staff.rendering import flash, redirect, render
 from pipeline.web.staff.undo import offer_undo, take_undo, undo_offer
@@ -73,7 +68,7 @@ def new_campaign_page(request: Request, article: str = "") -> Response:
     context = {
         "articles": articles,
         "chosen": article,
-        "segments": load_segments(settings.workspace),
+        "segments": settings.segments,
         "error": None,
     }
     return render(request, "campaign_new.html", context)
@@ -124,9 +119,7 @@ def campaign_page(request: Request, slug: str, who: str = "") -> Response:
     with engine.connect() as conn:
         metrics = campaign_metrics(conn, slug)
         links = top_links(conn, slug)
-    segments = (
-        preview.segments if preview else {s.name: s for s in load_segments(settings.workspace)}
-    )
+    segments = preview.segments if preview else {s.name: s for s in settings.segments}
     now = utcnow()
     actions = _actions(campaign.state, campaign.origin)
     context = {

@@ -14,7 +14,6 @@ from fastapi.responses import Response
 from pipeline.errors import NotFoundError
 from pipeline.metrics import local_today
 from pipeline.models import StaffUser
-from pipeline.segments import load_segments
 from pipeline.store import utcnow
 from pipeline.store.contact_search import segments_of_contacts
 from pipeline.store.contacts import contact_export, get_contact, unsubscribe_contact
@@ -42,7 +41,7 @@ def contact_url(address: str) -> str:
 def contact_page(request: Request, address: str) -> Response:
     settings = request.app.state.settings
     now = utcnow()
-    segments = load_segments(settings.workspace)
+    segments = settings.segments
     labels = {segment.name: segment.label for segment in segments}
     with request.app.state.engine.connect() as conn:
         try:

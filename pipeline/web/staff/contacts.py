@@ -16,7 +16,6 @@ from pipeline.contacts.importer import import_contacts
 from pipeline.errors import InputError
 from pipeline.metrics import local_today
 from pipeline.models import StaffUser
-from pipeline.segments import load_segments
 from pipeline.store import utcnow
 from pipeline.store.contact_search import (
     ContactFilter,
@@ -80,7 +79,7 @@ def _page(request: Request, page: str = "1", **extra) -> Response:
     settings = request.app.state.settings
     now = utcnow()
     today = local_today(settings.clinic.zone, now)
-    segments = load_segments(settings.workspace)
+    segments = settings.segments
     labels = {segment.name: segment.label for segment in segments}
     chosen = contact_filter_from(request.query_params)
     condition = filter_condition(chosen, segments, today, now)

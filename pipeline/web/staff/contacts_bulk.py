@@ -13,7 +13,6 @@ from fastapi.responses import Response
 from pipeline.errors import InputError
 from pipeline.metrics import local_today
 from pipeline.models import StaffUser
-from pipeline.segments import load_segments
 from pipeline.store import utcnow
 from pipeline.store.contact_search import (
     add_tag,
@@ -43,7 +42,7 @@ def _selection(request: Request, params):
     chosen = contact_filter_from(params)
     if not chosen.narrows:
         raise InputError("choose a filter or search first: bulk actions never apply to everyone")
-    segments = load_segments(settings.workspace)
+    segments = settings.segments
     condition = filter_condition(chosen, segments, local_today(settings.clinic.zone, now), now)
     return chosen, condition
 

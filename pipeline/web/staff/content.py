@@ -7,7 +7,7 @@ from fastapi.responses import Response
 
 from pipeline.content import sync_content
 from pipeline.errors import ClinicmailError
-from pipeline.segments import load_segments, score_article
+from pipeline.segments import score_article
 from pipeline.store.articles import get_article, list_articles
 from pipeline.web.staff.article_editor import is_read_only
 from pipeline.web.staff.rendering import flash, redirect, render
@@ -18,7 +18,7 @@ router = APIRouter(include_in_schema=False)
 @router.get("/content")
 def content_page(request: Request) -> Response:
     settings = request.app.state.settings
-    segments = load_segments(settings.workspace)
+    segments = settings.segments
     with request.app.state.engine.connect() as conn:
         articles = list_articles(conn)
     rows = [
@@ -46,7 +46,7 @@ def content_sync(request: Request) -> Response:
 @router.get("/content/{slug}")
 def article_page(request: Request, slug: str) -> Response:
     settings = request.app.state.settings
-    segments = load_segments(settings.workspace)
+    segments = settings.segments
     with request.app.state.engine.connect() as conn:
         article = get_article(conn, slug)
     relevance = score_article(article, segments)

@@ -10,9 +10,8 @@ from fastapi.responses import Response
 
 from pipeline.metrics import daily_series, local_today, overview, segment_daily_series
 from pipeline.models import DayMetrics, Segment
-from pipeline.segments import load_segments
-from pipeline.store import lifecycle as lifecycle_store
-from pipeline.web.staff.campaign_work import segment_label
+from pipeline.store import campaign_states as lifecycle_store
+from pipeline.web.staff.campaign_preview import segment_label
 from pipeline.web.staff.charts import trend_chart_svg
 from pipeline.web.staff.rendering import render
 
@@ -29,7 +28,7 @@ def dashboard_page(request: Request) -> Response:
     zone = settings.clinic.zone
     today = local_today(zone)
     since = today - timedelta(days=DAYS - 1)
-    segments = {segment.name: segment for segment in load_segments(settings.workspace)}
+    segments = {segment.name: segment for segment in settings.segments}
     with request.app.state.engine.connect() as conn:
         figures = overview(conn, since, zone=zone)
         series = daily_series(conn, None, DAYS, today=today)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from pipeline.campaigns.review import contact_variant
+from pipeline.campaigns.previews import contact_variant
 from pipeline.config import Settings
 from pipeline.errors import NotFoundError
 from pipeline.models import CampaignLifecycle, Plan, Segment

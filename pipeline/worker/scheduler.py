@@ -23,21 +23,23 @@ from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from pipeline.campaigns.actions import hold_for_quiet_hours
+from pipeline.campaigns.sync import campaign_files_fingerprint, sync_campaigns
 from pipeline.config import Settings
+from pipeline.delivery.backends import Backend, open_outbox_backend
 from pipeline.errors import ClinicmailError
-from pipeline.lifecycle import hold_for_quiet_hours
-from pipeline.scheduling.guard import SchedulerGuard
-from pipeline.scheduling.jobs import overdue_campaigns, poll_feeds, run_due_campaign
-from pipeline.scheduling.sync import campaign_files_fingerprint, sync_campaigns
-from pipeline.scheduling.timing import cron_trigger, sending_allowed
-from pipeline.store import lifecycle as store
+from pipeline.outbox import default_worker_id, drain_outbox
+from pipeline.report import send_weekly_report
+from pipeline.store import campaign_states as store
 from pipeline.store import open_engine, utcnow
 from pipeline.store.tables import SCHEDULER_JOBS_TABLE
+from pipeline.timerules import cron_trigger, sending_allowed
+from pipeline.worker.guard import SchedulerGuard
+from pipeline.worker.jobs import overdue_campaigns, poll_feeds, run_due_campaign
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from pipeline.delivery import Backend
 
 log = logging.getLogger("clinicmail.worker")
 
@@ -66,7 +68,7 @@ _active: WorkerContext | None = None
 
 
 def fire_campaign_job(slug: str) -> None:
-    """APScheduler's entry point for a campaign trigger (by reference: pipeline.schedule)."""
+    """APScheduler's entry point for a campaign trigger (stored by reference)."""
     if _active is not None:
         fire_campaign(_active, slug)
 
@@ -80,7 +82,6 @@ def weekly_report_job() -> None:
     context = _active
     if context is None:
         return
-    from pipeline.report import send_weekly_report
 
     try:
         send_weekly_report(context.engine, context.settings, now=context.clock())
@@ -197,6 +198,8 @@ def housekeeping(scheduler: BackgroundScheduler, context: WorkerContext) -> None
     for quiet hours, and bring the triggers in line with the database."""
     fingerprint = campaign_files_fingerprint(context.settings)
     if fingerprint != context.campaign_files:
+        # segments.yaml may be among the changed files: what runs from here on reads it again.
+        context.settings = context.settings.with_segments_reread()
         try:
             report = sync_campaigns(context.engine, context.settings, now=context.clock())
         except ClinicmailError as error:
@@ -222,7 +225,6 @@ def drain_loop(
     poll_seconds: float,
 ) -> None:
     """Every worker, active or standby, sends what is in the outbox when sending is allowed."""
-    from pipeline.outbox import drain_outbox
 
     while not stop.is_set():
         if sending_allowed(utcnow(), settings) is True:
@@ -251,8 +253,6 @@ def run_worker(
     whenever this worker holds the lock (trying again every `takeover_seconds` while standby).
     `on_state` hears "active" and "standby" as the role changes."""
     global _active
-    from pipeline.delivery import open_outbox_backend
-    from pipeline.outbox import default_worker_id
 
     worker_id = worker_id or default_worker_id()
     own_engine = engine is None

@@ -16,18 +16,11 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from pipeline.config import Settings
+from pipeline.config import LOCAL_PUBLIC_KEY_FILE, Settings
 from pipeline.errors import NotFoundError
 
-STORE_FOLDER = "local-sendgrid"
 MAIL_FOLDER = "mail"
 SIGNING_KEY_FILE = "webhook_signing_key.pem"
-PUBLIC_KEY_FILE = "webhook_public_key"
-SERVER_FILE = "server.json"
-
-
-def local_store_dir(settings: Settings) -> Path:
-    return settings.var_dir / STORE_FOLDER
 
 
 @dataclass(frozen=True)
@@ -152,12 +145,12 @@ def apply_substitutions(text: str, substitutions: Mapping[str, str]) -> str:
 
 def list_local_messages(settings: Settings, limit: int = 50, offset: int = 0) -> list[LocalMessage]:
     """The emails the local SendGrid server accepted, newest first (for the staff web app)."""
-    return LocalMailStore(local_store_dir(settings)).list_messages(limit, offset)
+    return LocalMailStore(settings.local_sendgrid_dir).list_messages(limit, offset)
 
 
 def get_local_message(settings: Settings, message_id: str) -> LocalMessage:
     """One accepted email with its recipient's HTML and text; NotFoundError when unknown."""
-    return LocalMailStore(local_store_dir(settings)).get_message(message_id)
+    return LocalMailStore(settings.local_sendgrid_dir).get_message(message_id)
 
 
 def load_or_create_signing_key(directory: Path) -> ec.EllipticCurvePrivateKey:
@@ -179,7 +172,7 @@ def load_or_create_signing_key(directory: Path) -> ec.EllipticCurvePrivateKey:
         descriptor = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "wb") as file:
             file.write(pem)
-    (directory / PUBLIC_KEY_FILE).write_text(public_key_b64(key), encoding="ascii")
+    (directory / LOCAL_PUBLIC_KEY_FILE).write_text(public_key_b64(key), encoding="ascii")
     return key
 
 
@@ -188,14 +181,3 @@ def public_key_b64(key: ec.EllipticCurvePrivateKey) -> str:
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     return base64.b64encode(der).decode("ascii")
-
-
-def webhook_public_key(settings: Settings) -> str | None:
-    """The key that verifies Event Webhook posts: SENDGRID_WEBHOOK_PUBLIC_KEY when set; with the
-    local backend, the local server's own key (var/local-sendgrid/webhook_public_key)."""
-    if settings.webhook_public_key:
-        return settings.webhook_public_key
-    path = local_store_dir(settings) / PUBLIC_KEY_FILE
-    if settings.delivery.backend == "local" and path.is_file():
-        return path.read_text(encoding="ascii").strip() or None
-    return None

@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from pipeline.delivery.local_store import get_local_message, list_local_messages
+from pipeline.devserver.mailstore import get_local_message, list_local_messages
 from pipeline.web.staff.rendering import render
 
 router = APIRouter(include_in_schema=False)

@@ -9,23 +9,24 @@ from datetime import UTC, datetime, time
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from pipeline.campaigns.actions import fail_campaign
 from pipeline.config import Settings
 from pipeline.errors import ClinicmailError
-from pipeline.lifecycle import fail_campaign
 from pipeline.models import Article, CampaignLifecycle
-from pipeline.scheduling.timing import (
+from pipeline.outbox import start_campaign
+from pipeline.store import campaign_states as store
+from pipeline.store.articles import articles_published_since
+from pipeline.timerules import (
     beyond_grace,
     describe_delay,
     format_local,
     next_occurrence,
 )
-from pipeline.store import lifecycle as store
-from pipeline.store.articles import articles_published_since
+from pipeline.worker.firing import FireReport
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
 
-    from pipeline.scheduling.jobs import FireReport
 
 log = logging.getLogger("clinicmail.scheduler")
 
@@ -77,7 +78,6 @@ def run_digest_occurrence(
 ) -> FireReport:
     """Claim the parent's due occurrence (advancing it to the next one), then send it as its own
     campaign, or record why not. Only the actor whose UPDATE moves scheduled_for on runs it."""
-    from pipeline.scheduling.jobs import FireReport
 
     assert parent.cron is not None and parent.scheduled_for is not None
     zone = settings.clinic.zone
@@ -134,7 +134,6 @@ def run_digest_occurrence(
             conn, campaign_id=parent.id, occurrence_at=due, outcome="started", now=now,
             articles=[a.slug for a in articles], occurrence_campaign_id=occurrence_id,
         )  # fmt: skip
-    from pipeline.outbox import start_campaign
 
     try:
         report = start_campaign(engine, settings, slug, now=now)

@@ -1,5 +1,6 @@
 """A campaign's lifecycle: draft → approved → scheduled → sending → sent, with paused, cancelled,
-missed and failed. Staff actions here; each is one conditional UPDATE in pipeline.store.lifecycle.
+missed and failed. Staff actions here; each is one conditional UPDATE in
+pipeline.store.campaign_states.
 
 Only approved campaigns are sent: the outbox's start_campaign starts only `approved` or
 `scheduled` campaigns, and everything that schedules goes through approval first.
@@ -14,27 +15,25 @@ from zoneinfo import ZoneInfo
 
 from pipeline.config import Settings
 from pipeline.errors import NotFoundError, StateError
-from pipeline.models import CampaignLifecycle
-from pipeline.scheduling.timing import (
+from pipeline.models import (
+    APPROVABLE,
+    CANCELLABLE,
+    PAUSABLE,
+    SCHEDULABLE,
+    CampaignLifecycle,
+)
+from pipeline.store import campaign_states as store
+from pipeline.store import utcnow
+from pipeline.timerules import (
     beyond_grace,
     describe_delay,
     format_local,
     next_occurrence,
     sending_allowed,
 )
-from pipeline.store import lifecycle as store
-from pipeline.store import utcnow
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
-
-# Which states each action may start from. Anything else is refused with the state named.
-APPROVABLE = ("draft",)
-SCHEDULABLE = ("approved", "scheduled", "missed")
-PAUSABLE = ("scheduled", "sending", "paused")
-CANCELLABLE = ("draft", "approved", "scheduled", "sending", "paused", "missed", "failed")
-# States in which a campaign still has work ahead of it (its file may not vanish silently).
-OPEN_STATES = ("draft", "approved", "scheduled", "paused", "missed")
 
 
 @dataclass(frozen=True)

@@ -5,31 +5,24 @@ waiting, and each is safe to run twice: the state transitions decide who wins.""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
+from pipeline.campaigns.actions import fail_campaign, mark_missed
 from pipeline.config import Settings
+from pipeline.content import import_sources
 from pipeline.errors import ClinicmailError
-from pipeline.lifecycle import fail_campaign, mark_missed
 from pipeline.models import CampaignLifecycle
-from pipeline.scheduling.digests import run_digest_occurrence
-from pipeline.scheduling.timing import beyond_grace, describe_delay
-from pipeline.store import lifecycle as store
+from pipeline.outbox import start_campaign
+from pipeline.store import campaign_states as store
+from pipeline.timerules import beyond_grace, describe_delay
+from pipeline.worker.digests import run_digest_occurrence
+from pipeline.worker.firing import FireReport
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
 log = logging.getLogger("clinicmail.scheduler")
-
-Outcome = Literal["started", "missed", "failed", "not due", "not scheduled", "already started"]
-
-
-@dataclass(frozen=True)
-class FireReport:
-    slug: str
-    outcome: Outcome | str
-    detail: str = ""
 
 
 def run_due_campaign(engine: Engine, settings: Settings, slug: str, now: datetime) -> FireReport:
@@ -57,7 +50,6 @@ def start_one_off(
             log.warning("campaign %s missed: %s late, beyond the grace window", campaign.slug, late)
             return FireReport(campaign.slug, "missed", late)
         return FireReport(campaign.slug, "not scheduled", "another worker moved it first")
-    from pipeline.outbox import start_campaign
 
     try:
         report = start_campaign(engine, settings, campaign.slug, now=now)
@@ -81,7 +73,6 @@ def overdue_campaigns(engine: Engine, now: datetime) -> list[CampaignLifecycle]:
 def poll_feeds(engine: Engine, settings: Settings) -> str:
     """Import new articles from the configured RSS/Atom feeds; one feed's failure is logged and
     does not stop the others."""
-    from pipeline.content import import_sources
 
     added = updated = 0
     for url in settings.feeds.urls:

@@ -5,15 +5,19 @@ send a test email of one variant to one address."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 
 from sqlalchemy import Engine
 
-from pipeline.campaigns import plan_campaign, spec_document, spec_from_document
-from pipeline.checks import check_rendered, preview_recipient
+from pipeline.campaigns import load_plan, spec_document, spec_from_document
+from pipeline.campaigns.review import Review, review_campaign
+from pipeline.campaigns.sync import spec_hash
+from pipeline.checks import preview_recipient
 from pipeline.config import Settings
-from pipeline.delivery import open_backend
+from pipeline.contacts.normalise import InvalidValue, normalise_email
+from pipeline.delivery.backends import open_backend
 from pipeline.errors import DeliveryError, InputError, NotFoundError
 from pipeline.models import (
     GENERAL_SEGMENT,
@@ -25,34 +29,45 @@ from pipeline.models import (
     Segment,
     Utm,
 )
-from pipeline.render import personalise, recipient_values, render_variant
-from pipeline.scheduling.sync import spec_hash
-from pipeline.scheduling.timing import local_to_utc
-from pipeline.segments import load_segments
-from pipeline.store import lifecycle as lifecycle_store
+from pipeline.render.message import personalise, recipient_values
+from pipeline.store import campaign_states as lifecycle_store
 from pipeline.store import utcnow
 from pipeline.store.articles import get_article
+from pipeline.timerules import local_to_utc
 from pipeline.web.staff.preview_images import through_the_app
 
 WEB_TEMPLATE = "single"
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 @dataclass(frozen=True)
 class CampaignPreview:
-    """Everything the campaign page shows before sending: the plan with its evidence, each
-    variant rendered once, and the check findings (errors block sending)."""
+    """Everything the campaign page shows before sending: the campaign's spec and its review
+    (the plan with its evidence, each variant rendered once, the check findings; errors block
+    sending)."""
 
     spec: CampaignSpec
-    plan: Plan
-    segments: dict[str, Segment]
-    rendered: dict[str, RenderedVariant]
-    findings: list[Finding]
+    review: Review
+
+    @property
+    def plan(self) -> Plan:
+        return self.review.plan
+
+    @property
+    def segments(self) -> Mapping[str, Segment]:
+        return self.review.segments
+
+    @property
+    def rendered(self) -> Mapping[str, RenderedVariant]:
+        return self.review.rendered
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        return self.review.findings
 
     @property
     def blocking(self) -> list[Finding]:
-        return [finding for finding in self.findings if finding.level == "error"]
+        return self.review.errors
 
 
 def campaign_spec(engine: Engine, slug: str) -> CampaignSpec:
@@ -69,20 +84,10 @@ def build_preview(
     """The plan, every variant rendered and checked; with `only_segment`, just that variant
     rendered and nothing checked (what one preview frame needs)."""
     spec = campaign_spec(engine, slug)
-    segments = load_segments(settings.workspace)
+    segments = settings.segments
     with engine.connect() as conn:
-        plan = plan_campaign(conn, settings, spec, segments=segments)
-    by_name = {segment.name: segment for segment in segments}
-    rendered: dict[str, RenderedVariant] = {}
-    findings: list[Finding] = []
-    for variant in plan.variants:
-        if only_segment is not None and variant.segment != only_segment:
-            continue
-        compiled = render_variant(settings, variant, plan.articles, spec.template, utm=spec.utm)
-        rendered[variant.segment] = compiled
-        if only_segment is None:
-            findings.extend(check_rendered(settings, compiled, by_name.get(variant.segment)))
-    return CampaignPreview(spec, plan, by_name, rendered, findings)
+        plan = load_plan(conn, settings, spec, segments)
+    return CampaignPreview(spec, review_campaign(settings, plan, segments, only=only_segment))
 
 
 def preview_html(settings: Settings, rendered: RenderedVariant) -> str:
@@ -96,9 +101,10 @@ def preview_html(settings: Settings, rendered: RenderedVariant) -> str:
 def send_test_email(settings: Settings, rendered: RenderedVariant, address: str) -> None:
     """One copy of the variant to `address` through the configured backend, its subject marked
     as a test. It is no campaign send: nothing is recorded in the outbox."""
-    address = address.strip()
-    if not _EMAIL.match(address):
-        raise InputError(f"{address!r} is not an email address")
+    try:
+        address = normalise_email(address)
+    except InvalidValue as error:
+        raise InputError(str(error)) from None
     values = recipient_values(settings, 0, address, "", None)
     test = replace(rendered, subject=f"[Test] {rendered.subject}")
     backend = open_backend(settings)
@@ -133,7 +139,7 @@ def create_web_campaign(
     """A draft campaign for one article, stored in the database with origin "web" (the web
     app's own campaigns; campaigns from files stay read-only there). Returns its slug."""
     now = now or utcnow()
-    known = {segment.name for segment in load_segments(settings.workspace)}
+    known = {segment.name for segment in settings.segments}
     chosen = [segment for segment in segments or [] if segment]
     unknown = sorted(set(chosen) - known)
     if unknown:

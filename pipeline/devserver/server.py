@@ -22,20 +22,16 @@ from typing import Any, Literal
 import orjson
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from pipeline.config import Settings
-from pipeline.delivery.local_events import DemoRates, WebhookPoster, request_events
-from pipeline.delivery.local_store import (
-    SERVER_FILE,
+from pipeline.config import LOCAL_SERVER_FILE, LOCAL_SERVER_PORT, WEBHOOK_PATH, Settings
+from pipeline.devserver.events import DemoRates, WebhookPoster, request_events
+from pipeline.devserver.mailstore import (
     LocalMailStore,
     load_or_create_signing_key,
-    local_store_dir,
     public_key_b64,
 )
-from pipeline.delivery.local_validation import validation_errors
+from pipeline.devserver.validation import validation_errors
 from pipeline.errors import DeliveryError
 
-DEFAULT_PORT = 3025
-WEBHOOK_PATH = "/webhooks/sendgrid"
 # Seconds between accepting a request and posting its events: the sender records its results
 # first, as it would with SendGrid, whose events come seconds later.
 DEFAULT_WEBHOOK_DELAY = 2.0
@@ -53,6 +49,9 @@ class Fault:
     status: int | None = None
     retry_after: int | None = None
     message: str | None = None
+    # The request field an error names, as SendGrid names a bad address
+    # ("personalizations.1.to.0.email").
+    field: str | None = None
     timeout: Literal["accepted", "not_accepted"] | None = None
     hold_seconds: float = 60.0
 
@@ -188,6 +187,7 @@ class LocalSendGridServer:
         self.public_key = public_key_b64(signing_key)
         self._rates = demo_rates or DemoRates()
         self._rng = random.Random(seed)
+        self._seed = seed
         self._lock = threading.Lock()
         self._faults: deque[Fault] = deque()
         self._stopping = threading.Event()
@@ -206,10 +206,10 @@ class LocalSendGridServer:
         the app's own webhook endpoint."""
         options.setdefault("webhook_url", settings.web.public_url + WEBHOOK_PATH)
         options.setdefault("booking_url", settings.clinic.booking_url)
-        options.setdefault("port", DEFAULT_PORT)
+        options.setdefault("port", LOCAL_SERVER_PORT)
         options.setdefault("keep_in_memory", False)
         options.setdefault("webhook_delay", DEFAULT_WEBHOOK_DELAY)
-        return cls(store_dir=local_store_dir(settings), **options)
+        return cls(store_dir=settings.local_sendgrid_dir, **options)
 
     @property
     def url(self) -> str:
@@ -238,7 +238,7 @@ class LocalSendGridServer:
         self._thread.start()
         if self._store_dir is not None:
             self._store_dir.mkdir(parents=True, exist_ok=True)
-            (self._store_dir / SERVER_FILE).write_text(json.dumps({"url": self.url}))
+            (self._store_dir / LOCAL_SERVER_FILE).write_text(json.dumps({"url": self.url}))
         return self
 
     def stop(self) -> None:
@@ -250,7 +250,7 @@ class LocalSendGridServer:
         if self._poster is not None:
             self._poster.stop()
         if self._server is not None and self._store_dir is not None:
-            server_file = self._store_dir / SERVER_FILE
+            server_file = self._store_dir / LOCAL_SERVER_FILE
             # Another server of this workspace may have announced itself since: leave it be.
             with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
                 if json.loads(server_file.read_text())["url"] == self.url:
@@ -274,9 +274,12 @@ class LocalSendGridServer:
         status: int = 429,
         retry_after: int | None = None,
         message: str | None = None,
+        field: str | None = None,
     ) -> None:
-        """Answer the next `count` mail sends with `status` (429 carries Retry-After)."""
-        self._add_faults(count, Fault(status=status, retry_after=retry_after, message=message))
+        """Answer the next `count` mail sends with `status` (429 carries Retry-After), the error
+        naming `field` when given."""
+        fault = Fault(status=status, retry_after=retry_after, message=message, field=field)
+        self._add_faults(count, fault)
 
     def time_out_next(
         self,
@@ -383,7 +386,7 @@ class LocalSendGridServer:
         elif fault.retry_after is not None:
             headers["Retry-After"] = str(fault.retry_after)
         default = "too many requests" if fault.status == 429 else "injected failure"
-        error = {"field": None, "message": fault.message or default, "help": None}
+        error = {"field": fault.field, "message": fault.message or default, "help": None}
         with self._lock:
             self.rejected_requests += 1
         handler._json(fault.status, {"errors": [error]}, headers)
@@ -406,6 +409,7 @@ class LocalSendGridServer:
                     message_id,
                     demo=self.demo,
                     rng=self._rng,
+                    seed=self._seed,
                     rates=self._rates,
                     booking_url=self.booking_url,
                 )

@@ -4,15 +4,14 @@ request schema, and the rules SendGrid applies beyond it, answered in SendGrid's
 from __future__ import annotations
 
 import json
-import re
 from functools import cache
 from importlib import resources
 from typing import Any
 
 import jsonschema_rs
 
-# SendGrid's own check is stricter than the schema's "format": "email".
-_PLAIN_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+from pipeline.contacts.normalise import is_valid_address
+
 # Enough errors to act on, without a huge answer for a body with thousands of bad fields.
 MAX_ERRORS = 20
 
@@ -23,7 +22,7 @@ def mail_send_validator() -> Any:
     and its libraries actually send (the published schema says string). jsonschema-rs: a
     1,000-recipient body validates in milliseconds, where pure-Python validation takes tenths of
     a second and would make this server the bottleneck."""
-    text = resources.files("pipeline.delivery").joinpath("mail_send.schema.json").read_text()
+    text = resources.files("pipeline.devserver").joinpath("mail_send.schema.json").read_text()
     schema = json.loads(text)
     schema["properties"]["custom_args"] = {
         "type": "object",
@@ -54,7 +53,8 @@ def validation_errors(body: Any) -> list[dict[str, Any]]:
             field = f"personalizations.{index}.to"
             errors.append({"field": field, "message": "at least one recipient is required"})
         for position, recipient in enumerate(personalization.get("to") or []):
-            if not _PLAIN_ADDRESS.match(recipient.get("email", "")):
+            # SendGrid's own check is stricter than the schema's "format": "email".
+            if not is_valid_address(recipient.get("email", "")):
                 field = f"personalizations.{index}.to.{position}.email"
                 errors.append({"field": field, "message": "Does not contain a valid address."})
         if not (personalization.get("subject") or body.get("subject") or body.get("template_id")):

@@ -57,9 +57,14 @@ def request_events(
     rng: random.Random,
     rates: DemoRates,
     booking_url: str | None,
+    seed: int | None = None,
 ) -> list[dict[str, Any]]:
     """The events one accepted request causes: processed and delivered for each recipient, and in
-    demo mode simulated bounces, opens, clicks, unsubscribes and spam reports."""
+    demo mode simulated bounces, opens, clicks, unsubscribes and spam reports.
+
+    With a `seed`, each address's simulated fate is drawn from the seed and the address alone,
+    so the same seed gives every recipient the same fate whatever order requests arrive in;
+    without one, from `rng`."""
     now = int(time.time())
     categories = list(body.get("categories") or [])
     top_args = body.get("custom_args") if isinstance(body.get("custom_args"), dict) else {}
@@ -81,12 +86,15 @@ def request_events(
                 "category": categories,
             }
             events.append(_event(common, "processed"))
-            if demo and rng.random() < rates.bounce:
-                events.append(_simulated_bounce(common, blocked=rng.random() < rates.blocked_share))
+            fate = rng if seed is None else random.Random(f"{seed}:{recipient.get('email')}")
+            if demo and fate.random() < rates.bounce:
+                events.append(
+                    _simulated_bounce(common, blocked=fate.random() < rates.blocked_share)
+                )
                 continue
             events.append(_event(common, "delivered", response="250 OK (local server)"))
             if demo:
-                events.extend(_simulated_engagement(common, rng, rates, links, booking_url))
+                events.extend(_simulated_engagement(common, fate, rates, links, booking_url))
     return events
 
 

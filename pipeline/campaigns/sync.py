@@ -13,12 +13,11 @@ from typing import TYPE_CHECKING, Any
 from pipeline.campaigns import spec_document
 from pipeline.campaigns.spec import CAMPAIGNS_DIR, campaign_files, load_campaign_specs
 from pipeline.config import Settings
-from pipeline.lifecycle import OPEN_STATES
-from pipeline.models import CampaignLifecycle, CampaignSpec
-from pipeline.scheduling.timing import format_local, next_occurrence
+from pipeline.models import OPEN_STATES, CampaignLifecycle, CampaignSpec
 from pipeline.segments import SEGMENTS_FILE
-from pipeline.store import lifecycle as store
+from pipeline.store import campaign_states as store
 from pipeline.store import utcnow
+from pipeline.timerules import format_local, next_occurrence
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
@@ -71,7 +70,7 @@ def sync_campaigns(
     does not validate stops the whole sync (nothing half-applied); a change that the campaign's
     state does not allow is refused and reported while the other files sync."""
     now = now or utcnow()
-    specs = load_campaign_specs(settings.workspace, settings.clinic.zone)
+    specs = load_campaign_specs(settings.workspace, settings.clinic.zone, settings.segments)
     report = CampaignSyncReport()
     with engine.begin() as conn:
         known = {campaign.slug: campaign for campaign in store.all_campaigns(conn)}

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from pipeline.config import Settings
-from pipeline.scheduling.timing import sending_allowed
+from pipeline.timerules import sending_allowed
 
 # A proposed time leaves staff a few minutes to read the page and press the button.
 LEAD_TIME = timedelta(minutes=10)
