@@ -37,6 +37,7 @@ test: $(DEV_STAMP) node_modules/.package-lock.json
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	sh tests/e2e/ensure_chromium.sh
+	sh tests/ensure_spamassassin.sh
 	$(BIN)/pytest
 
 lint: $(DEV_STAMP)

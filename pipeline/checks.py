@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from functools import lru_cache
 from html.parser import HTMLParser
 from ipaddress import ip_address
 from typing import Literal
@@ -15,27 +14,13 @@ from urllib.parse import unquote, urlsplit
 from pipeline.config import Settings
 from pipeline.models import Finding, Recipient, RenderedVariant, Segment
 from pipeline.render.message import personalise, recipient_values
+from pipeline.segments.revealing import phrase_pattern, revealing_words
 
 # Gmail clips a message whose HTML passes about 102 KB; stay under 100 KB.
 HTML_LIMIT_BYTES = 100 * 1024
 # Longer subjects are cut off in most inboxes; campaign files, derived subjects and the check
 # all use this one limit.
 SUBJECT_LIMIT = 78
-# Words that reveal a health condition in a subject, preheader, header or address.
-CONDITION_WORDS = (
-    "surgery",
-    "surgical",
-    "surgeon",
-    "operation",
-    "post-op",
-    "post-operative",
-    "injury",
-    "injured",
-    "diagnosis",
-    "diagnosed",
-)
-# A sensitive segment's own topic phrases at or above this weight reveal it as much as its name.
-REVEALING_TOPIC_WEIGHT = 3
 # Backends that reach real inboxes: links there must work for clients, so a development
 # public_url (http, or a loopback address) is an error for them and a warning otherwise.
 REAL_BACKENDS = ("sendgrid", "smtp")
@@ -65,34 +50,9 @@ class _Links(HTMLParser):
                 self.links.append(values["src"] or "")
 
 
-@lru_cache(maxsize=64)
-def _phrase_pattern(phrase: str) -> re.Pattern[str]:
-    words = [re.escape(word) for word in re.split(r"[\s_-]+", phrase.strip().lower()) if word]
-    stem = r"[\s_-]?".join(words)
-    # Plurals: "injuries" for "injury", "operations" for "operation".
-    plural = stem[:-1] + "(?:y|ies)" if stem.endswith("y") else stem + "(?:e?s)?"
-    return re.compile(r"(?<![a-z0-9])" + plural + r"(?![a-z0-9])", re.I)
-
-
-def revealing_phrases(segment: Segment | None) -> tuple[str, ...]:
-    """What a sensitive segment's mail must not say where others can see it: the generic
-    condition words, its name and label, and its strongest topic phrases."""
-    phrases = list(CONDITION_WORDS)
-    if segment is not None and segment.sensitive:
-        phrases += [segment.name, segment.label]
-        phrases += [t.phrase for t in segment.topics if t.weight >= REVEALING_TOPIC_WEIGHT]
-    return tuple(dict.fromkeys(phrases))
-
-
-def revealing_words(text: str, segment: Segment | None = None) -> list[str]:
-    """The revealing phrases found in `text` (see revealing_phrases), in the order listed."""
-    flat = unquote(text).replace("+", " ")
-    return [phrase for phrase in revealing_phrases(segment) if _phrase_pattern(phrase).search(flat)]
-
-
 def _naming(text: str, segment: Segment) -> list[str]:
     flat = unquote(text).replace("+", " ")
-    return [name for name in (segment.name, segment.label) if _phrase_pattern(name).search(flat)]
+    return [name for name in (segment.name, segment.label) if phrase_pattern(name).search(flat)]
 
 
 def _is_local_host(host: str) -> bool:

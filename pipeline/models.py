@@ -106,6 +106,26 @@ class Rule:
 class Topic:
     phrase: str
     weight: float
+    # Other wordings that count as this phrase ("rehab" for "rehabilitation").
+    variants: tuple[str, ...] = ()
+    # Senses the phrase must not match: a match inside one of these is not counted
+    # ("running" is not found in "runs through the back of the thigh").
+    exclude: tuple[str, ...] = ()
+    # Match the words as written (a plural aside), not every word that shares their stem.
+    exact: bool = False
+
+
+@dataclass(frozen=True)
+class SegmentVoice:
+    """How a segment is written to: the angle it cares about and the patterns of its subject,
+    preheader, intro and call to action. Each pattern is a list tried in order; the first
+    whose placeholders ({title}, {phrase}, {clinic}, {angle}) can be filled and that fits wins."""
+
+    angle: str
+    subject: tuple[str, ...]
+    preheader: tuple[str, ...]
+    intro: tuple[str, ...]
+    cta: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -117,6 +137,7 @@ class Segment:
     priority: int
     rule: Rule | None
     topics: tuple[Topic, ...] = ()
+    voice: SegmentVoice | None = None
 
 
 @dataclass(frozen=True)
@@ -135,6 +156,7 @@ class SegmentOverride:
     preheader: str | None = None
     intro: str | None = None
     excerpt: tuple[int, ...] | None = None
+    cta: str | None = None
 
 
 @dataclass(frozen=True)
@@ -180,6 +202,8 @@ class Variant:
     audience: int = 0
     # The articles this variant shows, by slug, most relevant to its segment first (a digest).
     articles: tuple[str, ...] = ()
+    # The read-more button's wording.
+    cta: str = "Read the full article"
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,9 @@ def spec_document(spec: CampaignSpec) -> dict[str, Any]:
                 "preheader": override.preheader,
                 "intro": override.intro,
                 "excerpt": None if override.excerpt is None else list(override.excerpt),
+                # Only when set: documents stored before calls to action could be overridden
+                # stay equal, so an approved campaign does not read as changed.
+                **({"cta": override.cta} if override.cta else {}),
             }
             for segment, override in spec.overrides.items()
         },
@@ -56,6 +59,7 @@ def spec_from_document(document: Mapping[str, Any]) -> CampaignSpec:
                 subject=body.get("subject"),
                 preheader=body.get("preheader"),
                 intro=body.get("intro"),
+                cta=body.get("cta"),
                 excerpt=None if body.get("excerpt") is None else tuple(body["excerpt"]),
             )
             for segment, body in (document.get("overrides") or {}).items()

@@ -4,14 +4,21 @@ Pure: it takes the articles, segments and audience counts pipeline.campaigns.loa
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
+from pipeline.campaigns.copy import (
+    SUBJECT_TARGET,
+    Copy,
+    best_phrase,
+    digest_intro,
+    fit_subject,
+    write_copy,
+)
 from pipeline.campaigns.spec import is_general, targeted_segments
-from pipeline.checks import SUBJECT_LIMIT, revealing_words
 from pipeline.config import Settings
+from pipeline.content.excerpt import standalone_excerpt, without_repeats
 from pipeline.errors import SpecError
 from pipeline.models import (
     Article,
@@ -24,14 +31,13 @@ from pipeline.models import (
     Variant,
 )
 from pipeline.segments.relevance import score_article
+from pipeline.segments.revealing import revealing_words
 
 # An article fits a segment when its relevance reaches this (scores lie in [0, 1); a campaign
 # file's `threshold` overrides it). One strong phrase seen once scores about 0.29.
 DEFAULT_THRESHOLD = 0.2
 # The excerpt: the segment's best paragraphs, in article order, within this many words.
 EXCERPT_WORDS = 120
-PREHEADER_LIMIT = 110
-_SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
 def plan_campaign(
@@ -160,22 +166,31 @@ def _variant(
 ) -> Variant:
     fit = relevance[segment.name]
     override = spec.overrides.get(segment.name, SegmentOverride())
+    phrase = best_phrase(fit.matches)
     if is_digest(spec, articles):
         ordered = [articles[index] for index in fit.paragraphs] or list(articles)
-        excerpt = tuple(article.summary for article in ordered)
-        subject = override.subject or derive_digest_subject(settings, segment, ordered)
-        preheader = override.preheader or derive_digest_preheader(segment, ordered)
-        intro = override.intro or (
-            f"Here {'is' if len(ordered) == 1 else 'are'} our latest "
-            f"{'article' if len(ordered) == 1 else 'articles'}, picked for you."
+        copy = write_copy(
+            segment, title=ordered[0].title, phrase=phrase, clinic=settings.clinic.name
         )
+        excerpt = tuple(article.summary for article in ordered)
+        subject = override.subject or derive_digest_subject(settings, segment, ordered, copy)
+        preheader = override.preheader or copy.preheader
+        intro = override.intro or digest_intro(segment, len(ordered))
         slugs = tuple(article.slug for article in ordered)
     else:
         article = articles[0]
+        copy = write_copy(
+            segment,
+            title=article.title,
+            phrase=phrase,
+            clinic=settings.clinic.name,
+            summary=article.summary,
+        )
+        subject = override.subject or copy.subject
+        preheader = override.preheader or copy.preheader
+        intro = override.intro or copy.intro
         excerpt = choose_excerpt(article, fit, override.excerpt, spec.source_path, segment.name)
-        subject = override.subject or derive_subject(settings, segment, article)
-        preheader = override.preheader or derive_preheader(segment, article, excerpt)
-        intro = override.intro or article.summary
+        excerpt = without_repeats(excerpt, (preheader, intro))
         slugs = (article.slug,)
     return Variant(
         campaign=spec.slug,
@@ -188,6 +203,7 @@ def _variant(
         score=fit.score,
         matches=dict(fit.matches),
         articles=slugs,
+        cta=override.cta or copy.cta,
     )
 
 
@@ -199,8 +215,8 @@ def choose_excerpt(
     segment: str,
     budget: int = EXCERPT_WORDS,
 ) -> tuple[str, ...]:
-    """The segment's best paragraphs, in article order, within `budget` words (the best one is
-    always kept, however long). `chosen` (1-based paragraph numbers from the file) wins."""
+    """The segment's best paragraphs, in article order, within `budget` words, each standing
+    alone (see content.excerpt). `chosen` (1-based paragraph numbers from the file) wins."""
     paragraphs = article.paragraphs
     if chosen is not None:
         beyond = [number for number in chosen if number > len(paragraphs)]
@@ -212,65 +228,19 @@ def choose_excerpt(
             )
         return tuple(paragraphs[number - 1] for number in chosen)
     ranked = list(fit.paragraphs) or list(range(len(paragraphs)))
-    picked: list[int] = []
-    words = 0
-    for index in ranked:
-        length = len(paragraphs[index].split())
-        if picked and words + length > budget:
-            continue
-        picked.append(index)
-        words += length
-    return tuple(paragraphs[index] for index in sorted(picked))
+    return standalone_excerpt(paragraphs, ranked, budget)
 
 
-def clip(text: str, limit: int) -> str:
-    """`text` on one line, cut at a word boundary to at most `limit` characters."""
-    flat = " ".join(text.split())
-    if len(flat) <= limit:
-        return flat
-    cut = flat[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:-–—")
-    return cut + "…"
-
-
-def _is_discreet(text: str, segment: Segment) -> bool:
-    return not segment.sensitive or not revealing_words(text, segment)
-
-
-def derive_subject(settings: Settings, segment: Segment, article: Article) -> str:
-    """The article's title; for a health-sensitive segment, a neutral subject when the title
-    would reveal a condition."""
-    if _is_discreet(article.title, segment):
-        return clip(article.title, SUBJECT_LIMIT)
-    return clip(f"New on the {settings.clinic.name} blog", SUBJECT_LIMIT)
-
-
-def derive_preheader(segment: Segment, article: Article, excerpt: Sequence[str]) -> str:
-    """The first sentence the segment reads (its excerpt), else the summary; for a sensitive
-    segment the first of those that reveals no condition."""
-    candidates = [
-        *(_SENTENCE.split(paragraph.strip())[0] for paragraph in excerpt if paragraph.strip()),
-        article.summary,
-    ]
-    for candidate in candidates:
-        if candidate and _is_discreet(candidate, segment):
-            return clip(candidate, PREHEADER_LIMIT)
-    return "Practical advice from our therapists, with a link to book when it suits you."
-
-
-def derive_digest_subject(settings: Settings, segment: Segment, articles: Sequence[Article]) -> str:
+def derive_digest_subject(
+    settings: Settings, segment: Segment, articles: Sequence[Article], copy: Copy
+) -> str:
+    """The segment's subject for the lead article, with how many more there are when that
+    fits; a neutral one when the lead's title would reveal a condition."""
     lead = articles[0].title
-    if len(articles) > 1 and _is_discreet(lead, segment):
-        return clip(
-            f"{lead}, and {len(articles) - 1} more from {settings.clinic.name}", SUBJECT_LIMIT
-        )
-    if _is_discreet(lead, segment):
-        return clip(lead, SUBJECT_LIMIT)
+    if not segment.sensitive or not revealing_words(lead, segment):
+        more = f"{copy.subject}, and {len(articles) - 1} more"
+        if len(articles) > 1 and len(more) <= SUBJECT_TARGET:
+            return more
+        return copy.subject
     count = f"{len(articles)} new articles" if len(articles) > 1 else "A new article"
-    return clip(f"{count} from {settings.clinic.name}", SUBJECT_LIMIT)
-
-
-def derive_digest_preheader(segment: Segment, articles: Sequence[Article]) -> str:
-    titles = [article.title for article in articles if _is_discreet(article.title, segment)]
-    if not titles:
-        return "Practical advice from our therapists, with a link to book when it suits you."
-    return clip("In this issue: " + "; ".join(titles), PREHEADER_LIMIT)
+    return fit_subject([f"{count} from {settings.clinic.name}", count])

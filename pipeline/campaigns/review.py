@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline.campaigns.copy_checks import copy_findings
 from pipeline.checks import check_rendered
 from pipeline.config import Settings
 from pipeline.models import Finding, Plan, RenderedVariant, Segment
@@ -53,10 +54,13 @@ def review_campaign(
         reasons = "; ".join(s.reason for s in plan.skipped) or "it targets no segment"
         findings = (Finding("-", "error", "plan", f"no variant to send: {reasons}"),)
         return Review(plan, by_name, rendered, findings)
-    findings = tuple(
-        finding
-        for segment, variant in rendered.items()
-        for finding in check_rendered(settings, variant, by_name.get(segment))
+    findings = (
+        *(
+            finding
+            for segment, variant in rendered.items()
+            for finding in check_rendered(settings, variant, by_name.get(segment))
+        ),
+        *copy_findings(settings, plan, list(rendered.values())),
     )
     return Review(plan, by_name, rendered, findings)
 
@@ -80,6 +84,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
                 "subject": variant.subject,
                 "preheader": variant.preheader,
                 "intro": variant.intro,
+                "cta": variant.cta,
                 "excerpt": list(variant.excerpt),
                 "articles": list(variant.articles),
             }

@@ -32,7 +32,7 @@ TOP_KEYS = (
     "utm",
     "threshold",
 )
-OVERRIDE_KEYS = ("subject", "preheader", "intro", "excerpt")
+OVERRIDE_KEYS = ("subject", "preheader", "intro", "cta", "excerpt")
 UTM_KEYS = ("source", "medium", "campaign", "enabled")
 _UTM_VALUE = re.compile(r"^[A-Za-z0-9._-]{1,60}$")
 
@@ -218,7 +218,7 @@ def _overrides(
                 )
         texts = {
             field: _override_text(body, field, f"{key}.{field}", where)
-            for field in ("subject", "preheader", "intro")
+            for field in ("subject", "preheader", "intro", "cta")
         }
         overrides[str(segment)] = SegmentOverride(
             **texts, excerpt=_excerpt(body, f"{key}.excerpt", where)

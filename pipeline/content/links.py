@@ -10,6 +10,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
+from rapidfuzz import fuzz
+
 from pipeline.models import CallToAction, CtaKind, ParseWarning
 
 from .text import words
@@ -49,10 +51,18 @@ _BOOKING = re.compile(
     re.I,
 )
 _MAX_CTA_WORDS = 25
-# A reference names its article loosely ("my article on why a full treatment helps"): most of
-# its words must be found in a known article's title, slug or tags.
-_REFERENCE_MATCH_SHARE = 0.6
 _CLAUSE_END = re.compile(r",|;|\s+(?:if|when|because|as|so)\s+", re.I)
+# What people add after naming the article: "... on Sciatica for more info on that", "... here".
+_TRAILING_FILLER = re.compile(
+    r"(?:\s+(?:for\s+(?:more|further)\s+(?:info(?:rmation)?|details|on\s+(?:that|this))"
+    r"|on\s+(?:that|this)(?:\s+(?:topic|subject))?|about\s+(?:that|this)|here|there|too|as\s+well"
+    r"|below|above|first|if\s+you(?:'re|\s+are)\s+interested|to\s+learn\s+more|now|today))+"
+    r"[\s.!:]*$",
+    re.I,
+)
+# A reference's score against an article's title, slug and tags (rapidfuzz, 0-100) from which
+# it counts as naming that article.
+_REFERENCE_SCORE = 75
 _SAFE_SCHEMES = ("http", "https", "mailto", "tel")
 _ARTICLE_PATH = re.compile(r"(?:^|/)(?:articles?|blog|posts?)/(?P<slug>[a-z0-9-]+)/?$")
 _ARTICLE_FILE = re.compile(r"^(?:\./)?(?:content/)?(?P<slug>[A-Za-z0-9_-]+)\.(?:md|markdown|txt)$")
@@ -144,7 +154,7 @@ def sentence_call_to_action(
             return CallToAction("article_ref", text, article.url), []
         warning = ParseWarning(
             line,
-            f"no article matches the reference {reference['topic'].strip()!r}; it links to "
+            f"no article matches the reference {trim_reference(reference['topic'])!r}; it links to "
             "the website: add that article or name it as its title reads",
         )
         return CallToAction("article_ref", text, links.website), [warning]
@@ -182,21 +192,37 @@ def linked_article(href: str, links: ClinicLinks) -> KnownArticle | None:
 
 
 def resolve_article(topic: str, links: ClinicLinks, own_slug: str) -> KnownArticle | None:
-    """The known article that best fits `topic`: most of its meaningful words (compared by
-    stem, so "sciatica" finds "sciatic") are in the article's title, slug or tags."""
-    topic = _CLAUSE_END.split(topic, maxsplit=1)[0]
-    wanted = {_stem(word) for word in words(topic) if word not in _STOPWORDS}
+    """The known article that best fits `topic`: filler after the name ("for more info on
+    that") trimmed, the rest scored against each article's title, slug and tags (words
+    compared by stem, so "sciatica" finds "sciatic"); the best score from _REFERENCE_SCORE
+    wins."""
+    topic = trim_reference(topic)
+    wanted = [_stem(word) for word in words(topic) if word not in _STOPWORDS]
     if not wanted:
         return None
-    best: tuple[float, int, KnownArticle] | None = None
+    query = " ".join(wanted)
+    best: tuple[float, KnownArticle] | None = None
     for article, vocabulary in links.vocabularies:
         if article.slug == own_slug:
             continue
-        matched = len(wanted & vocabulary)
-        share = matched / len(wanted)
-        if share >= _REFERENCE_MATCH_SHARE and (best is None or (share, matched) > best[:2]):
-            best = (share, matched, article)
-    return best[2] if best else None
+        share = len(set(wanted) & vocabulary) / len(set(wanted))
+        names = [article.title, article.slug.replace("-", " "), *article.tags]
+        closeness = max(
+            fuzz.token_set_ratio(
+                query, " ".join(_stem(w) for w in words(name) if w not in _STOPWORDS)
+            )
+            for name in names
+        )
+        score = max(closeness, 100 * share)
+        if score >= _REFERENCE_SCORE and (best is None or score > best[0]):
+            best = (score, article)
+    return best[1] if best else None
+
+
+def trim_reference(topic: str) -> str:
+    """The article a reference names, without the clause after it or trailing filler."""
+    topic = _CLAUSE_END.split(topic, maxsplit=1)[0]
+    return _TRAILING_FILLER.sub("", topic).strip()
 
 
 def _stem(word: str) -> str:

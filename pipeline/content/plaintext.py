@@ -16,6 +16,8 @@ _BULLET = re.compile(r"^(?:[-*•·–]|\d{1,2}[.)])\s+")
 _QUOTE = re.compile(r"^>\s?")
 _URL = re.compile(r"https?://[^\s<>\"]+[^\s<>\".,;:!?)]")
 _MAX_TITLE_WORDS = 16
+# Where a title without a title line came from, as its warning says.
+FILE_NAME = "file name"
 _MAX_HEADING_WORDS = 10
 _TITLE_WORDS_FROM_SENTENCE = 12
 # File names that say nothing about the article ("untitled.txt", "post-3.txt", "copy of draft").
@@ -94,6 +96,24 @@ def _is_heading(lines: list[str]) -> bool:
     )
 
 
+def title_from_file_name(name_words: list[str]) -> str:
+    """Sentence case from a file name's words: "GLUTE_MASSAGE" and "glute-massage" both give
+    "Glute massage"; a short capitalised word in a name that is not all capitals stays as it
+    is ("itb-and-IT-band" keeps "IT"), as does a word with capitals inside ("McKenzie")."""
+    shouting = all(word.isupper() for word in name_words if word.isalpha())
+    cased = []
+    for word in name_words:
+        keep = not shouting and (
+            (word.isupper() and len(word) <= 4)
+            or (word[:1].islower() and word != word.lower())
+            or (word[:1].isupper() and word[1:] != word[1:].lower())
+        )
+        cased.append(word if keep else word.lower())
+    title = " ".join(cased)
+    title = re.sub(r"\bi\b", "I", title)
+    return title[:1].upper() + title[1:]
+
+
 def _fallback_title(path: str, lines: list[str]) -> tuple[str, str]:
     """A title for copy without a title line: the file name when it says something, else the
     first sentence (shortened)."""
@@ -102,8 +122,8 @@ def _fallback_title(path: str, lines: list[str]) -> tuple[str, str]:
         word for word in name_words if word.isalpha() and word.lower() not in _GENERIC_NAME_WORDS
     ]
     if len(meaningful) >= 2:
-        title = " ".join(word for word in name_words if word)
-        return title[0].upper() + title[1:], "file name"
+        return title_from_file_name([word for word in name_words if word]), FILE_NAME
+
     first = next(sentences(" ".join(lines)))[1]
     title_words = first.rstrip(".!").split()
     title = " ".join(title_words[:_TITLE_WORDS_FROM_SENTENCE])
@@ -139,3 +159,9 @@ def _emit(kind: str, line: int, lines: list[str], parts: Parts) -> None:
         text = "\n".join(lines)
         spans = [LinkSpan(match.start(), match.end(), match[0]) for match in _URL.finditer(text)]
         parts.blocks.append(Paragraph(text, line, spans))
+
+
+def title_is_file_name(article: Article) -> bool:
+    """Whether the article's title was made from its file name (it had no title line)."""
+    marker = f"was taken from the {FILE_NAME}"
+    return any(marker in warning.message for warning in article.warnings)

@@ -22,6 +22,7 @@ from jinja2 import (
     TemplateError as JinjaTemplateError,
 )
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import Markup
 
 from pipeline.config import Settings
 from pipeline.content import ClinicLinks
@@ -40,6 +41,13 @@ REASON = (
     "from us about treatments and advice. You can unsubscribe or choose what you hear about "
     "at any time."
 )
+
+
+# After the preheader: characters that show as nothing (a combining grapheme joiner, a
+# zero-width non-joiner and a no-break space), so inbox previews end with the preheader instead
+# of running on into the body. Broken into lines that keep the HTML part 7-bit.
+_FILLER_UNIT = "&#847;&zwnj;&nbsp;"
+PREHEADER_FILLER = Markup("\n".join([_FILLER_UNIT * 15] * 8))
 
 
 @lru_cache(maxsize=8)
@@ -148,7 +156,9 @@ def template_context(
         },
         "subject": variant.subject,
         "preheader": variant.preheader,
+        "preheader_filler": PREHEADER_FILLER,
         "intro": variant.intro,
+        "cta": variant.cta,
         "excerpt": list(variant.excerpt),
         "heading": f"Recent articles from {clinic.name}",
         "article": {

@@ -19,6 +19,7 @@ from urllib.parse import quote
 from pipeline.config import Settings
 from pipeline.identity import email_hash
 from pipeline.models import Message, Recipient, RenderedVariant
+from pipeline.render.headers import fold_unstructured
 from pipeline.render.tokens import fill_html, fill_tokens
 from pipeline.tracking import link_tokens
 
@@ -117,6 +118,8 @@ def _fold(name: str, value: str) -> bytes:
     """One header line, RFC 5322-folded and RFC 2047-encoded where it needs to be."""
     if "\r" in value or "\n" in value:
         raise ValueError(f"the {name} header may not contain a line break")
+    if name == "Subject":
+        return fold_unstructured(name, value)
     if value.isascii() and len(name) + len(value) < 76:
         return f"{name}: {value}\r\n".encode("ascii")
     if value.isascii() and name == "List-Unsubscribe":

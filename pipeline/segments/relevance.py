@@ -17,7 +17,7 @@ from functools import lru_cache
 import snowballstemmer
 from rapidfuzz.distance import OSA, Indel, Levenshtein
 
-from pipeline.models import GENERAL_SEGMENT, Article, Relevance, Segment
+from pipeline.models import GENERAL_SEGMENT, Article, Relevance, Segment, Topic
 
 # Raw evidence at which a score reaches 1 - 1/e (about 0.63): three phrases of weight 2, each
 # seen once or twice, make an article clearly about a segment.
@@ -127,29 +127,52 @@ def _same_word(token: _Token, wanted: _Token) -> bool:
     )
 
 
+def _same_form(token: _Token, wanted: _Token) -> bool:
+    """The word as written (a plural "s" aside, typos tolerated as in _same_word), not every
+    word with its stem: "running" without "run" or "runs", "training" without "trained"."""
+    typed, meant = token.raw.removesuffix("s"), wanted.raw.removesuffix("s")
+    if typed == meant:
+        return True
+    return (
+        typed[:1] == meant[:1]
+        and min(len(typed), len(meant)) >= FUZZY_MIN_LENGTH
+        and _one_typo_apart(typed, meant)
+    )
+
+
 class _Matcher:
     """Counts a phrase's occurrences in token lists, caching word comparisons per article."""
 
     def __init__(self) -> None:
         self._cache: dict[tuple[str, str], bool] = {}
 
-    def same(self, token: _Token, wanted: _Token) -> bool:
-        key = (token.raw, wanted.raw)
+    def same(self, token: _Token, wanted: _Token, exact: bool = False) -> bool:
+        key = (token.raw, wanted.raw, exact)
         if key not in self._cache:
-            self._cache[key] = _same_word(token, wanted)
+            self._cache[key] = _same_form(token, wanted) if exact else _same_word(token, wanted)
         return self._cache[key]
 
-    def count(self, phrase: Sequence[_Token], text: Sequence[_Token], used: set[int]) -> int:
+    def count(
+        self,
+        phrase: Sequence[_Token],
+        text: Sequence[_Token],
+        used: set[int],
+        blocked: frozenset[int] = frozenset(),
+        exact: bool = False,
+    ) -> int:
         """Occurrences of the phrase's words, in order and adjacent (stopwords aside), that do
-        not reuse a word in `used`; the words they take are added to it. Longer phrases are
-        counted first, so "sports massage" is not also counted as "sport"."""
+        not reuse a word in `used` nor touch one in `blocked`; the words they take are added to
+        `used`. Longer phrases are counted first, so "sports massage" is not also counted as
+        "sport"."""
         if not phrase:
             return 0
         found, position, width = 0, 0, len(phrase)
         while position + width <= len(text):
             span = range(position, position + width)
-            if not used.intersection(span) and all(
-                self.same(text[position + i], phrase[i]) for i in range(width)
+            if (
+                not used.intersection(span)
+                and not blocked.intersection(span)
+                and all(self.same(text[position + i], phrase[i], exact) for i in range(width))
             ):
                 found += 1
                 used.update(span)
@@ -157,6 +180,30 @@ class _Matcher:
             else:
                 position += 1
         return found
+
+
+def _excluded(
+    matcher: _Matcher,
+    topic: Topic,
+    title: Sequence[_Token],
+    body: Sequence[Sequence[_Token]],
+    paragraphs: Sequence[Sequence[_Token]],
+) -> dict[str, list[frozenset[int]]]:
+    """The word positions, per text, inside the senses `topic` must not match."""
+
+    def positions(text: Sequence[_Token]) -> frozenset[int]:
+        if not topic.exclude:
+            return frozenset()
+        taken: set[int] = set()
+        for sense in topic.exclude:
+            matcher.count(tokens(sense), text, taken)
+        return frozenset(taken)
+
+    return {
+        "title": [positions(title)],
+        "body": [positions(block) for block in body],
+        "paragraphs": [positions(paragraph) for paragraph in paragraphs],
+    }
 
 
 def _score(raw: float) -> float:
@@ -190,21 +237,41 @@ def score_article(article: Article, segments: Sequence[Segment]) -> dict[str, Re
         used_in_title: set[int] = set()
         used_in_body: list[set[int]] = [set() for _ in body]
         used_in_paragraphs: list[set[int]] = [set() for _ in paragraphs]
-        phrases = sorted(
-            ((topic, tokens(topic.phrase)) for topic in segment.topics),
+        # Every wording of every phrase, longest first (see _Matcher.count).
+        forms = sorted(
+            (
+                (topic, tokens(wording))
+                for topic in segment.topics
+                for wording in (topic.phrase, *topic.variants)
+            ),
             key=lambda pair: -len(pair[1]),
         )
-        for topic, phrase in phrases:
-            in_title = matcher.count(phrase, title, used_in_title)
-            in_body = sum(
-                matcher.count(phrase, block, used)
-                for block, used in zip(body, used_in_body, strict=True)
+        found_in_title: Counter[str] = Counter()
+        found_in_body: Counter[str] = Counter()
+        found_in_paragraphs: list[Counter[str]] = [Counter() for _ in paragraphs]
+        exclusions = {
+            topic.phrase: _excluded(matcher, topic, title, body, paragraphs)
+            for topic in segment.topics
+        }
+        for topic, form in forms:
+            blocked = exclusions[topic.phrase]
+            found_in_title[topic.phrase] += matcher.count(
+                form, title, used_in_title, blocked["title"][0], topic.exact
             )
-            in_paragraphs = [
-                matcher.count(phrase, paragraph, used)
-                for paragraph, used in zip(paragraphs, used_in_paragraphs, strict=True)
-            ]
-            total = in_title + in_body + sum(in_paragraphs)
+            found_in_body[topic.phrase] += sum(
+                matcher.count(form, block, used, excluded, topic.exact)
+                for block, used, excluded in zip(body, used_in_body, blocked["body"], strict=True)
+            )
+            for index, (paragraph, used) in enumerate(
+                zip(paragraphs, used_in_paragraphs, strict=True)
+            ):
+                found_in_paragraphs[index][topic.phrase] += matcher.count(
+                    form, paragraph, used, blocked["paragraphs"][index], topic.exact
+                )
+        for topic in segment.topics:
+            in_title = found_in_title[topic.phrase]
+            in_paragraphs = [counts[topic.phrase] for counts in found_in_paragraphs]
+            total = in_title + found_in_body[topic.phrase] + sum(in_paragraphs)
             if not total:
                 continue
             matches[topic.phrase] = total

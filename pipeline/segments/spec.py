@@ -7,7 +7,7 @@ conditions); nothing in the file is ever evaluated as code.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +15,17 @@ import yaml
 
 from pipeline.errors import SpecError
 from pipeline.models import GENERAL_SEGMENT, Condition, Rule, Segment, Topic
+from pipeline.segments.relevance import tokens
+from pipeline.segments.revealing import revealing_words
+from pipeline.segments.voice import parse_voice
 
 SEGMENTS_FILE = Path("campaigns") / "segments.yaml"
 OPERATORS = ("equals", "in", "contains", "present", "within")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _CODE = re.compile(r"^[a-z0-9]{3,12}$")
 _ATTRIBUTE_FIELD = re.compile(r"^attributes\.([a-z][a-z0-9_]*)$")
-_SEGMENT_KEYS = ("label", "code", "sensitive", "priority", "rule", "topics")
+_SEGMENT_KEYS = ("label", "code", "sensitive", "priority", "rule", "topics", "voice")
+_TOPIC_KEYS = ("weight", "variants", "not", "exact")
 DEFAULT_GENERAL = Segment(
     name=GENERAL_SEGMENT, label="Everyone else", code="g0", sensitive=False, priority=0, rule=None
 )
@@ -198,7 +202,7 @@ def _segment(name: str, body: Any, where: _Where) -> Segment:
             raise where.error("'rule' is required")
         rule = _rule(body["rule"], field("rule"))
     topics = _topics(body.get("topics", LinedDict()), field("topics"))
-    return Segment(
+    segment = Segment(
         name=name,
         label=label.strip(),
         code=code,
@@ -207,20 +211,80 @@ def _segment(name: str, body: Any, where: _Where) -> Segment:
         rule=rule,
         topics=topics,
     )
+    if "voice" not in body:
+        return segment
+    voice = parse_voice(
+        body["voice"],
+        field("voice"),
+        sensitive=sensitive,
+        reveals=lambda text: revealing_words(text, segment),
+    )
+    return replace(segment, voice=voice)
 
 
 def _topics(value: Any, where: _Where) -> tuple[Topic, ...]:
+    """`phrase: weight`, or `phrase: {weight: 3, variants: [...], not: [...], exact: true}`:
+    other wordings that count as the phrase, senses it must not match, and whether only the
+    words as written count (not every word with the same stem)."""
     if not isinstance(value, dict):
         raise where.error("must map each phrase to its weight, e.g. 'posture: 2'")
     topics = []
-    for phrase, weight in value.items():
+    for phrase, definition in value.items():
         here = where.at(f"[{phrase!r}]", getattr(value, "lines", {}).get(phrase))
         if not isinstance(phrase, str) or not re.search(r"\w", phrase):
             raise here.error("a topic phrase must contain a word")
+        weight, variants, exclude, exact = definition, (), (), False
+        if isinstance(definition, LinedDict):
+            for key in definition:
+                if key not in _TOPIC_KEYS:
+                    raise here.at(str(key), definition.lines[key]).error(
+                        f"unknown key (use {', '.join(_TOPIC_KEYS)})"
+                    )
+            weight = definition.get("weight")
+            variants = _phrases(definition, "variants", here)
+            exclude = _phrases(definition, "not", here)
+            _check_senses(phrase, exclude, here.at("not", definition.lines.get("not")))
+            exact = definition.get("exact", False)
+            if not isinstance(exact, bool):
+                raise here.at("exact", definition.lines["exact"]).error("must be true or false")
         if isinstance(weight, bool) or not isinstance(weight, int | float) or weight <= 0:
             raise here.error("a topic weight must be a positive number")
-        topics.append(Topic(phrase=phrase.strip(), weight=float(weight)))
+        topics.append(
+            Topic(
+                phrase=phrase.strip(),
+                weight=float(weight),
+                variants=variants,
+                exclude=exclude,
+                exact=exact,
+            )
+        )
     return tuple(topics)
+
+
+def _check_senses(phrase: str, senses: tuple[str, ...], where: _Where) -> None:
+    """A sense to leave out must say more than the phrase: small words are skipped when
+    matching, so "run from" would read as "run" and leave out every run."""
+    wanted = len(tokens(phrase))
+    for sense in senses:
+        if len(tokens(sense)) <= wanted:
+            raise where.error(
+                f"{sense!r} reads as no more than {phrase!r} once small words are skipped, so "
+                "it would leave out every match; add a word that says which sense it is"
+            )
+
+
+def _phrases(definition: LinedDict, key: str, where: _Where) -> tuple[str, ...]:
+    if key not in definition:
+        return ()
+    value = definition[key]
+    here = where.at(str(key), definition.lines[key])
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(item, str) and re.search(r"\w", item) for item in value)
+    ):
+        raise here.error(f"{key} takes a non-empty list of phrases")
+    return tuple(" ".join(item.split()) for item in value)
 
 
 def _rule(value: Any, where: _Where) -> Rule:

@@ -36,12 +36,12 @@ def loaded(settings: Settings):
 def test_a_campaign_is_planned_rendered_and_checked_without_a_database(settings: Settings):
     spec, articles, segments = loaded(settings)
     plan = plan_campaign(settings, spec, articles, segments)
-    assert [v.segment for v in plan.variants] == ["athletes", "desk_workers", "general"]
+    assert [v.segment for v in plan.variants] == ["desk_workers", "athletes", "general"]
     assert [v.audience for v in plan.variants] == [0, 0, 0]
     counted = with_audience(plan, {"athletes": 3, "desk_workers": 2, "general": 2})
-    assert [v.audience for v in counted.variants] == [3, 2, 2]
+    assert [v.audience for v in counted.variants] == [2, 3, 2]
     review = review_campaign(settings, counted, segments)
-    assert list(review.rendered) == ["athletes", "desk_workers", "general"]
+    assert list(review.rendered) == ["desk_workers", "athletes", "general"]
     assert all(settings.clinic.postal_address in r.html for r in review.rendered.values())
     assert review.errors == []
     assert not (settings.workspace / "no-such-folder").exists()
@@ -71,4 +71,4 @@ def test_a_check_error_in_a_variant_is_found(settings: Settings):
     long_subject = replace(plan.variants[0], subject="Back pain " * 20)
     plan = replace(plan, variants=(long_subject, *plan.variants[1:]))
     review = review_campaign(settings, plan, segments)
-    assert [(f.segment, f.check) for f in review.errors] == [("athletes", "subject")]
+    assert [(f.segment, f.check) for f in review.errors] == [("desk_workers", "subject")]

@@ -134,16 +134,16 @@ def test_render_for_a_contact_escapes_their_name_and_says_which_variant_they_get
     out = tmp_path / "preview"
     result = run(
         clinic, "render", "full-treatment-for-back-pain", "--out", str(out),
-        "--segment", "desk_workers", "--contact", "both@example.org",
+        "--segment", "athletes", "--contact", "both@example.org",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "both@example.org gets the 'athletes' variant" in result.stdout
+    assert "both@example.org gets the 'desk_workers' variant" in result.stdout
     assert [path.name for path in sorted(out.iterdir())] == [
-        "desk_workers.eml", "desk_workers.html", "desk_workers.txt",
+        "athletes.eml", "athletes.html", "athletes.txt",
     ]  # fmt: skip
-    html = (out / "desk_workers.html").read_text(encoding="utf-8")
+    html = (out / "athletes.html").read_text(encoding="utf-8")
     assert "Hello &lt;b&gt;{{ x }}&lt;/b&gt;," in html
-    assert "Hello <b>{{ x }}</b>," in (out / "desk_workers.txt").read_text(encoding="utf-8")
+    assert "Hello <b>{{ x }}</b>," in (out / "athletes.txt").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize(

@@ -74,17 +74,18 @@ def assigned(settings, engine, plan, ids):
 def test_each_mailable_contact_counts_once_in_its_best_fitting_variant(clinic):
     settings, engine, ids = clinic
     plan = plan_for(settings, engine)
-    # The leg article fits athletes best, then desk workers; it does not fit post_op, whose
-    # clients fall to the next segment they are in, or to general.
-    assert [v.segment for v in plan.variants] == ["athletes", "desk_workers", "general"]
+    # The leg article (sitting, back pain) fits desk workers best, then athletes (hamstrings,
+    # runners); it does not fit post_op, whose clients fall to the next segment they are in,
+    # or to general.
+    assert [v.segment for v in plan.variants] == ["desk_workers", "athletes", "general"]
     assert [s.segment for s in plan.skipped] == ["post_op"]
     audience = {v.segment: v.audience for v in plan.variants}
-    assert audience == {"athletes": 3, "desk_workers": 2, "general": 2}
+    assert audience == {"athletes": 2, "desk_workers": 3, "general": 2}
     assert sum(audience.values()) == len(PEOPLE)
     assert assigned(settings, engine, plan, ids) == {
         "athlete@example.org": "athletes",
         "desk@example.org": "desk_workers",
-        "both@example.org": "athletes",
+        "both@example.org": "desk_workers",
         "postop-athlete@example.org": "athletes",
         "postop-desk@example.org": "desk_workers",
         "postop@example.org": "general",
@@ -139,10 +140,10 @@ def test_a_threshold_from_the_file_skips_segments_below_it(clinic):
     scores = {v.segment: v.score for v in plan_for(settings, engine).variants}
     between = (scores["desk_workers"] + scores["athletes"]) / 2
     plan = plan_for(settings, engine, threshold=between)
-    assert [v.segment for v in plan.variants] == ["athletes", "general"]
+    assert [v.segment for v in plan.variants] == ["desk_workers", "general"]
     skipped = {s.segment: s.reason for s in plan.skipped}
-    assert skipped["desk_workers"].startswith(
-        f"relevance {scores['desk_workers']:.2f} is below the threshold {between:.2f}"
+    assert skipped["athletes"].startswith(
+        f"relevance {scores['athletes']:.2f} is below the threshold {between:.2f}"
     )
 
 
@@ -150,10 +151,13 @@ def test_excerpts_are_the_segments_best_paragraphs_in_article_order(clinic):
     settings, engine, _ = clinic
     plan = plan_for(settings, engine)
     article = plan.articles[0]
+    text = " ".join(article.paragraphs)
     for variant in plan.variants:
-        positions = [article.paragraphs.index(p) for p in variant.excerpt]
+        # Whole sentences of the article (a paragraph may be joined to the one it leans on,
+        # or start at its first self-contained sentence), in article order, within budget.
+        positions = [text.index(paragraph) for paragraph in variant.excerpt]
         assert positions == sorted(positions) and positions
-        assert sum(len(p.split()) for p in variant.excerpt) <= 120 or len(positions) == 1
+        assert sum(len(p.split()) for p in variant.excerpt) <= 120
 
 
 def test_an_excerpt_override_picks_paragraphs_by_number(clinic):

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.checks import check_rendered, revealing_words
+from pipeline.checks import check_rendered
 from pipeline.config import Settings
 from pipeline.models import RenderedVariant, Segment, Topic
 from pipeline.render.tokens import new_placeholders
+from pipeline.segments.revealing import revealing_words
 
 ADDRESS = "14 Quay Street, Bristol BS1 4XY"
 POST_OP = Segment(

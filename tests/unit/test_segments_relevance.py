@@ -43,7 +43,7 @@ EXPECTED = {
     "massage-after-surgery": ({"post_op": ("surgery", "scar tissue", "swelling")},
                               {"desk_workers"}),
     "glutes-and-sciatica": ({"desk_workers": ("sitting", "back pain")}, {"post_op", "athletes"}),
-    "full-treatment-for-back-pain": ({"athletes": ("hamstring", "running"),
+    "full-treatment-for-back-pain": ({"athletes": ("hamstring", "runner"),
                                       "desk_workers": ("sitting", "back pain")}, {"post_op"}),
     "first-appointment": ({"general": ("massage",)}, {"desk_workers"}),
 }  # fmt: skip
