@@ -5,18 +5,20 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint format
+.PHONY: run test lint format docs
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# `make run` installs the optional extras too (the PostgreSQL driver; importing pages and feeds),
+# so any database URL and any article source work; the tests add the dev tools. See pyproject.
 $(RUN_STAMP): pyproject.toml | $(VENV)/bin/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e '.[postgres,import]'
 	touch $@
 
 $(DEV_STAMP): pyproject.toml | $(VENV)/bin/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,postgres,import]'
 	touch $@ $(RUN_STAMP)
 
 # Migrate, load content/ and show the articles, then run the app, the worker and the local
@@ -39,6 +41,11 @@ test: $(DEV_STAMP) node_modules/.package-lock.json
 	sh tests/e2e/ensure_chromium.sh
 	sh tests/ensure_spamassassin.sh
 	$(BIN)/pytest
+
+# The CLI reference, docs/cli.md, regenerated from the commands' help (a test fails when it is
+# out of date).
+docs: $(DEV_STAMP)
+	$(BIN)/cog -r docs/cli.md
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .

@@ -155,6 +155,15 @@ class ReportSection(_Section):
     cron: str = "0 8 * * mon"
 
 
+class AttributionSection(_Section):
+    """Which campaign email a booking is credited to: the latest one the client clicked
+    (`last_click`) or opened themselves (`last_open`; machine opens never count) within
+    `window_days` before the booking was made."""
+
+    window_days: int = Field(default=7, ge=1, le=90)
+    model: Literal["last_click", "last_open"] = "last_click"
+
+
 class FeedsSection(_Section):
     urls: tuple[str, ...] = ()
     poll_minutes: int = Field(default=60, ge=5)
@@ -183,6 +192,7 @@ class Settings(BaseModel):
     sending: SendingSection = SendingSection()
     report: ReportSection = ReportSection()
     feeds: FeedsSection = FeedsSection()
+    attribution: AttributionSection = AttributionSection()
     database_url: str
     secret_key: SecretStr
     sendgrid_api_key: SecretStr | None = None
@@ -244,7 +254,9 @@ class Settings(BaseModel):
         return self.model_copy(update={"web": web})
 
 
-_FILE_SECTIONS = ("clinic", "sender", "web", "delivery", "sending", "report", "feeds")
+_FILE_SECTIONS = (
+    "clinic", "sender", "web", "delivery", "sending", "report", "feeds", "attribution",
+)  # fmt: skip
 
 
 def load_settings(workspace: str | os.PathLike[str] | None = None) -> Settings:

@@ -5,6 +5,7 @@ The CLI turns them into a one-line message and exit code 1; the web app into a p
     ClinicmailError
     ├── WorkspaceError      no clinic.toml found, or a workspace path that is not one
     ├── ConfigError         clinic.toml or the environment holds a bad value
+    ├── MissingExtra        a feature needs an optional dependency that is not installed
     ├── InputError          a file or value a person supplied cannot be used
     │   ├── ContentError    an article file that cannot be parsed
     │   ├── CsvError        a contacts file that cannot be read at all
@@ -29,6 +30,10 @@ class WorkspaceError(ClinicmailError):
 
 class ConfigError(ClinicmailError):
     pass
+
+
+class MissingExtra(ClinicmailError):
+    """What needs it, and the pip command that installs the extra it belongs to."""
 
 
 class InputError(ClinicmailError):

@@ -12,14 +12,21 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
+from pipeline.bookings.figures import figures_document
 from pipeline.models import (
     METRIC_NAMES,
+    BookingSums,
     CampaignMetrics,
     CampaignSummary,
     DayMetrics,
     MetricCounts,
     Overview,
     SegmentMetrics,
+)
+from pipeline.store.bookings import (
+    any_bookings,
+    attributed_sums_by_segment,
+    attributed_sums_by_variant,
 )
 from pipeline.store.metrics import (
     campaign_by_slug,
@@ -33,6 +40,7 @@ from pipeline.store.metrics import (
     segment_statuses_since,
     send_status_counts,
 )
+from pipeline.urls import normalise_url
 
 # Which figure each send status adds to (besides the audience). A send that reached the
 # provider stays "sent" whatever came of it later (delivered, bounced, dropped).
@@ -89,8 +97,14 @@ def campaign_metrics(conn: Connection, campaign_slug: str) -> CampaignMetrics:
         if kind in ENGAGEMENT_FIGURES:
             figures.setdefault(variant_id, defaultdict(int))[kind] += count
             simulated = simulated or is_simulated
+    booked = attributed_sums_by_variant(conn, [campaign.id]) if any_bookings(conn) else None
     segments = tuple(
-        SegmentMetrics(variant.segment, variant.segment_code, _counts(figures[variant.id]))
+        SegmentMetrics(
+            variant.segment,
+            variant.segment_code,
+            _counts(figures[variant.id]),
+            None if booked is None else booked.get((campaign.id, variant.id), BookingSums()),
+        )
         for variant in variants
     )
     return CampaignMetrics(
@@ -101,20 +115,23 @@ def campaign_metrics(conn: Connection, campaign_slug: str) -> CampaignMetrics:
         started_at=campaign.started_at,
         segments=segments,
         totals=_sum(segment.counts for segment in segments),
-        simulated=simulated,
+        simulated=simulated or bool(booked and any(b.simulated for b in booked.values())),
+        bookings=None if booked is None else sum(booked.values(), BookingSums()),
     )
 
 
 def campaign_document(metrics: CampaignMetrics) -> dict[str, Any]:
-    """`clinicmail campaign status --json`: campaign, state, scheduled_for, segments, totals."""
+    """`clinicmail campaign status --json`: campaign, state, scheduled_for, segments, totals
+    (each with counts, rates and booking figures: see pipeline.bookings.figures)."""
     return {
         "campaign": metrics.campaign,
         "state": metrics.state,
         "scheduled_for": metrics.scheduled_for.isoformat() if metrics.scheduled_for else None,
         "segments": [
-            {"segment": segment.segment, **segment.counts.as_dict()} for segment in metrics.segments
+            {"segment": segment.segment, **figures_document(segment.counts, segment.bookings)}
+            for segment in metrics.segments
         ],
-        "totals": metrics.totals.as_dict(),
+        "totals": figures_document(metrics.totals, metrics.bookings),
     }
 
 
@@ -166,8 +183,8 @@ def segment_daily_series(
 def link_without_query(url: str) -> str:
     """A clicked address without its query and fragment: UTM parameters and per-recipient
     tokens would otherwise make every click a different link."""
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc.lower(), parts.path or "/", "", ""))
+    parts = urlsplit(normalise_url(url))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 
 def top_links(conn: Connection, campaign_slug: str, limit: int = 10) -> list[tuple[str, int]]:
@@ -193,13 +210,23 @@ def overview(conn: Connection, since: date, *, zone: ZoneInfo = _UTC_ZONE) -> Ov
         if kind in ENGAGEMENT_FIGURES:
             figures[segment][kind] += count
             simulated = simulated or is_simulated
-    segments = tuple(
-        SegmentMetrics(segment, code, _counts(values))
-        for (segment, code), values in sorted(figures.items())
-    )
+    active = campaigns_active_since(conn, started, since)
     campaigns = tuple(
-        CampaignSummary(row.slug, row.name, row.state, row.started_at)
-        for row in campaigns_active_since(conn, started, since)
+        CampaignSummary(row.slug, row.name, row.state, row.started_at) for row in active
+    )
+    booked = None
+    if any_bookings(conn):
+        booked = attributed_sums_by_segment(conn, [row.id for row in active])
+        for key in booked:
+            figures.setdefault(key, defaultdict(int))
+    segments = tuple(
+        SegmentMetrics(
+            segment,
+            code,
+            _counts(values),
+            None if booked is None else booked.get((segment, code), BookingSums()),
+        )
+        for (segment, code), values in sorted(figures.items())
     )
     return Overview(
         since=since,
@@ -207,6 +234,7 @@ def overview(conn: Connection, since: date, *, zone: ZoneInfo = _UTC_ZONE) -> Ov
         totals=_sum(segment.counts for segment in segments),
         campaigns=campaigns,
         simulated=simulated,
+        bookings=None if booked is None else sum(booked.values(), BookingSums()),
     )
 
 

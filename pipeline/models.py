@@ -461,10 +461,35 @@ class MetricCounts:
 
 
 @dataclass(frozen=True)
+class BookingSums:
+    """Bookings credited to a set of sends: kept appointments (`bookings`, with their revenue
+    and how many were a new client's), cancelled and no-shows counted apart."""
+
+    bookings: int = 0
+    cancelled: int = 0
+    no_shows: int = 0
+    new_clients: int = 0
+    revenue_cents: int = 0
+    simulated: bool = False
+
+    def __add__(self, other: BookingSums) -> BookingSums:
+        return BookingSums(
+            self.bookings + other.bookings,
+            self.cancelled + other.cancelled,
+            self.no_shows + other.no_shows,
+            self.new_clients + other.new_clients,
+            self.revenue_cents + other.revenue_cents,
+            self.simulated or other.simulated,
+        )
+
+
+@dataclass(frozen=True)
 class SegmentMetrics:
     segment: str
     code: str
     counts: MetricCounts
+    # None: no bookings were ever imported, so booking figures are unknown (not zero).
+    bookings: BookingSums | None = None
 
 
 @dataclass(frozen=True)
@@ -477,6 +502,7 @@ class CampaignMetrics:
     segments: tuple[SegmentMetrics, ...]
     totals: MetricCounts
     simulated: bool = False
+    bookings: BookingSums | None = None
 
 
 @dataclass(frozen=True)
@@ -505,3 +531,4 @@ class Overview:
     totals: MetricCounts
     campaigns: tuple[CampaignSummary, ...]
     simulated: bool
+    bookings: BookingSums | None = None

@@ -8,7 +8,7 @@ import base64
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid
 from pathlib import Path
@@ -18,19 +18,24 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from pipeline.bookings.figures import NO_BOOKINGS, booking_figures, rates, with_bookings
 from pipeline.config import Settings
 from pipeline.delivery.backends import open_backend
 from pipeline.errors import InputError
-from pipeline.metrics import campaign_metrics, daily_series, overview
-from pipeline.models import CampaignMetrics, DayMetrics, Overview
+from pipeline.metrics import daily_series
+from pipeline.models import DayMetrics
 from pipeline.render.compile import render_email
+from pipeline.segments import segment_label
 from pipeline.store import campaign_states as lifecycle_store
 from pipeline.store import utcnow
 from pipeline.store.users import list_users
 from pipeline.timerules import format_local
+from pipeline.week import local_bounds, window_figures
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
+
+    from pipeline.week import WindowFigures, WindowRow
 
 REPORT_TEMPLATE = "report"
 CHART_CID = "weekly-chart@clinicmail"
@@ -40,26 +45,19 @@ CHART_SERIES = (
     ("opens", "Opened"),
     ("clicks", "Clicked"),
     ("booking_clicks", "Booking clicks"),
+    ("bookings", "Bookings"),
 )
-COLUMNS = (
-    ("sent", "Sent"),
-    ("delivered", "Delivered"),
-    ("opens", "Opened"),
-    ("clicks", "Clicked"),
-    ("booking_clicks", "Booking clicks"),
-    ("bounced", "Bounced"),
-    ("unsubscribes", "Unsubscribed"),
-    ("complaints", "Complaints"),
-    ("skipped", "Skipped"),
-)
+# The segment tables' columns: few, short and numeric, so they read at 375 px. Rates and the
+# rest of the figures are in the week-at-a-glance list above them.
+COLUMNS = (("delivered", "Delivered"), ("opens", "Opened"), ("booking_clicks", "Booking clicks"))
+BOOKING_COLUMNS = (("bookings", "Bookings"), ("revenue", "Revenue"))
 
 
 @dataclass(frozen=True)
 class WeeklyReport:
     first_day: date
     last_day: date
-    overview: Overview
-    campaigns: tuple[CampaignMetrics, ...]
+    figures: WindowFigures
     days: tuple[DayMetrics, ...]
     attention: tuple[tuple[str, str, str], ...]  # (slug, state, reason) of missed/failed ones
     chart_png: bytes
@@ -68,31 +66,42 @@ class WeeklyReport:
     def subject(self) -> str:
         return f"Weekly report: {self.first_day:%-d %b} – {self.last_day:%-d %b %Y}"
 
+    @property
+    def simulated(self) -> bool:
+        return self.figures.simulated
+
+
+def week_of(day: date) -> tuple[date, date]:
+    """The local week (Monday to Sunday) that holds `day`."""
+    monday = day - timedelta(days=day.weekday())
+    return monday, monday + timedelta(days=6)
+
 
 def report_week(now: datetime, settings: Settings) -> tuple[date, date]:
-    """The seven local days that ended at the last local midnight before `now`."""
+    """The last whole local week (Monday to Sunday) before `now`: what the Monday report tells."""
     today = now.astimezone(settings.clinic.zone).date()
-    return today - timedelta(days=7), today - timedelta(days=1)
+    return week_of(today - timedelta(days=today.weekday() + 1))
 
 
 def build_weekly_report(
-    engine: Engine, settings: Settings, now: datetime | None = None
+    engine: Engine, settings: Settings, now: datetime | None = None, week: date | None = None
 ) -> WeeklyReport:
+    """The report of the local week holding `week` (default: the last whole week before
+    `now`). Tables and chart cover exactly that week's local days."""
     now = now or utcnow()
-    first_day, last_day = report_week(now, settings)
-    week_start = datetime.combine(first_day, time(0), tzinfo=settings.clinic.zone)
+    first_day, last_day = week_of(week) if week else report_week(now, settings)
+    week_start, _ = local_bounds(first_day, last_day, settings.clinic.zone)
     zone = settings.clinic.zone
     with engine.connect() as conn:
-        summary = overview(conn, first_day, zone=zone)
-        campaigns = tuple(campaign_metrics(conn, each.campaign) for each in summary.campaigns)
-        days = tuple(daily_series(conn, None, 7, today=last_day))
+        figures = window_figures(conn, first_day, last_day, zone=zone)
+        days = tuple(with_bookings(conn, daily_series(conn, None, 7, today=last_day), zone))
         attention = tuple(
             (c.slug, c.state, c.state_reason or "")
             for c in lifecycle_store.campaigns_in_states(conn, ("missed", "failed"))
             if c.scheduled_for is None or c.scheduled_for >= week_start
         )
     return WeeklyReport(
-        first_day, last_day, summary, campaigns, days, attention, weekly_chart(first_day, days)
+        first_day, last_day, figures, days, attention, weekly_chart(first_day, days)
     )
 
 
@@ -110,7 +119,7 @@ def weekly_chart(first_day: date, days: Sequence[DayMetrics]) -> bytes:
             marker="o",
             label=label,
         )
-    axes.set_ylabel("emails")
+    axes.set_ylabel("emails / bookings")
     axes.set_ylim(bottom=0, top=max(axes.get_ylim()[1], 1))
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes.legend(loc="upper left", fontsize=8, frameon=False)
@@ -121,45 +130,93 @@ def weekly_chart(first_day: date, days: Sequence[DayMetrics]) -> bytes:
     return buffer.getvalue()
 
 
-def _rows(counts) -> list[str]:
-    values = counts.as_dict()
-    return [str(values.get(key, 0)) for key, _ in COLUMNS]
+def _values(row: WindowRow, with_bookings: bool) -> list[str]:
+    values = [f"{getattr(row.counts, key):,}" for key, _ in COLUMNS]
+    if with_bookings:
+        figures = booking_figures(row.bookings, row.counts.delivered)
+        values += [f"{figures['bookings']:,}", f"{figures['revenue']:,.2f}"]
+    return values
+
+
+def _glance(row: WindowRow) -> list[dict[str, str]]:
+    """The week's figures as (label, value) lines, each rate saying what it is out of."""
+    counts, figures = row.counts, rates(row.counts)
+    booked = booking_figures(row.bookings, counts.delivered)
+
+    def of_delivered(value: int, key: str) -> str:
+        return f"{value:,} ({_percent(figures[key])} of delivered)"
+
+    lines = [
+        ("Sent", f"{counts.sent:,}"),
+        ("Delivered", f"{counts.delivered:,}"),
+        ("Opened by people", of_delivered(counts.opens, "open_rate")),
+        ("Clicked", of_delivered(counts.clicks, "click_rate")),
+        ("Booking clicks", of_delivered(counts.booking_clicks, "booking_click_rate")),
+    ]
+    if booked["bookings_imported"]:
+        lines += [
+            ("Bookings", f"{booked['bookings']:,} ({booked['new_clients']:,} new clients)"),
+            ("Revenue", f"{booked['revenue']:,.2f}"),
+            ("Cancelled / no-shows", f"{booked['cancelled']:,} / {booked['no_shows']:,}"),
+        ]
+    else:
+        lines.append(("Bookings", NO_BOOKINGS))
+    lines += [
+        (
+            "Bounced",
+            f"{counts.bounced:,} ({_percent(figures['bounce_rate'])} of delivered + bounced)",
+        ),
+        ("Unsubscribed", of_delivered(counts.unsubscribes, "unsubscribe_rate")),
+        ("Complaints", of_delivered(counts.complaints, "complaint_rate")),
+    ]
+    return [{"label": label, "value": value} for label, value in lines]
+
+
+def _percent(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.1f}%"
 
 
 def report_context(report: WeeklyReport, settings: Settings, chart_src: str) -> dict[str, Any]:
     zone = settings.clinic.zone
+    segments = {segment.name: segment for segment in settings.segments}
+    figures = report.figures
+    imported = figures.bookings_imported
+
+    def rows(window_rows: Sequence[WindowRow]) -> list[dict[str, Any]]:
+        return [
+            {"label": segment_label(segments, row.segment), "values": _values(row, imported)}
+            for row in window_rows
+        ]
+
     return {
         "clinic": settings.clinic,
         "subject": report.subject,
         "preheader": (
-            f"{report.overview.totals.sent} emails sent, {report.overview.totals.clicks} "
-            "clicked, over the last seven days"
+            f"{figures.total.counts.sent:,} emails sent, {figures.total.counts.booking_clicks:,} "
+            "booking clicks this week"
         ),
         "period": f"{report.first_day:%A %-d %B} to {report.last_day:%A %-d %B %Y}",
-        "columns": [label for _, label in COLUMNS],
-        "totals": _rows(report.overview.totals),
-        "segments": [
-            {"label": each.segment, "values": _rows(each.counts)}
-            for each in report.overview.segments
-        ],
+        "glance": _glance(figures.total),
+        "columns": [label for _, label in COLUMNS + (BOOKING_COLUMNS if imported else ())],
+        "bookings_note": None if imported else f"Bookings: {NO_BOOKINGS}.",
+        "totals": _values(figures.total, imported),
+        "segments": rows(figures.segments),
         "campaigns": [
             {
                 "name": each.name,
-                "slug": each.campaign,
+                "slug": each.slug,
                 "state": each.state,
                 "started": format_local(each.started_at, zone) if each.started_at else "",
-                "values": _rows(each.totals),
-                "segments": [
-                    {"label": seg.segment, "values": _rows(seg.counts)} for seg in each.segments
-                ],
+                "values": _values(each.total, imported),
+                "segments": rows(each.segments),
             }
-            for each in report.campaigns
+            for each in figures.campaigns
         ],
         "attention": [
             {"slug": slug, "state": state, "reason": reason}
             for slug, state, reason in report.attention
         ],
-        "simulated": report.overview.simulated,
+        "simulated": figures.simulated,
         "chart_src": chart_src,
     }
 

@@ -36,7 +36,7 @@ def rendered_variant(nonce: str = "0123456789abcdef01234567") -> RenderedVariant
     }
     html = (
         "<html><body><p>Hello {first_name},</p>"
-        '<p><a href="{booking}?utm_source=clinicmail">Book a session</a> '
+        '<p><a href="{booking}?utm_source=clinicmail&amp;utm_medium=email">Book a session</a> '
         '<a href="https://harbourside-clinic.example/articles/legs">Read more</a></p>'
         '<p><a href="{view_url}">View online</a> <a href="{preferences_url}">Preferences</a> '
         '<a href="{unsubscribe_url}">Unsubscribe</a></p></body></html>'

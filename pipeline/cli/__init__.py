@@ -4,6 +4,7 @@ library function and turns library errors into a one-line message with exit code
 from __future__ import annotations
 
 from pipeline.cli.base import main
+from pipeline.cli.bookings import register as _register_bookings
 from pipeline.cli.campaigns import register as _register_campaigns
 from pipeline.cli.contacts import register as _register_contacts
 from pipeline.cli.content import register as _register_content
@@ -24,6 +25,7 @@ _register_metrics(main)
 _register_schedule(main)
 _register_content(main)
 _register_contacts(main)
+_register_bookings(main)
 _register_segments(main)
 _register_serve(main)
 _register_users(main)

@@ -156,6 +156,7 @@ def resubscribe_command(app: AppContext, email: str, note: str) -> None:
 
     Example:
 
+    \b
         clinicmail contacts resubscribe jane@example.org --note "asked at reception, 21 Nov"
     """
     if not note.strip():

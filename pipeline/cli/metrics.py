@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from pipeline.bookings.figures import ensure_attribution, figures_document
 from pipeline.cli.base import AppContext, pass_app, print_json, print_table
 from pipeline.metrics import (
     DAILY_FIGURES,
@@ -60,6 +61,7 @@ def campaign_status(app: AppContext, slug: str, as_json: bool) -> None:
 
         clinicmail campaign status spring-back-care --json
     """
+    ensure_attribution(app.engine, app.settings)
     with app.engine.connect() as conn:
         metrics = campaign_metrics(conn, slug)
     if as_json:
@@ -102,6 +104,7 @@ def metrics_command(app: AppContext, days: int, as_json: bool) -> None:
     """
     today = local_today(app.settings.clinic.zone)
     since = today - timedelta(days=days - 1)
+    ensure_attribution(app.engine, app.settings)
     with app.engine.connect() as conn:
         summary = overview(conn, since, zone=app.settings.clinic.zone)
         series = daily_series(conn, None, days, today=today)
@@ -112,10 +115,13 @@ def metrics_command(app: AppContext, days: int, as_json: bool) -> None:
                 "days": days,
                 "simulated": summary.simulated,
                 "segments": [
-                    {"segment": segment.segment, **segment.counts.as_dict()}
+                    {
+                        "segment": segment.segment,
+                        **figures_document(segment.counts, segment.bookings),
+                    }
                     for segment in summary.segments
                 ],
-                "totals": summary.totals.as_dict(),
+                "totals": figures_document(summary.totals, summary.bookings),
                 "campaigns": [
                     {
                         "campaign": campaign.campaign,

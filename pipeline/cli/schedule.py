@@ -202,11 +202,16 @@ def worker(
 
         clinicmail worker --id worker-1
     """
-    from pipeline.store import upgrade
+    from pipeline.store import open_engine, upgrade
     from pipeline.worker.scheduler import run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    upgrade(app.engine)
+    # Migrate first, on an engine of its own: app.engine refuses a database not yet migrated.
+    migrating = open_engine(app.settings.database_url)
+    try:
+        upgrade(migrating)
+    finally:
+        migrating.dispose()
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())

@@ -17,8 +17,10 @@ DEFAULT_DEMO_CONTACTS = 500
 def _uvicorn_server(app: AppContext, host: str, port: int):
     import uvicorn
 
+    from pipeline.bookings.figures import ensure_attribution
     from pipeline.web.app import create_app
 
+    ensure_attribution(app.engine, app.settings)
     config = uvicorn.Config(
         create_app(app.settings, app.engine), host=host, port=port, log_level="warning"
     )

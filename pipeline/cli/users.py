@@ -50,6 +50,7 @@ def users_add(app: AppContext, email: str, role: str, password_stdin: bool) -> N
 
     Example:
 
+    \b
         clinicmail users add anna@clinic.example --role marketing
         clinicmail users add boss@clinic.example --role owner --password-stdin < pw.txt
     """

@@ -4,8 +4,10 @@ their case and spacing, and a mapping file (YAML) for anything else."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 from pipeline.contacts.normalise import InvalidValue, attribute_name
 from pipeline.errors import CsvError
@@ -83,10 +85,13 @@ def _target(raw: str) -> str:
     value = raw.strip()
     if value in FIELDS:
         return value
-    return "attributes." + attribute_name(value.removeprefix("attributes."))
+    try:
+        return "attributes." + attribute_name(value.removeprefix("attributes."))
+    except InvalidValue as error:
+        raise InvalidValue(f"{error} (fields: {', '.join(FIELDS)}; or an attribute name)") from None
 
 
-def load_mapping(path: Path) -> ColumnMapping:
+def load_mapping(path: Path, target_of: Callable[[str], str] = _target) -> ColumnMapping:
     """Read a mapping file:
 
     columns:
@@ -114,10 +119,10 @@ def load_mapping(path: Path) -> ColumnMapping:
         if not isinstance(heading, str) or not isinstance(target, str):
             raise CsvError("each entry is 'Heading: target'", path=shown, line=line)
         try:
-            targets[heading_key(heading)] = _target(target)
+            targets[heading_key(heading)] = target_of(target)
         except InvalidValue as error:
             raise CsvError(
-                f"heading {heading!r}: {error} (fields: {', '.join(FIELDS)}; or an attribute name)",
+                f"heading {heading!r}: {error}",
                 path=shown,
                 line=line,
             ) from None
@@ -138,27 +143,37 @@ class ColumnPlan:
     ignored: tuple[str, ...]
 
 
-def plan_columns(headings: list[str], mapping: ColumnMapping, shown: str) -> ColumnPlan:
+def plan_columns(
+    headings: list[str],
+    mapping: ColumnMapping,
+    shown: str,
+    *,
+    known: Mapping[str, str] = KNOWN_HEADINGS,
+    required: Mapping[str, str] = MappingProxyType({"email": "Email"}),
+) -> ColumnPlan:
+    """Which column holds each target. `known` maps heading keys to targets; each target in
+    `required` (with the heading to suggest) must have a column, else CsvError."""
     indexes: dict[str, list[int]] = {}
     names: dict[str, str] = {}
     ignored = []
     for index, heading in enumerate(headings):
         key = heading_key(heading)
-        target = mapping.columns.get(key) or KNOWN_HEADINGS.get(key)
+        target = mapping.columns.get(key) or known.get(key)
         if target is None or target == "ignore":
             if heading.strip():
                 ignored.append(heading.strip())
             continue
         indexes.setdefault(target, []).append(index)
         names.setdefault(target, heading.strip())
-    if "email" not in indexes:
-        shown_headings = ", ".join(repr(h.strip()) for h in headings if h.strip()) or "none"
-        raise CsvError(
-            f"no email column among the headings ({shown_headings}); name one 'Email' or map "
-            "it with --mapping",
-            path=shown,
-            line=1,
-        )
+    for target, suggested in required.items():
+        if target not in indexes:
+            shown_headings = ", ".join(repr(h.strip()) for h in headings if h.strip()) or "none"
+            raise CsvError(
+                f"no {target.replace('_', ' ')} column among the headings ({shown_headings}); "
+                f"name one {suggested!r} or map it with --mapping",
+                path=shown,
+                line=1,
+            )
     return ColumnPlan(
         indexes={target: tuple(found) for target, found in indexes.items()},
         headings=names,

@@ -1,5 +1,5 @@
 """RSS and Atom feeds (feedparser): one article per entry, its HTML sanitised and read into
-blocks like a page's; feeds by URL are fetched with httpx."""
+blocks like a page's."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from datetime import date
 from urllib.parse import urlsplit
 
 import feedparser
-import httpx
 
 from pipeline.errors import ContentError
 from pipeline.models import Article, ParseWarning
@@ -17,24 +16,6 @@ from .assemble import Paragraph, Parts, build_article
 from .html import read_html_blocks, sanitise
 from .links import ClinicLinks
 from .text import clean_inline, normalise, sentences, slugify
-
-FETCH_TIMEOUT_SECONDS = 20.0
-_USER_AGENT = "clinicmail (article import)"
-
-
-def fetch(url: str, timeout: float = FETCH_TIMEOUT_SECONDS) -> tuple[bytes, str]:
-    """The body and content type at `url`; a ContentError when it cannot be had."""
-    try:
-        response = httpx.get(
-            url, timeout=timeout, follow_redirects=True, headers={"User-Agent": _USER_AGENT}
-        )
-    except httpx.TimeoutException:
-        raise ContentError(f"{url} did not answer within {timeout:g} seconds") from None
-    except httpx.HTTPError as error:
-        raise ContentError(f"could not fetch {url}: {error}") from None
-    if response.status_code >= 400:
-        raise ContentError(f"{url} answered HTTP {response.status_code}: check the address")
-    return response.content, response.headers.get("content-type", "")
 
 
 def parse_feed(data: bytes, path: str, links: ClinicLinks) -> list[Article]:

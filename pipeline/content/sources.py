@@ -5,16 +5,37 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from types import ModuleType
+
+import httpx
 
 from pipeline.errors import ContentError
+from pipeline.extras import require
 from pipeline.models import Article
 
-from .feed import fetch, parse_feed
-from .html import parse_html_page
 from .links import ClinicLinks, KnownArticle
 from .markdown import parse_markdown
 from .plaintext import parse_plain_text
 from .text import decode, refuse_empty
+
+FETCH_TIMEOUT_SECONDS = 20.0
+_USER_AGENT = "clinicmail (article import)"
+
+
+def fetch(url: str, timeout: float = FETCH_TIMEOUT_SECONDS) -> tuple[bytes, str]:
+    """The body and content type at `url`; a ContentError when it cannot be had."""
+    try:
+        response = httpx.get(
+            url, timeout=timeout, follow_redirects=True, headers={"User-Agent": _USER_AGENT}
+        )
+    except httpx.TimeoutException:
+        raise ContentError(f"{url} did not answer within {timeout:g} seconds") from None
+    except httpx.HTTPError as error:
+        raise ContentError(f"could not fetch {url}: {error}") from None
+    if response.status_code >= 400:
+        raise ContentError(f"{url} answered HTTP {response.status_code}: check the address")
+    return response.content, response.headers.get("content-type", "")
+
 
 KINDS_BY_SUFFIX = {
     ".md": "markdown",
@@ -49,7 +70,9 @@ def parse_path(path: Path, links: ClinicLinks, name: str | None = None) -> list[
     return parse_bytes(data, shown, links, kind)
 
 
-def parse_source(source: str, links: ClinicLinks, timeout: float = 20.0) -> list[Article]:
+def parse_source(
+    source: str, links: ClinicLinks, timeout: float = FETCH_TIMEOUT_SECONDS
+) -> list[Article]:
     """The articles at a URL (a feed or an article page, fetched) or in a file."""
     if not is_url(source):
         return parse_path(Path(source), links)
@@ -75,13 +98,20 @@ def parse_bytes(
     if kind == "feed":
         # feedparser reads the feed's own encoding declaration, so only emptiness is checked.
         refuse_empty(data, name)
-        return parse_feed(data, name, links)
+        return _reader("feed", "importing an RSS or Atom feed").parse_feed(data, name, links)
     text = decode(data, name)
     if kind == "html":
-        return [parse_html_page(text, name, links, source_url)]
+        page = _reader("html", "importing a web page")
+        return [page.parse_html_page(text, name, links, source_url)]
     if kind == "markdown":
         return [parse_markdown(text, name, links)]
     return [parse_plain_text(text, name, links)]
+
+
+def _reader(module: str, purpose: str) -> ModuleType:
+    # Pages and feeds are read with the 'import' extra (trafilatura, lxml, feedparser), which
+    # Markdown and plain text do not need: their modules are imported only when one is read.
+    return require(f"pipeline.content.{module}", "import", purpose)
 
 
 def _sniff(data: bytes) -> str:

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from html import unescape as html_unescape
 from typing import Any
 
 import httpx
@@ -21,6 +22,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from pipeline.tracking import SIGNATURE_HEADER, SIMULATED_FIELD, TIMESTAMP_HEADER
+from pipeline.urls import same_address
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +151,8 @@ def _clickable_links(html: str) -> list[str]:
     """Links a reader might click: not the unsubscribe or preference links, and none that still
     holds a per-recipient placeholder."""
     links = []
-    for url in _HREF.findall(html):
+    # A mail client follows the address the HTML means: "&amp;" in an attribute is "&".
+    for url in map(html_unescape, _HREF.findall(html)):
         lowered = url.lower()
         if "unsubscribe" in lowered or "preferences" in lowered or "%" in url.split("?")[0]:
             continue
@@ -160,7 +163,7 @@ def _clickable_links(html: str) -> list[str]:
 def _pick_link(
     rng: random.Random, links: list[str], booking_url: str | None, rates: DemoRates
 ) -> str:
-    booking = [url for url in links if booking_url and url.startswith(booking_url)]
+    booking = [url for url in links if same_address(url, booking_url)]
     if booking and rng.random() < rates.booking_click_share:
         return rng.choice(booking)
     return rng.choice(links)

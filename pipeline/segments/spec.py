@@ -7,6 +7,7 @@ conditions); nothing in the file is ever evaluated as code.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -358,3 +359,12 @@ def _condition(field: str, test: Any, where: _Where) -> Condition:
     elif isinstance(value, int | float) and not isinstance(value, bool):
         value = str(value)
     return Condition(field=field, op=op, value=value)
+
+
+def segment_label(segments: Mapping[str, Segment], name: str) -> str:
+    """What people read for a segment: its label from segments.yaml, never its internal name
+    when there is a label to show."""
+    segment = segments.get(name)
+    if segment is not None:
+        return segment.label
+    return "Everyone else" if name == GENERAL_SEGMENT else name

@@ -8,6 +8,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 from pipeline.errors import ConfigError
+from pipeline.extras import require
 
 WAL_CHECKPOINT_PAGES = 10_000
 
@@ -28,6 +29,9 @@ def open_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "postgresql":
         if parsed.drivername in ("postgresql", "postgres"):
             parsed = parsed.set(drivername="postgresql+psycopg")
+        if parsed.get_driver_name() == "psycopg":
+            # The driver is the 'postgres' extra: checked here, where its absence can be named.
+            require("psycopg", "postgres", "a PostgreSQL database")
         return create_engine(parsed, pool_pre_ping=True)
     raise ConfigError(
         f"unsupported database URL {parsed.render_as_string(hide_password=True)!r}: "

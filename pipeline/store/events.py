@@ -7,8 +7,6 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import lru_cache
-from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Table, case, exists, select, update
@@ -16,9 +14,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
 from pipeline.models import Event
+from pipeline.store.bookings import make_demo_bookings
 from pipeline.store.contacts import suppress, unsubscribe_contact
 from pipeline.store.row_batches import insert_new_rows, select_where_in, update_where_in
 from pipeline.store.tables import contacts, event_counts, events, send_engagements, sends
+from pipeline.urls import same_address
 
 # The metric (and engagement kind) each SendGrid event counts towards; open and click are
 # handled apart (machine opens, booking clicks).
@@ -93,19 +93,11 @@ def _insert(conn: Connection, table: Table):
     return dialect.insert(table)
 
 
-@lru_cache(maxsize=4096)
 def booking_click(url: str | None, booking_url: str) -> bool:
-    """Whether a clicked `url` is the clinic's booking page: same address, with or without the
-    campaign's UTM parameters (any other query must match the booking URL's own)."""
-    if not url:
-        return False
-    clicked, booking = urlsplit(url), urlsplit(booking_url)
-
-    def key(parts) -> tuple:
-        query = sorted((k, v) for k, v in parse_qsl(parts.query) if not k.startswith("utm_"))
-        return (parts.netloc.lower(), parts.path.rstrip("/") or "/", query)
-
-    return key(clicked) == key(booking)
+    """Whether a clicked `url` is the clinic's booking page (see pipeline.urls.normalise_url:
+    the campaign's UTM parameters, escaping, host case, a trailing slash and a default port do
+    not matter; any other query must match the booking URL's own)."""
+    return same_address(url, booking_url)
 
 
 def engagement_kinds(event: Event, booking_url: str) -> tuple[str, ...]:
@@ -172,7 +164,10 @@ def record_events(
         row[0] for row in insert_new_rows(conn, events, rows, ("sg_event_id",), ("sg_event_id",))
     }
     new_events = [unique[event_id] for event_id in unique if event_id in stored_ids]
-    _count_first_engagements(conn, new_events, refs, zone, booking_url)
+    first_booking_clicks = _count_first_engagements(conn, new_events, refs, zone, booking_url)
+    simulated_booking_clicks = [event for event in first_booking_clicks if event.simulated]
+    if simulated_booking_clicks:
+        make_demo_bookings(conn, simulated_booking_clicks, received_at)
     _move_send_statuses(conn, new_events, refs, received_at)
     suppressed = _apply_suppressions(conn, new_events, refs, received_at, source)
     return IngestReport(len(batch), len(new_events), len(batch) - len(new_events), suppressed)
@@ -184,7 +179,8 @@ def _count_first_engagements(
     refs: dict[int, _SendRef],
     zone: ZoneInfo,
     booking_url: str,
-) -> None:
+) -> list[Event]:
+    """Count each send's first engagement of each kind; returns the first booking clicks."""
     # The earliest event of each (send, kind) in this batch stands for it.
     firsts: dict[tuple[int, str], Event] = {}
     for event in sorted(new_events, key=lambda e: e.occurred_at):
@@ -193,7 +189,7 @@ def _count_first_engagements(
         for kind in engagement_kinds(event, booking_url):
             firsts.setdefault((event.send_id, kind), event)
     if not firsts:
-        return
+        return []
     inserted = insert_new_rows(
         conn,
         send_engagements,
@@ -211,7 +207,7 @@ def _count_first_engagements(
             day = days[event.occurred_at] = event.occurred_at.astimezone(zone).date()
         counts[(ref.campaign_id, ref.variant_id, day, kind, event.simulated)] += 1
     if not counts:
-        return
+        return []
     upsert = _insert(conn, event_counts)
     upsert = upsert.on_conflict_do_update(
         index_elements=["campaign_id", "variant_id", "day", "kind", "simulated"],
@@ -232,6 +228,7 @@ def _count_first_engagements(
             for (campaign_id, variant_id, day, kind, simulated), count in sorted(counts.items())
         ],
     )
+    return [firsts[(send_id, kind)] for send_id, kind in inserted if kind == "booking_clicks"]
 
 
 def _move_send_statuses(

@@ -209,3 +209,90 @@ def campaign_clicks(conn: Connection, campaign_id: int) -> list[tuple[str, int]]
         )
     )
     return [(url, send_id) for url, send_id in rows]
+
+
+def engagement_by_variant(
+    conn: Connection, campaign_ids: list[int]
+) -> list[tuple[int, int, str, str, bool, int]]:
+    """(campaign id, variant id, segment name, kind, simulated, sends) of these campaigns from
+    the engagement counters: a few hundred rows whatever the number of events."""
+    if not campaign_ids:
+        return []
+    rows = conn.execute(
+        select(
+            event_counts.c.campaign_id,
+            event_counts.c.variant_id,
+            variants.c.segment,
+            event_counts.c.kind,
+            event_counts.c.simulated,
+            func.sum(event_counts.c.count),
+        )
+        .join(variants, variants.c.id == event_counts.c.variant_id)
+        .where(event_counts.c.campaign_id.in_(campaign_ids))
+        .group_by(
+            event_counts.c.campaign_id,
+            event_counts.c.variant_id,
+            variants.c.segment,
+            event_counts.c.kind,
+            event_counts.c.simulated,
+        )
+    )
+    return [(c, v, segment, kind, bool(sim), int(n)) for c, v, segment, kind, sim, n in rows]
+
+
+def sends_sent_between(
+    conn: Connection, first: datetime, end: datetime
+) -> list[tuple[int, int, int]]:
+    """(campaign id, variant id, sends) of sends handed to the provider in [first, end)."""
+    rows = conn.execute(
+        select(sends.c.campaign_id, sends.c.variant_id, func.count())
+        .where(sends.c.sent_at >= first, sends.c.sent_at < end)
+        .group_by(sends.c.campaign_id, sends.c.variant_id)
+    )
+    return [(campaign_id, variant_id, int(count)) for campaign_id, variant_id, count in rows]
+
+
+def engagement_between(
+    conn: Connection, first_day: date, last_day: date
+) -> list[tuple[int, int, str, bool, int]]:
+    """(campaign id, variant id, kind, simulated, sends) first seen on local days in
+    [first_day, last_day]."""
+    rows = conn.execute(
+        select(
+            event_counts.c.campaign_id,
+            event_counts.c.variant_id,
+            event_counts.c.kind,
+            event_counts.c.simulated,
+            func.sum(event_counts.c.count),
+        )
+        .where(event_counts.c.day >= first_day, event_counts.c.day <= last_day)
+        .group_by(
+            event_counts.c.campaign_id,
+            event_counts.c.variant_id,
+            event_counts.c.kind,
+            event_counts.c.simulated,
+        )
+    )
+    return [(c, v, kind, bool(sim), int(n)) for c, v, kind, sim, n in rows]
+
+
+def campaigns_by_id(conn: Connection, ids: list[int]) -> list[CampaignRow]:
+    if not ids:
+        return []
+    rows = conn.execute(
+        select(*_CAMPAIGN_COLUMNS)
+        .where(campaigns.c.id.in_(ids))
+        .order_by(campaigns.c.started_at.desc(), campaigns.c.id.desc())
+    )
+    return [CampaignRow(*row) for row in rows]
+
+
+def variants_by_id(conn: Connection, ids: list[int]) -> dict[int, VariantRow]:
+    if not ids:
+        return {}
+    rows = conn.execute(
+        select(variants.c.id, variants.c.segment, variants.c.segment_code)
+        .where(variants.c.id.in_(ids))
+        .order_by(variants.c.id)
+    )
+    return {row[0]: VariantRow(*row) for row in rows}

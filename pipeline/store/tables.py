@@ -22,6 +22,11 @@ from sqlalchemy import (
 
 from pipeline.store.types import UtcDateTime
 
+# The events attribution looks at (clicks, and opens by a person), as each database writes the
+# condition; queries repeat it word for word so that each database uses the partial index.
+TOUCH_EVENTS_SQLITE = "event = 'click' OR (event = 'open' AND machine_open = 0)"
+TOUCH_EVENTS_POSTGRESQL = "event = 'click' OR (event = 'open' AND machine_open = false)"
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -190,6 +195,16 @@ events = Table(
         sqlite_where=text("event = 'click'"),
         postgresql_where=text("event = 'click'"),
     ),
+    # Attribution: a client's latest click or human open of each send, read from the index
+    # alone. Partial (clicks and human opens only), so ingestion of other events pays nothing.
+    Index(
+        "ix_events_touches",
+        "send_id",
+        "event",
+        "occurred_at",
+        sqlite_where=text(TOUCH_EVENTS_SQLITE),
+        postgresql_where=text(TOUCH_EVENTS_POSTGRESQL),
+    ),
 )
 
 # One row per send and kind of engagement (delivered, opens, clicks, ...) the first time it is
@@ -217,6 +232,38 @@ event_counts = Table(
     Column("simulated", Boolean, primary_key=True),
     Column("count", Integer, nullable=False),
     sqlite_with_rowid=False,
+)
+
+# Appointments imported from the booking system. `booking_key` is what makes an import
+# idempotent: the appointment's own id when the export has one, else (email, start, service).
+# A booking of an address with no contact keeps contact_id NULL (counted, never attributed).
+# The attributed_* columns hold the attribution computed set-based when bookings arrive (or
+# the attribution settings change: `attribution` records which model and window made them),
+# so the owner's comparison reads a few thousand rows, not events.
+bookings = Table(
+    "bookings",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("booking_key", String(400), nullable=False, unique=True),
+    Column("appointment_id", String(200)),
+    Column("email_key", String(320), nullable=False),
+    Column("contact_id", ForeignKey("contacts.id", ondelete="SET NULL")),
+    Column("starts_at", UtcDateTime(), nullable=False),
+    Column("booked_at", UtcDateTime(), nullable=False),
+    Column("service", Text, nullable=False, default=""),
+    Column("value_cents", Integer, nullable=False, default=0),
+    Column("status", String(20), nullable=False),
+    Column("new_client", Boolean, nullable=False, default=False),
+    Column("simulated", Boolean, nullable=False, default=False),
+    Column("attributed_send_id", ForeignKey("sends.id", ondelete="SET NULL")),
+    Column("attributed_campaign_id", ForeignKey("campaigns.id", ondelete="SET NULL")),
+    Column("attributed_variant_id", ForeignKey("variants.id", ondelete="SET NULL")),
+    Column("attribution", String(40)),
+    Column("imported_at", UtcDateTime(), nullable=False),
+    # Attribution looks a client's bookings up by contact; new-client flags by address.
+    Index("ix_bookings_contact_id", "contact_id"),
+    Index("ix_bookings_email_key_starts_at", "email_key", "starts_at"),
+    Index("ix_bookings_attributed_campaign_id", "attributed_campaign_id"),
 )
 
 users = Table(

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.routing import iter_route_contexts
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from pipeline.bookings.figures import booking_figures, rates
 from pipeline.campaigns.actions import (
     ActionResult,
     approve_campaign,
@@ -20,8 +21,15 @@ from pipeline.campaigns.actions import (
     resume_campaign,
     schedule_campaign,
 )
+from pipeline.comparison import SORT_KEYS, comparison, health_flags
 from pipeline.metrics import campaign_metrics, daily_series, local_today, overview
-from pipeline.models import CampaignLifecycle, MetricCounts, StaffUser
+from pipeline.models import (
+    BookingSums,
+    CampaignLifecycle,
+    MetricCounts,
+    SegmentMetrics,
+    StaffUser,
+)
 from pipeline.store import campaign_states as lifecycle_store
 from pipeline.web.auth import api_user
 from pipeline.web.staff.campaign_preview import build_preview, create_web_campaign
@@ -69,10 +77,31 @@ class Counts(BaseModel):
     unknown: int
 
 
+class Figures(BaseModel):
+    """Rates (fractions: 0.012 is 1.2%; null when nothing to divide by) and booking figures
+    (null, with bookings_imported false, until a bookings file is imported: unknown, not 0)."""
+
+    open_rate: float | None = Field(description="People's opens of delivered")
+    click_rate: float | None = Field(description="Clicks of delivered")
+    booking_click_rate: float | None = Field(description="Booking clicks of delivered")
+    unsubscribe_rate: float | None = Field(description="Unsubscribes of delivered")
+    complaint_rate: float | None = Field(description="Spam reports of delivered")
+    bounce_rate: float | None = Field(description="Bounces of delivered + bounced")
+    bookings_imported: bool
+    bookings: int | None = Field(description="Kept appointments credited to these emails")
+    cancelled: int | None
+    no_shows: int | None
+    new_clients: int | None = Field(description="No earlier appointment in the imported history")
+    returning_clients: int | None
+    revenue: float | None
+    bookings_per_1000_delivered: float | None
+
+
 class SegmentFigures(BaseModel):
     segment: str
     code: str
     counts: Counts
+    figures: Figures
 
 
 class CampaignFigures(BaseModel):
@@ -81,6 +110,24 @@ class CampaignFigures(BaseModel):
     simulated: bool = Field(description="true when some figures come from demo events")
     segments: list[SegmentFigures]
     totals: Counts
+    figures: Figures
+
+
+class ComparisonRow(BaseModel):
+    campaign: str
+    name: str
+    started_at: datetime | None
+    segment: str | None = Field(description="null: all segments")
+    counts: Counts
+    figures: Figures
+    health: list[str] = Field(description="Thresholds passed (complaints, bounces)")
+
+
+class ComparisonFigures(BaseModel):
+    since: date
+    simulated: bool
+    bookings_imported: bool
+    rows: list[ComparisonRow]
 
 
 class ActionOutcome(BaseModel):
@@ -140,6 +187,7 @@ class OverviewFigures(BaseModel):
     simulated: bool
     segments: list[SegmentFigures]
     totals: Counts
+    figures: Figures
 
 
 def allowed_methods(app: FastAPI, path: str) -> list[str]:
@@ -170,6 +218,19 @@ def _campaign(record: CampaignLifecycle) -> Campaign:
 
 def _counts(counts: MetricCounts) -> Counts:
     return Counts(**counts.as_dict())
+
+
+def _figures(counts: MetricCounts, bookings: BookingSums | None) -> Figures:
+    return Figures(**rates(counts), **booking_figures(bookings, counts.delivered))
+
+
+def _segment(segment: SegmentMetrics) -> SegmentFigures:
+    return SegmentFigures(
+        segment=segment.segment,
+        code=segment.code,
+        counts=_counts(segment.counts),
+        figures=_figures(segment.counts, segment.bookings),
+    )
 
 
 def _outcome(result: ActionResult) -> ActionOutcome:
@@ -237,11 +298,9 @@ def get_campaign_metrics(request: Request, slug: Slug) -> CampaignFigures:
         campaign=metrics.campaign,
         state=metrics.state,
         simulated=metrics.simulated,
-        segments=[
-            SegmentFigures(segment=s.segment, code=s.code, counts=_counts(s.counts))
-            for s in metrics.segments
-        ],
+        segments=[_segment(s) for s in metrics.segments],
         totals=_counts(metrics.totals),
+        figures=_figures(metrics.totals, metrics.bookings),
     )
 
 
@@ -291,11 +350,45 @@ def metrics_overview(request: Request, query: Annotated[OverviewQuery, Query()])
     return OverviewFigures(
         since=figures.since,
         simulated=figures.simulated,
-        segments=[
-            SegmentFigures(segment=s.segment, code=s.code, counts=_counts(s.counts))
-            for s in figures.segments
-        ],
+        segments=[_segment(s) for s in figures.segments],
         totals=_counts(figures.totals),
+        figures=_figures(figures.totals, figures.bookings),
+    )
+
+
+class ComparisonQuery(OverviewQuery):
+    segment: str | None = Field(default=None, max_length=60, description="Default: all")
+    sort: str = Field(default="delivered", pattern="^(" + "|".join(SORT_KEYS) + ")$")
+    dir: str = Field(default="desc", pattern="^(asc|desc)$")
+
+
+@router.get("/metrics/comparison", summary="The dashboard's comparison: one row per campaign")
+def metrics_comparison(
+    request: Request, query: Annotated[ComparisonQuery, Query()]
+) -> ComparisonFigures:
+    zone = request.app.state.settings.clinic.zone
+    since = local_today(zone) - timedelta(days=query.days - 1)
+    with request.app.state.engine.connect() as conn:
+        result = comparison(
+            conn, since, zone=zone, segment=query.segment, sort=query.sort,
+            descending=query.dir == "desc",
+        )  # fmt: skip
+    return ComparisonFigures(
+        since=since,
+        simulated=result.simulated,
+        bookings_imported=result.bookings_imported,
+        rows=[
+            ComparisonRow(
+                campaign=row.campaign,
+                name=row.name,
+                started_at=row.started_at,
+                segment=row.segment,
+                counts=_counts(row.counts),
+                figures=_figures(row.counts, row.bookings),
+                health=[text for _, text in health_flags(row.counts)],
+            )
+            for row in result.rows
+        ],
     )
 
 

@@ -23,6 +23,7 @@ NOT_PAGES = {
     "/campaigns/{slug}/when",
     "/campaigns/{slug}/preview/{segment}",
     "/contacts/export",
+    "/dashboard.csv",
     "/favicon.ico",
     "/preview-image",
     "/report/email",

@@ -59,9 +59,17 @@ def test_campaign_status_json_has_the_exact_shape(started):
         "athletes",
         "desk_workers",
     ]
+    added = ["open_rate", "click_rate", "booking_click_rate", "unsubscribe_rate",
+             "complaint_rate", "bounce_rate", "bookings_imported", "bookings", "cancelled",
+             "no_shows", "new_clients", "returning_clients", "revenue",
+             "bookings_per_1000_delivered"]  # fmt: skip
     for segment in document["segments"]:
-        assert list(segment) == ["segment", *METRIC_NAMES]
-    assert list(document["totals"]) == list(METRIC_NAMES)
+        assert list(segment) == ["segment", *METRIC_NAMES, *added]
+    assert list(document["totals"]) == [*METRIC_NAMES, *added]
+    # No bookings file imported: booking figures are unknown, never 0.
+    assert document["totals"]["bookings_imported"] is False
+    assert document["totals"]["bookings"] is None and document["totals"]["revenue"] is None
+    assert document["totals"]["click_rate"] == 1.0
     athletes = document["segments"][0]
     assert (athletes["sent"], athletes["delivered"], athletes["opens"]) == (1, 1, 1)
     assert (athletes["clicks"], athletes["booking_clicks"]) == (1, 1)

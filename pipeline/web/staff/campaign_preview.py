@@ -20,7 +20,6 @@ from pipeline.contacts.normalise import InvalidValue, normalise_email
 from pipeline.delivery.backends import open_backend
 from pipeline.errors import DeliveryError, InputError, NotFoundError
 from pipeline.models import (
-    GENERAL_SEGMENT,
     CampaignSpec,
     Finding,
     Plan,
@@ -181,10 +180,3 @@ def local_datetime(settings: Settings, day: str, clock: str) -> datetime:
             f"{day} {clock} is not a date and time; use YYYY-MM-DD and HH:MM"
         ) from None
     return local_to_utc(moment, settings.clinic.zone, where="send time")
-
-
-def segment_label(segments: dict[str, Segment], name: str) -> str:
-    segment = segments.get(name)
-    if segment is not None:
-        return segment.label
-    return "Everyone else" if name == GENERAL_SEGMENT else name

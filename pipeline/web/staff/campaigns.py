@@ -18,6 +18,7 @@ from pipeline.campaigns.actions import (
 from pipeline.errors import ClinicmailError, NotFoundError, StateError
 from pipeline.metrics import campaign_metrics, top_links
 from pipeline.models import APPROVABLE, CANCELLABLE, PAUSABLE, SCHEDULABLE, StaffUser
+from pipeline.segments import segment_label
 from pipeline.store import campaign_states as lifecycle_store
 from pipeline.store import utcnow
 from pipeline.store.articles import list_articles
@@ -28,7 +29,6 @@ from pipeline.web.staff.campaign_preview import (
     build_preview,
     create_web_campaign,
     preview_html,
-    segment_label,
     send_test_email,
 )
 from pipeline.web.staff.campaign_schedule import proposal, resume_refusal, state_words

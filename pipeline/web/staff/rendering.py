@@ -23,6 +23,7 @@ NAVIGATION = (
     ("/campaigns", "Campaigns", "all"),
     ("/content", "Content", "all"),
     ("/contacts", "Contacts", "all"),
+    ("/bookings", "Bookings", "all"),
     ("/messages", "Received mail", "demo"),
     ("/report", "Report", "all"),
     ("/users", "Users", "owner"),
@@ -35,8 +36,8 @@ def _format_number(value: float | int | None, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
 
 
-def _format_percent(value: float | None) -> str:
-    return "–" if value is None else f"{value * 100:.1f}%"
+def _format_percent(value: float | None, digits: int = 1) -> str:
+    return "–" if value is None else f"{value * 100:.{digits}f}%"
 
 
 def _format_when(value: datetime | date | None, zone: str | None = None) -> str:
