@@ -13,8 +13,7 @@ from fastapi.responses import Response
 from starlette.datastructures import FormData, UploadFile
 
 from pipeline.content import content_hash, is_url, parse_bytes, workspace_links
-from pipeline.content.feed import fetch
-from pipeline.content.sources import KINDS_BY_SUFFIX
+from pipeline.content.sources import KINDS_BY_SUFFIX, fetch
 from pipeline.content.sync import CONTENT_FOLDER
 from pipeline.content.text import slugify
 from pipeline.errors import ClinicmailError, InputError, StateError

@@ -20,11 +20,12 @@ from pipeline.campaigns.actions import get_lifecycle
 from pipeline.campaigns.sync import spec_hash
 from pipeline.errors import ClinicmailError, InputError, StateError
 from pipeline.models import CampaignLifecycle, CampaignSpec, SegmentOverride, StaffUser
+from pipeline.segments import segment_label
 from pipeline.store import campaign_states as lifecycle_store
 from pipeline.store import utcnow
 from pipeline.store.articles import get_article
 from pipeline.web.auth import staff_user
-from pipeline.web.staff.campaign_preview import build_preview, campaign_spec, segment_label
+from pipeline.web.staff.campaign_preview import build_preview, campaign_spec
 from pipeline.web.staff.rendering import flash, redirect, render
 
 router = APIRouter(include_in_schema=False)
