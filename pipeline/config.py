@@ -100,8 +100,11 @@ class SenderSection(_Section):
     unsubscribe_mailbox: EmailStr | None = None
 
 
+DEFAULT_PORT = 8000
+
+
 class WebSection(_Section):
-    public_url: str = "http://127.0.0.1:8000"
+    public_url: str = f"http://127.0.0.1:{DEFAULT_PORT}"
     # Addresses (or networks) of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are
     # believed; empty: the client address is the socket's, whatever headers a request carries.
     trusted_proxies: tuple[str, ...] = ()
@@ -255,6 +258,16 @@ class Settings(BaseModel):
 
     def path(self, *parts: str) -> Path:
         return self.workspace.joinpath(*parts)
+
+    def listening_on(self, host: str, port: int) -> Settings:
+        """These settings for an app listening on `host`:`port`: unless `[web] public_url` (or
+        CLINICMAIL_PUBLIC_URL) was given, links in emails and printed addresses follow the
+        port, so `run --port 8101` never sends people to port 8000."""
+        if "public_url" in self.web.model_fields_set:
+            return self
+        reachable = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        web = self.web.model_copy(update={"public_url": f"http://{reachable}:{port}"})
+        return self.model_copy(update={"web": web})
 
 
 _FILE_SECTIONS = (

@@ -13,6 +13,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from pipeline.campaigns.loading import plan_by_slug
+from pipeline.campaigns.review import review_campaign
 from pipeline.config import Settings
 from pipeline.errors import NotFoundError, StateError
 from pipeline.models import (
@@ -21,6 +23,7 @@ from pipeline.models import (
     PAUSABLE,
     SCHEDULABLE,
     CampaignLifecycle,
+    Finding,
 )
 from pipeline.store import campaign_states as store
 from pipeline.store import utcnow
@@ -34,6 +37,19 @@ from pipeline.timerules import (
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
+
+
+class ChecksFailed(StateError):
+    """Approval refused: the campaign's checks found errors (`errors`, the review's findings)."""
+
+    def __init__(self, slug: str, errors: tuple[Finding, ...]) -> None:
+        self.errors = errors
+        first = errors[0]
+        where = "" if first.segment == "-" else f", for {first.segment}"
+        super().__init__(
+            f"cannot approve campaign {slug!r}: its checks found {len(errors)} error(s); "
+            f"first{where}: {first.message} (`clinicmail campaign check {slug}` lists them)"
+        )
 
 
 @dataclass(frozen=True)
@@ -73,9 +89,6 @@ def approve_checked_campaign(
     """The one approval rule staff go through, from the web, the API and the CLI alike: a draft
     is planned, rendered and checked first, and approved only when no check is an error (a
     campaign already approved is left as it is)."""
-    from pipeline.campaigns.loading import plan_by_slug
-    from pipeline.campaigns.review import review_campaign
-
     campaign = get_lifecycle(engine, slug)
     if campaign.state in APPROVABLE:
         segments = settings.segments
@@ -83,12 +96,7 @@ def approve_checked_campaign(
             plan = plan_by_slug(conn, settings, slug, segments)
         errors = review_campaign(settings, plan, segments).errors
         if errors:
-            first = errors[0]
-            where = "" if first.segment == "-" else f", for {first.segment}"
-            raise StateError(
-                f"cannot approve campaign {slug!r}: its checks found {len(errors)} error(s); "
-                f"first{where}: {first.message} (`clinicmail campaign check {slug}` lists them)"
-            )
+            raise ChecksFailed(slug, tuple(errors))
     return approve_campaign(engine, slug, approved_by, now)
 
 

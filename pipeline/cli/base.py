@@ -37,6 +37,10 @@ class AppContext:
             raise
         return engine
 
+    def listen_on(self, host: str, port: int) -> None:
+        """The web app will listen on `host`:`port`: the public address follows unless set."""
+        self.settings = self.settings.listening_on(host, port)
+
     def close(self) -> None:
         """Return the engine's connections when the command ends (unclosed ones warn)."""
         if "engine" in self.__dict__:

@@ -15,8 +15,11 @@ PARENT_VARIABLE = "CLINICMAIL_RUN_PARENT"
 STOP_WAIT_SECONDS = 30.0
 
 
-def spawn(workspace: Path, *arguments: str) -> subprocess.Popen:
-    """`clinicmail --workspace WORKSPACE ARGUMENTS...` as a child of this process."""
+def spawn(
+    workspace: Path, *arguments: str, environment: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """`clinicmail --workspace WORKSPACE ARGUMENTS...` as a child of this process, with
+    `environment` added to this process's."""
     command = [
         sys.executable,
         "-c",
@@ -25,8 +28,8 @@ def spawn(workspace: Path, *arguments: str) -> subprocess.Popen:
         str(workspace),
         *arguments,
     ]
-    environment = {**os.environ, PARENT_VARIABLE: str(os.getpid())}
-    return subprocess.Popen(command, env=environment)
+    child_environment = {**os.environ, **(environment or {}), PARENT_VARIABLE: str(os.getpid())}
+    return subprocess.Popen(command, env=child_environment)
 
 
 def stop_children(children: list[subprocess.Popen]) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from pipeline.cli.base import AppContext, pass_app
 from pipeline.cli.children import spawn, stop_children
 from pipeline.cli.users import announce_first_owner
-from pipeline.config import LOCAL_SERVER_PORT, WEBHOOK_PATH, Settings
+from pipeline.config import DEFAULT_PORT, LOCAL_SERVER_PORT, WEBHOOK_PATH, Settings
 
 DEFAULT_DEMO_CONTACTS = 500
 LOCAL_SERVER_START_SECONDS = 30.0
@@ -51,7 +51,9 @@ def proxy_options(settings: Settings) -> dict[str, Any]:
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--port", default=DEFAULT_PORT, show_default=True, type=int, help="Port to listen on."
+)
 @pass_app
 def serve(app: AppContext, host: str, port: int) -> None:
     """Run the web app (staff pages, API, public pages, webhook) until interrupted. It does not
@@ -61,14 +63,17 @@ def serve(app: AppContext, host: str, port: int) -> None:
 
         clinicmail serve --host 0.0.0.0 --port 8080
     """
+    app.listen_on(host, port)
     server = web_server(app.settings, app.engine, host, port)
-    click.echo(f"clinicmail web app on http://{host}:{port}/ (sign in at /login)")
+    click.echo(f"clinicmail web app on {app.settings.web.public_url}/ (sign in at /login)")
     server.run()
 
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address the app listens on.")
-@click.option("--port", default=8000, show_default=True, type=int, help="Port the app listens on.")
+@click.option(
+    "--port", default=DEFAULT_PORT, show_default=True, type=int, help="Port the app listens on."
+)
 @click.option(
     "--demo-contacts",
     default=DEFAULT_DEMO_CONTACTS,
@@ -114,6 +119,7 @@ def run(
     from pipeline.demo import seed_demo_contacts
     from pipeline.store import open_engine, upgrade
 
+    app.listen_on(host, port)
     settings = app.settings
     # Migrate first, on an engine of its own: app.engine refuses a database not yet migrated.
     migrating = open_engine(settings.database_url)
@@ -137,9 +143,11 @@ def run(
                 click.echo(f"demo: {seeded.created} fictional clients added")
             children.append(_start_local_server(settings, host, port, sendgrid_port, seed))
         announce_first_owner(app)
-        children.append(spawn(settings.workspace, "worker"))
+        # The worker renders the emails: their links follow the port `run` listens on too.
+        public_url = {"CLINICMAIL_PUBLIC_URL": settings.web.public_url}
+        children.append(spawn(settings.workspace, "worker", environment=public_url))
         server = web_server(settings, app.engine, host, port)
-        click.echo(f"clinicmail is running: open http://{host}:{port}/ ; Ctrl-C stops")
+        click.echo(f"clinicmail is running: open {settings.web.public_url}/ ; Ctrl-C stops")
         server.run()
     finally:
         stop_children(children)

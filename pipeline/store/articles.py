@@ -123,3 +123,30 @@ def _current_version(conn: Connection, slug: str) -> Row | None:
             articles.c.slug == slug
         )
     ).first()
+
+
+def save_article_with_source(
+    conn: Connection, article: Article, source_text: str
+) -> Literal["added", "updated", "unchanged"]:
+    """Store an article added or edited in the staff app, keeping the text it was parsed from
+    in its document (`source_text`), so staff can edit that text again later."""
+    outcome = upsert_article(conn, article)
+    document = article_document(article) | {"source_text": source_text}
+    conn.execute(update(articles).where(articles.c.slug == article.slug).values(document=document))
+    return outcome
+
+
+def article_source_text(conn: Connection, slug: str) -> str | None:
+    """The text an article was added or last edited with in the staff app; None for articles
+    from content/ files or imported by the command line."""
+    document = conn.execute(select(articles.c.document).where(articles.c.slug == slug)).scalar()
+    if document is None:
+        raise NotFoundError(f"no article with slug {slug!r}")
+    return document.get("source_text")
+
+
+def article_slugs(conn: Connection) -> dict[str, str | None]:
+    """Every stored article's slug and the file or address it came from."""
+    return {
+        slug: path for slug, path in conn.execute(select(articles.c.slug, articles.c.source_path))
+    }

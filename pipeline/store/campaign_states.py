@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from pipeline.models import CampaignLifecycle
+from pipeline.store.segments import mailable_condition
 from pipeline.store.tables import campaigns, contacts, digest_runs, sends
 
 # Send statuses that mean an email went out, or may have (in flight or awaiting reconciliation).
@@ -273,3 +274,68 @@ def digest_runs_of(conn: Connection, campaign_id: int) -> list[dict[str, Any]]:
         .order_by(digest_runs.c.occurrence_at)
     )
     return [dict(row._mapping) for row in rows]
+
+
+def contacts_at_weekly_cap(conn: Connection, campaign_id: int, at: datetime, cap: int) -> int:
+    """How many contacts would be skipped by the weekly cap if `campaign_id` started at `at`
+    (among mailable contacts; who of them is in the audience is known only when it starts)."""
+    # The cap is a correlated count per contact; when no other campaign has an email in the
+    # window (the usual case), nobody can be at the cap and the scan is skipped.
+    recent = conn.execute(
+        select(sends.c.id)
+        .where(
+            sends.c.campaign_id != campaign_id,
+            or_(sends.c.status == "queued", sends.c.updated_at > at - CAP_WINDOW),
+        )
+        .limit(1)
+    ).first()
+    if cap > 0 and recent is None:
+        return 0
+    return conn.execute(
+        select(func.count())
+        .select_from(contacts)
+        .where(mailable_condition(at), ~weekly_cap_condition(at, cap, campaign_id))
+    ).scalar_one()
+
+
+# Sends whose status shows a claim happened: once one exists, a cancel cannot be taken back.
+_CLAIMED = ("sending", "sent", "unknown", "delivered", "bounced", "dropped", "failed")
+
+
+def undo_cancel(
+    conn: Connection, slug: str, back_to: str, cancelled_at: datetime, now: datetime
+) -> bool:
+    """Take back a cancel made at `cancelled_at`: the campaign returns to `back_to` and the
+    emails the cancel skipped are queued again. Only while nothing else changed it since and
+    no batch of it was ever claimed; False otherwise, with nothing changed."""
+    found = find_campaign(conn, slug)
+    if found is None or found.state != "cancelled":
+        return False
+    claimed = conn.execute(
+        select(func.count())
+        .select_from(sends)
+        .where(sends.c.campaign_id == found.id, sends.c.status.in_(_CLAIMED))
+    ).scalar_one()
+    if claimed:
+        return False
+    moved = conn.execute(
+        update(campaigns)
+        .where(
+            campaigns.c.id == found.id,
+            campaigns.c.state == "cancelled",
+            campaigns.c.updated_at == cancelled_at,
+        )
+        .values(state=back_to, state_reason=None, updated_at=now)
+    ).rowcount
+    if not moved:
+        return False
+    conn.execute(
+        update(sends)
+        .where(
+            sends.c.campaign_id == found.id,
+            sends.c.status == "skipped",
+            sends.c.reason == "campaign cancelled",
+        )
+        .values(status="queued", reason=None, updated_at=now)
+    )
+    return True

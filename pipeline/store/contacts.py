@@ -23,7 +23,15 @@ from pipeline.errors import NotFoundError
 from pipeline.identity import email_hash, email_key, is_email_hash, tags_from_column, tags_to_column
 from pipeline.models import Contact
 from pipeline.store.segments import mailable_condition, segment_condition
-from pipeline.store.tables import campaigns, contacts, events, sends, suppressions, variants
+from pipeline.store.tables import (
+    campaigns,
+    consent_changes,
+    contacts,
+    events,
+    sends,
+    suppressions,
+    variants,
+)
 from pipeline.store.types import utcnow
 
 __all__ = [
@@ -161,16 +169,23 @@ def _set_consent(
             updated_at=now,
         )
     )
+    conn.execute(
+        insert(consent_changes).values(
+            contact_id=contact_id, status=status, source=source, wording=wording, created_at=now
+        )
+    )
 
 
-def unsubscribe_contact(conn: Connection, contact_id: int, source: str, now: datetime) -> bool:
+def unsubscribe_contact(
+    conn: Connection, contact_id: int, source: str, now: datetime, wording: str | None = None
+) -> bool:
     """Withdraw the contact's consent and suppress their address, at once. True when they were
     not already unsubscribed. A later import cannot make them mailable again: an import never
     turns `unsubscribed` back into `subscribed`, and the suppression stays."""
     row = _consent_of(conn, contact_id)
     changed = row.consent_status != "unsubscribed"
     if changed:
-        _set_consent(conn, contact_id, "unsubscribed", source, None, now)
+        _set_consent(conn, contact_id, "unsubscribed", source, wording, now)
     suppress(conn, row.email_hash, "unsubscribe", source, now=now)
     return changed
 
@@ -336,8 +351,27 @@ def contact_export(conn: Connection, email: str, now: datetime) -> dict[str, Any
     if reason is not None:
         document["why_not_mailable"] = reason
     document["suppressions"] = held_suppressions
+    document["consent_history"] = consent_history(conn, row.id)
     document["sends"] = _sends_of(conn, row.id)
     return document
+
+
+def consent_history(conn: Connection, contact_id: int) -> list[dict[str, Any]]:
+    """Each change of the contact's consent after it was first recorded, oldest first."""
+    rows = conn.execute(
+        select(
+            consent_changes.c.status,
+            consent_changes.c.source,
+            consent_changes.c.wording,
+            consent_changes.c.created_at,
+        )
+        .where(consent_changes.c.contact_id == contact_id)
+        .order_by(consent_changes.c.created_at, consent_changes.c.id)
+    )
+    return [
+        {"status": r.status, "source": r.source, "wording": r.wording, "at": _iso(r.created_at)}
+        for r in rows
+    ]
 
 
 def _sends_of(conn: Connection, contact_id: int) -> list[dict[str, Any]]:

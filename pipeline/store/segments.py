@@ -84,7 +84,7 @@ def like_escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _has_tag(tag: str) -> ColumnElement[bool]:
+def has_tag(tag: str) -> ColumnElement[bool]:
     return contacts.c.tags.like(f"%,{like_escape(normalise_tag(tag))},%", escape="\\")
 
 
@@ -98,7 +98,7 @@ def _condition(condition: Condition, today: date) -> ColumnElement[bool]:
         if op == "present":
             return contacts.c.tags != ","
         if op in ("equals", "in"):
-            return or_(false(), *(_has_tag(tag) for tag in _values(value)))
+            return or_(false(), *(has_tag(tag) for tag in _values(value)))
         if op == "contains":
             # A substring of any one tag: ",a,b," never puts a comma inside a tag.
             return or_(

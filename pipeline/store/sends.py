@@ -423,3 +423,16 @@ def _plain_sent(conn: Connection, send_ids: Sequence[int]) -> bool:
         return False
     any_event = exists().where(events.c.send_id.between(min(send_ids), max(send_ids)))
     return not conn.execute(select(any_event)).scalar_one()
+
+
+def send_of_contact(
+    conn: Connection, campaign_id: int, contact_id: int
+) -> tuple[str, str | None] | None:
+    """The status of the campaign's email to this contact and its reason, or None when the
+    contact is not in the campaign's audience (unmailable when it started, or in no segment)."""
+    row = conn.execute(
+        select(sends.c.status, sends.c.reason).where(
+            sends.c.campaign_id == campaign_id, sends.c.contact_id == contact_id
+        )
+    ).first()
+    return None if row is None else (row.status, row.reason)

@@ -329,5 +329,20 @@ staff_sessions = Table(
     Column("expires_at", UtcDateTime(), nullable=False),
 )
 
+# Every change of a contact's consent after it was first recorded (unsubscribes by link, by
+# mailbox or by staff at the client's request, and subscribing again), with how the person asked,
+# so staff can answer "when and how did they leave?". Deleted with the contact on erasure.
+consent_changes = Table(
+    "consent_changes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("contact_id", ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("wording", Text),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index("ix_consent_changes_contact_id", "contact_id"),
+)
+
 # APScheduler creates and owns this table in the same database; migrations leave it alone.
 SCHEDULER_JOBS_TABLE = "apscheduler_jobs"

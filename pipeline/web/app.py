@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -54,11 +54,17 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_exception_handler(ClinicmailError, _clinicmail_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_api_route("/favicon.ico", _favicon, include_in_schema=False)
     app.include_router(staff_router(settings))
     app.include_router(api.router)
     app.include_router(public.router)
     app.include_router(webhooks.router)
     return app
+
+
+def _favicon() -> FileResponse:
+    """Browsers ask for /favicon.ico whatever the page links; the same small SVG answers."""
+    return FileResponse(STATIC_DIR / "favicon.svg", media_type="image/svg+xml")
 
 
 async def _http_error(request: Request, error: Exception) -> Response:

@@ -20,9 +20,12 @@ PHONE = 375
 # (an email's own layout is checked by the template tests and the previews).
 NOT_PAGES = {
     "/campaigns/{slug}/progress",
+    "/campaigns/{slug}/when",
     "/campaigns/{slug}/preview/{segment}",
     "/contacts/export",
     "/dashboard.csv",
+    "/favicon.ico",
+    "/preview-image",
     "/report/email",
     "/messages/{message_id}/html",
 }
@@ -59,6 +62,15 @@ def _first_link(page: Page, url: str, pattern: str) -> str:
     return found[0]
 
 
+def other_user_removal(page: Page, clinic: RunningClinic, email: str) -> str:
+    """The confirmation page for removing a staff user other than the owner (added here)."""
+    page.goto(f"{clinic.url}/users")
+    if page.locator(f"text={email}").count() == 0:
+        page.fill("form[action='/users'] input[name=email]", email)
+        page.click("form[action='/users'] button[type=submit]")
+    return _first_link(page, f"{clinic.url}/users", r"/users/\d+/delete")
+
+
 def _examples(page: Page, clinic: RunningClinic) -> dict[str, str]:
     """One real value per path parameter: a campaign (made here if there is none), an article,
     and a received message (a test send makes sure there is one)."""
@@ -70,9 +82,21 @@ def _examples(page: Page, clinic: RunningClinic) -> dict[str, str]:
     expect(page.locator(".flash.ok")).to_contain_text("Test email sent")
     article = _first_link(page, f"{clinic.url}/content", r"/content/[^/]+")
     message = _first_link(page, f"{clinic.url}/messages", r"/messages/[^/]+")
+    page.goto(f"{clinic.url}/content/add")
+    page.fill(
+        "textarea[name=text]", "Shoulders at the desk (narrow)\n\nA desk day tightens them.\n"
+    )
+    page.click("button:text('Preview')")
+    page.click("button:text('Save article')")
+    expect(page.locator(".flash.ok")).to_contain_text("Saved")
+    pasted = page.url.removeprefix(clinic.url)
     return {
         "/campaigns/{slug}": f"/campaigns/{campaign}",
+        "/campaigns/{slug}/edit": f"/campaigns/{campaign}/edit",
+        "/campaigns/{slug}/cancel": f"/campaigns/{campaign}/cancel",
+        "/users/{user_id}/delete": other_user_removal(page, clinic, "narrow@clinic.example"),
         "/content/{slug}": article,
+        "/content/{slug}/edit": f"{pasted}/edit",
         "/messages/{message_id}": message,
     }
 

@@ -42,12 +42,9 @@ def _make_and_schedule(page: Page, clinic: RunningClinic) -> str:
     expect(page.locator(".flash.ok")).to_contain_text("Draft made")
     campaign_url = page.url
     page.click("button:text('Approve')")
-    expect(page.locator(".flash.ok")).to_contain_text("approved")
-    soon = datetime.now(ZONE) + timedelta(seconds=8)
-    page.fill("input[name=day]", soon.date().isoformat())
-    page.fill("input[name=clock]", soon.strftime("%H:%M:%S"))
-    page.click("button:text('Schedule')")
-    expect(page.locator(".flash.ok")).to_contain_text("scheduled")
+    expect(page.locator(".flash.ok")).to_contain_text("Approved")
+    page.click("button:text('Send now')")
+    expect(page.locator(".flash.ok")).to_contain_text("Sending starts in a few seconds")
     return campaign_url
 
 

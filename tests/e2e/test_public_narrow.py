@@ -23,6 +23,8 @@ def client_links(clinic: RunningClinic, monkeypatch: pytest.MonkeyPatch) -> dict
     The demo simulation is seeded, so this client's simulated fate is the same in every run."""
     monkeypatch.delenv("CLINICMAIL_DATABASE_URL", raising=False)
     monkeypatch.setenv("CLINICMAIL_SECRET_KEY", "e2e-secret-key")
+    # The running app's links follow the port it listens on (no public_url is set).
+    monkeypatch.setenv("CLINICMAIL_PUBLIC_URL", clinic.url)
     settings = load_settings(clinic.workspace)
     engine = open_engine(settings.database_url)
     with engine.connect() as conn:

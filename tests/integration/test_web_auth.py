@@ -219,7 +219,9 @@ def test_owner_cannot_remove_themselves_from_the_users_page(signed_in, web_app):
         from pipeline.store.users import get_user_by_email
 
         me = get_user_by_email(conn, "owner@clinic.example")
-    response = signed_in.post(f"/users/{me.id}/delete", data={"csrf_token": signed_in.csrf})
+    response = signed_in.post(
+        f"/users/{me.id}/delete", data={"csrf_token": signed_in.csrf, "confirmed": "yes"}
+    )
     assert response.status_code == 409
 
 

@@ -141,7 +141,7 @@ def test_the_contacts_page_searches_and_shows_mailability_tags_and_segments(web_
     leeward = next(row for row in rows if "sam_lee@example.org" in row)
     assert '<span class="badge ok">yes</span>' in leeward
     assert "Everyone else" in leeward
-    assert 'href="/contacts?email=sam_lee%40example.org&amp;q=LEE&amp;page=1"' in leeward
+    assert 'href="/contacts?email=sam_lee%40example.org"' in leeward
     assert 'href="/contacts/export?email=sam_lee%40example.org"' in leeward
     assert 'value="LEE"' in page.text
 
@@ -154,7 +154,7 @@ def test_a_row_link_opens_the_contact_with_export_and_erase(web_app, signed_in):
     assert contact.status_code == 200
     assert 'id="contact"' in contact.text and "Erase this contact" in contact.text
     assert "mayhew@clinic.example" in contact.text.split('id="contact"')[1]
-    assert len(_result_rows(contact.text)) == 1, "the search stays shown beside the contact"
+    assert 'href="/contacts">← Contacts</a>' in contact.text
 
 
 def test_wildcards_in_the_search_box_are_literal_on_the_page(web_app, signed_in):

@@ -75,22 +75,24 @@ def test_an_unknown_article_is_refused_with_a_message(synced, signed_in):
 def test_approve_schedule_pause_resume_and_cancel_from_the_page(synced, signed_in):
     slug = _make_campaign(signed_in)
     approved = signed_in.post(f"/campaigns/{slug}/approve", data={"csrf_token": signed_in.csrf})
-    assert "approved" in approved.text
+    assert "Approved. Now choose when it goes out." in approved.text
     local_today = utcnow().astimezone(synced.state.settings.clinic.zone).date()
     day = (local_today + timedelta(days=1)).isoformat()
     scheduled = signed_in.post(
         f"/campaigns/{slug}/schedule",
         data={"day": day, "clock": "10:00", "csrf_token": signed_in.csrf},
     )
-    assert f"scheduled {slug}" in scheduled.text
+    assert "Scheduled. Goes out 10:00 tomorrow." in scheduled.text
     paused = signed_in.post(f"/campaigns/{slug}/pause", data={"csrf_token": signed_in.csrf})
-    assert f"paused {slug}" in paused.text
+    assert "Paused: nothing more goes out until you resume it." in paused.text
     resumed = signed_in.post(f"/campaigns/{slug}/resume", data={"csrf_token": signed_in.csrf})
-    assert f"resumed {slug}" in resumed.text
-    cancelled = signed_in.post(f"/campaigns/{slug}/cancel", data={"csrf_token": signed_in.csrf})
-    assert f"cancelled {slug}" in cancelled.text
+    assert "Resumed: it goes out 10:00 tomorrow." in resumed.text
+    cancelled = signed_in.post(
+        f"/campaigns/{slug}/cancel", data={"csrf_token": signed_in.csrf, "confirmed": "yes"}
+    )
+    assert "Cancelled" in cancelled.text
     again = signed_in.post(f"/campaigns/{slug}/approve", data={"csrf_token": signed_in.csrf})
-    assert "is already cancelled" in again.text
+    assert "It cannot be approved now: it was cancelled." in again.text
 
 
 def test_scheduling_in_the_past_is_refused_with_the_reason(synced, signed_in):
@@ -100,7 +102,8 @@ def test_scheduling_in_the_past_is_refused_with_the_reason(synced, signed_in):
         f"/campaigns/{slug}/schedule",
         data={"day": "2020-01-01", "clock": "09:00", "csrf_token": signed_in.csrf},
     )
-    assert "in the past" in response.text
+    assert "That time has passed: choose a later one." in response.text
+    assert "--at" not in response.text
 
 
 def test_campaign_list_and_progress(synced, signed_in):

@@ -15,6 +15,11 @@ OPEN_PATHS = {
     ("/login", "POST"),
     ("/logout", "POST"),
     ("/api/openapi.json", "GET"),
+    # The icon browsers ask for on every page, the sign-in page included.
+    ("/favicon.ico", "GET"),
+    # Images of email previews: the sandboxed preview frames send no session cookie; only
+    # addresses signed by the app are fetched.
+    ("/preview-image", "GET"),
 }
 # Clients and SendGrid reach these with signed tokens or signatures instead of a session.
 PUBLIC_MODULES = ("pipeline.web.public", "pipeline.web.webhooks")

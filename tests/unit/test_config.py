@@ -96,3 +96,17 @@ def test_no_workspace_says_what_to_do(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(WorkspaceError, match="clinicmail init"):
         load_settings()
+
+
+def test_the_public_address_follows_the_port_the_app_listens_on(monkeypatch):
+    monkeypatch.setenv("CLINICMAIL_SECRET_KEY", "k")
+    monkeypatch.delenv("CLINICMAIL_PUBLIC_URL", raising=False)
+    settings = load_settings(REPO).listening_on("0.0.0.0", 8101)
+    assert settings.web.public_url == "http://127.0.0.1:8101"
+
+
+def test_a_public_address_given_stays_whatever_the_port(monkeypatch):
+    monkeypatch.setenv("CLINICMAIL_SECRET_KEY", "k")
+    monkeypatch.setenv("CLINICMAIL_PUBLIC_URL", "https://mail.clinic.example")
+    settings = load_settings(REPO).listening_on("127.0.0.1", 8101)
+    assert settings.web.public_url == "https://mail.clinic.example"

@@ -86,9 +86,9 @@ def test_campaign_slugs_come_from_the_article_and_the_day():
 @pytest.mark.parametrize(
     ("state", "offered"),
     [
-        ("draft", {"approve", "cancel"}),
-        ("approved", {"schedule", "cancel"}),
-        ("scheduled", {"schedule", "pause", "cancel"}),
+        ("draft", {"edit", "approve", "cancel"}),
+        ("approved", {"edit", "schedule", "cancel"}),
+        ("scheduled", {"edit", "schedule", "pause", "cancel"}),
         ("sending", {"pause", "cancel"}),
         ("paused", {"resume", "cancel"}),
         ("sent", set()),
@@ -96,7 +96,11 @@ def test_campaign_slugs_come_from_the_article_and_the_day():
     ],
 )
 def test_a_campaign_page_offers_only_what_its_state_allows(state, offered):
-    assert {name for name, allowed in _actions(state).items() if allowed} == offered
+    assert {name for name, allowed in _actions(state, "web").items() if allowed} == offered
+
+
+def test_a_campaign_from_a_file_is_never_offered_for_editing():
+    assert not _actions("draft", "file")["edit"]
 
 
 def test_trend_chart_is_inline_svg_with_an_accessible_name():

@@ -11,12 +11,19 @@ from pipeline.config import Settings
 from pipeline.web.auth import staff_user, verify_csrf
 from pipeline.web.staff import (
     account,
+    article_editor,
     bookings,
+    campaign_calendar,
+    campaign_editor,
+    campaign_schedule,
     campaigns,
     comparison,
+    contact_page,
     contacts,
+    contacts_bulk,
     content,
     dashboard,
+    preview_images,
     report,
     users,
 )
@@ -35,12 +42,29 @@ def installed_pages(settings: Settings) -> list[APIRouter]:
 def staff_router(settings: Settings) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     router.include_router(account.public_router)
+    # Preview frames are sandboxed (an opaque origin, sent no session cookie), so their images
+    # come from an unguarded route; only signed addresses that previews made are fetched.
+    router.include_router(preview_images.router)
     # Order matters: sign-in is checked before the form token, so an anonymous post is sent to
     # the sign-in page rather than told its form expired.
     guarded = APIRouter(dependencies=[Depends(staff_user), Depends(verify_csrf)])
     for module in (
-        account, bookings, campaigns, comparison, contacts, content, dashboard, report, users,
-    ):  # fmt: skip
+        account,
+        article_editor,
+        bookings,
+        campaign_calendar,
+        campaign_editor,
+        campaign_schedule,
+        campaigns,
+        comparison,
+        contact_page,
+        contacts,
+        contacts_bulk,
+        content,
+        dashboard,
+        report,
+        users,
+    ):
         guarded.include_router(module.router)
     for pages in installed_pages(settings):
         guarded.include_router(pages)

@@ -33,6 +33,7 @@ from pipeline.store import campaign_states as lifecycle_store
 from pipeline.store import utcnow
 from pipeline.store.articles import get_article
 from pipeline.timerules import local_to_utc
+from pipeline.web.staff.preview_images import through_the_app
 
 WEB_TEMPLATE = "single"
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
@@ -89,8 +90,11 @@ def build_preview(
 
 
 def preview_html(settings: Settings, rendered: RenderedVariant) -> str:
-    """The variant as a sample recipient sees it (tokens filled with the preview recipient)."""
-    return personalise(rendered, preview_recipient(settings), settings).html
+    """The variant as a sample recipient sees it (tokens filled with the preview recipient),
+    its outside images loaded through the app so an unreachable one never holds it up."""
+    return through_the_app(
+        personalise(rendered, preview_recipient(settings), settings).html, settings
+    )
 
 
 def send_test_email(settings: Settings, rendered: RenderedVariant, address: str) -> None:

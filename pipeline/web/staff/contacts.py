@@ -7,21 +7,23 @@ import json
 import tempfile
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 
 from pipeline.contacts.importer import import_contacts
-from pipeline.errors import ClinicmailError, InputError
+from pipeline.errors import InputError
 from pipeline.metrics import local_today
 from pipeline.models import StaffUser
 from pipeline.shortlist import shorten
 from pipeline.store import utcnow
 from pipeline.store.contact_search import (
-    count_matching_contacts,
-    search_contacts,
+    ContactFilter,
+    count_filtered,
+    filter_condition,
+    filtered_contacts,
+    known_tags,
     segments_of_contacts,
 )
 from pipeline.store.contacts import (
@@ -34,6 +36,7 @@ from pipeline.store.contacts import (
 )
 from pipeline.store.segments import mailable_count, segment_counts
 from pipeline.web.auth import staff_user
+from pipeline.web.staff.contact_page import contact_page, contact_url
 from pipeline.web.staff.rendering import flash, redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -41,11 +44,6 @@ router = APIRouter(include_in_schema=False)
 SHOWN_REJECTIONS = 200
 # Search results per page: each row asks why_not_mailable, so a page stays a few dozen queries.
 RESULTS_PER_PAGE = 25
-
-
-def _contact_page(address: str) -> str:
-    """The contacts page showing one contact; the address quoted, as `+` would read as a space."""
-    return f"/contacts?{urlencode({'email': address})}"
 
 
 def _page_number(raw: str) -> int:
@@ -58,21 +56,43 @@ def _page_number(raw: str) -> int:
     return max(number, 1)
 
 
-def _page(request: Request, query: str = "", page: str = "1", **extra) -> Response:
+CONSENT_CHOICES = {
+    "subscribed": "Subscribed",
+    "unsubscribed": "Unsubscribed",
+    "none": "None recorded",
+}
+
+
+def contact_filter_from(params) -> ContactFilter:
+    """The filter in a request's query or form (unknown choices are ignored, not errors)."""
+    consent = str(params.get("consent", ""))
+    mailable = str(params.get("mailable", ""))
+    return ContactFilter(
+        query=" ".join(str(params.get("q", "")).split()),
+        segment=str(params.get("segment", "")),
+        consent=consent if consent in CONSENT_CHOICES else "",
+        mailable=mailable if mailable in ("yes", "no") else "",
+        tag=str(params.get("tag", "")).strip(),
+    )
+
+
+def _page(request: Request, page: str = "1", **extra) -> Response:
     settings = request.app.state.settings
     now = utcnow()
     today = local_today(settings.clinic.zone, now)
     segments = settings.segments
     labels = {segment.name: segment.label for segment in segments}
+    chosen = contact_filter_from(request.query_params)
+    condition = filter_condition(chosen, segments, today, now)
     with request.app.state.engine.connect() as conn:
         counts = segment_counts(conn, segments, today, now)
         total = contact_count(conn)
         mailable = mailable_count(conn, now)
-        matching = count_matching_contacts(conn, query)
+        matching = count_filtered(conn, condition)
         last_page = max(1, -(-matching // RESULTS_PER_PAGE))
         number = min(_page_number(page), last_page)
-        results = search_contacts(
-            conn, query, limit=RESULTS_PER_PAGE, offset=(number - 1) * RESULTS_PER_PAGE
+        results = filtered_contacts(
+            conn, condition, limit=RESULTS_PER_PAGE, offset=(number - 1) * RESULTS_PER_PAGE
         )
         ids = [contact.id for contact in results if contact.id is not None]
         in_segments = segments_of_contacts(conn, ids, segments, today)
@@ -85,14 +105,17 @@ def _page(request: Request, query: str = "", page: str = "1", **extra) -> Respon
             for contact in results
             if contact.id is not None
         ]
+        tags = known_tags(conn)
     context = {
         "segments": segments,
         "counts": counts,
         "total": total,
         "mailable": mailable,
-        "found": None,
-        "email": "",
-        "query": query,
+        "query": chosen.query,
+        "chosen": chosen,
+        "filter_query": chosen.as_query(),
+        "consent_choices": CONSENT_CHOICES,
+        "tags": tags,
         "results": rows,
         "matching": matching,
         "page_number": number,
@@ -106,25 +129,14 @@ def _page(request: Request, query: str = "", page: str = "1", **extra) -> Respon
 
 
 @router.get("/contacts")
-def contacts_page(request: Request, email: str = "", q: str = "", page: str = "1") -> Response:
-    """Search results (`q`: every word must match an address, name or tag; a page at a time)
-    and, with `email`, one contact in full with export and erasure."""
-    found = None
-    not_mailable = None
+def contacts_page(request: Request, email: str = "", page: str = "1") -> Response:
+    """The contacts, narrowed by search words (`q`: every word must match an address, name or
+    tag) and filters (segment, consent, mailable, tag), a page at a time; with `email`, one
+    contact's page."""
     address = email.strip()
-    query = " ".join(q.split())
     if address:
-        with request.app.state.engine.connect() as conn:
-            try:
-                found = get_contact(conn, address)
-            except ClinicmailError:
-                flash(request, f"No contact with the address {address}.", "error")
-                return redirect("/contacts")
-            assert found.id is not None
-            not_mailable = why_not_mailable(conn, found.id, utcnow())
-    return _page(
-        request, query=query, page=page, found=found, email=address, not_mailable=not_mailable
-    )
+        return contact_page(request, address)
+    return _page(request, page=page)
 
 
 # Most file systems take 255 bytes per name; the report quotes the name, so keep it short.
@@ -196,7 +208,7 @@ def contacts_erase(
     address = email.strip()
     if confirm.strip().lower() != address.lower():
         flash(request, "Type the address again to confirm the erasure.", "error")
-        return redirect(_contact_page(address))
+        return redirect(contact_url(address))
     with request.app.state.engine.begin() as conn:
         deleted = erase_contact(conn, address, f"web:{user.email}", utcnow())
     if deleted:
@@ -218,7 +230,7 @@ def contacts_resubscribe(
     address = email.strip()
     if not note.strip():
         flash(request, "Say how they asked to be added back (where, when, in what words).", "error")
-        return redirect(_contact_page(address))
+        return redirect(contact_url(address))
     with request.app.state.engine.begin() as conn:
         contact = get_contact(conn, address)
         assert contact.id is not None
@@ -227,4 +239,4 @@ def contacts_resubscribe(
         flash(request, f"{address} is subscribed again.")
     else:
         flash(request, f"{address} was not unsubscribed: nothing changed.", "error")
-    return redirect(_contact_page(address))
+    return redirect(contact_url(address))

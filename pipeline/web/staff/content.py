@@ -9,6 +9,7 @@ from pipeline.content import sync_content
 from pipeline.errors import ClinicmailError
 from pipeline.segments import score_article
 from pipeline.store.articles import get_article, list_articles
+from pipeline.web.staff.article_editor import is_read_only
 from pipeline.web.staff.rendering import flash, redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -63,5 +64,5 @@ def article_page(request: Request, slug: str) -> Response:
         for segment in segments
         if segment.name in relevance
     ]
-    context = {"article": article, "evidence": evidence}
+    context = {"article": article, "evidence": evidence, "read_only": is_read_only(article)}
     return render(request, "article.html", context)

@@ -77,8 +77,27 @@ def users_reset_password(request: Request, owner: Owner, user_id: int) -> Respon
     return _page(request, new_password={"email": person.email, "password": one_time})
 
 
+@router.get("/users/{user_id}/delete")
+def users_delete_confirm(request: Request, owner: Owner, user_id: int) -> Response:
+    person = _other_user(request, owner, user_id)
+    context = {
+        "title": f"Remove {person.email}?",
+        "message": "They can no longer sign in. To let them back, add them again as a new user.",
+        "action": f"/users/{person.id}/delete",
+        "confirm_label": "Yes, remove them",
+        "back": "/users",
+        "back_label": "No, keep them",
+        "danger": True,
+    }
+    return render(request, "confirm.html", context)
+
+
 @router.post("/users/{user_id}/delete")
-def users_delete(request: Request, owner: Owner, user_id: int) -> Response:
+def users_delete(
+    request: Request, owner: Owner, user_id: int, confirmed: Annotated[str, Form()] = ""
+) -> Response:
+    if confirmed != "yes":
+        return redirect(f"/users/{user_id}/delete")
     person = _other_user(request, owner, user_id)
     with request.app.state.engine.begin() as conn:
         user_store.delete_user(conn, person.id)

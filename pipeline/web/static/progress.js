@@ -1,26 +1,54 @@
-// Live progress on a sending campaign's page: poll its figures every few seconds, update them
-// in place, and reload the page once the campaign leaves the state it was in.
+// Live figures on a campaign's page: from scheduled, through sending, to the opens and clicks
+// that arrive for two days after it was sent, the page asks the app for its state and totals
+// and updates them in place. The server says how soon to ask again, and when to stop.
 (function () {
   "use strict";
   var panel = document.querySelector("[data-progress-url]");
   if (!panel) { return; }
   var url = panel.getAttribute("data-progress-url");
-  var state = panel.getAttribute("data-state");
+  var state = panel.getAttribute("data-progress-state");
   var numbers = new Intl.NumberFormat("en-GB");
+  var live = panel.querySelector("[data-live]");
+
+  function showState(answer) {
+    document.querySelectorAll("[data-state]").forEach(function (badge) {
+      badge.textContent = answer.state;
+      badge.className = "badge state-" + answer.state;
+    });
+    var reason = document.querySelector("[data-state-reason]");
+    if (reason) {
+      reason.textContent = answer.reason;
+      reason.hidden = !answer.reason;
+    }
+    if (answer.state !== state) {
+      // The buttons were for the earlier state: say so rather than offer what no longer applies.
+      var actions = document.querySelector("[data-actions]");
+      var stale = document.querySelector("[data-actions-stale]");
+      var schedule = document.getElementById("schedule");
+      if (actions) { actions.hidden = true; }
+      if (schedule) { schedule.hidden = true; }
+      if (stale) { stale.hidden = false; }
+    }
+  }
 
   function update() {
     fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (response) { return response.ok ? response.json() : null; })
-      .then(function (progress) {
-        if (!progress) { return; }
-        Object.keys(progress.totals).forEach(function (name) {
-          var cell = panel.querySelector('[data-figure="' + name + '"]');
-          if (cell) { cell.textContent = numbers.format(progress.totals[name]); }
+      .then(function (answer) {
+        if (!answer) { window.setTimeout(update, 10000); return; }
+        Object.keys(answer.totals).forEach(function (name) {
+          panel.querySelectorAll('[data-figure="' + name + '"]').forEach(function (cell) {
+            cell.textContent = numbers.format(answer.totals[name]);
+          });
         });
-        if (progress.state !== state) { window.location.reload(); return; }
-        window.setTimeout(update, 3000);
+        showState(answer);
+        if (answer.next_poll_seconds) {
+          window.setTimeout(update, answer.next_poll_seconds * 1000);
+        } else if (live) {
+          live.textContent = "These figures are final.";
+        }
       })
       .catch(function () { window.setTimeout(update, 10000); });
   }
-  window.setTimeout(update, 3000);
+  window.setTimeout(update, Number(panel.getAttribute("data-poll-seconds")) * 1000);
 })();
