@@ -437,11 +437,60 @@ def silent_image_host():
     server.close()
 
 
+def fetching_private_addresses(app) -> None:
+    """The app's settings with `[feeds] allow_private`: the test servers live on loopback."""
+    settings = app.state.settings
+    feeds = settings.feeds.model_copy(update={"allow_private": True})
+    app.state.settings = settings.model_copy(update={"feeds": feeds})
+
+
+@pytest.fixture
+def image_host():
+    """A loopback server that answers every GET with a small PNG."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Image(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(PNG)))
+            self.end_headers()
+            self.wfile.write(PNG)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Image)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/logo.png"
+    server.shutdown()
+    server.server_close()
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+
+
+def test_a_preview_image_at_a_private_address_is_not_fetched(synced, signed_in, image_host):
+    from pipeline.web.staff.preview_images import through_the_app
+
+    html = through_the_app(f'<img alt="logo" src="{image_host}">', synced.state.settings)
+    proxied = re.search(r'src="(/preview-image\?u=[^"]+)"', html)[1]
+    refused = signed_in.get(proxied)
+    assert refused.headers["content-type"].startswith("image/svg+xml")
+    assert b"image not reachable" in refused.content
+    fetching_private_addresses(synced)
+    allowed = signed_in.get(proxied)
+    assert allowed.headers["content-type"] == "image/png"
+    assert allowed.content == PNG
+
+
 def test_a_preview_shows_a_placeholder_for_an_image_that_does_not_come(
     synced, signed_in, silent_image_host
 ):
     from pipeline.web.staff.preview_images import through_the_app
 
+    fetching_private_addresses(synced)
     html = through_the_app(f'<img alt="logo" src="{silent_image_host}">', synced.state.settings)
     proxied = re.search(r'src="(/preview-image\?u=[^"]+)"', html)[1]
     answer = signed_in.get(proxied)

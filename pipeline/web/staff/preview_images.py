@@ -16,6 +16,8 @@ from fastapi.responses import Response
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from pipeline.config import Settings
+from pipeline.content.addresses import fetching_client
+from pipeline.errors import ContentError
 
 router = APIRouter(include_in_schema=False)
 FETCH_TIMEOUT_S = 2.0
@@ -28,7 +30,7 @@ PLACEHOLDER = (
     b'<rect width="240" height="60" fill="#e3e8ea"/><text x="120" y="35" text-anchor="middle" '
     b'font-family="sans-serif" font-size="12" fill="#5b686d">image not reachable</text></svg>'
 )
-_answers: OrderedDict[str, tuple[float, bytes, str]] = OrderedDict()
+_answers: OrderedDict[tuple[bool, str], tuple[float, bytes, str]] = OrderedDict()
 _lock = threading.Lock()
 
 
@@ -48,28 +50,38 @@ def through_the_app(html: str, settings: Settings) -> str:
     return _OUTSIDE_IMAGE.sub(replace, html)
 
 
-def _fetch(address: str) -> tuple[bytes, str]:
+def _fetch(address: str, allow_private: bool) -> tuple[bytes, str]:
+    """The image at `address`, through the client article fetching uses: only public addresses
+    (redirects included) unless `[feeds] allow_private`, so a preview cannot make the app reach
+    into its own network."""
     try:
-        response = httpx.get(address, timeout=FETCH_TIMEOUT_S, follow_redirects=True)
-    except httpx.HTTPError:
+        with (
+            fetching_client(FETCH_TIMEOUT_S, allow_private, headers={}) as client,
+            client.stream("GET", address) as response,
+        ):
+            kind = response.headers.get("content-type", "")
+            if response.status_code != 200 or not kind.startswith("image/"):
+                return PLACEHOLDER, "image/svg+xml"
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > LARGEST_IMAGE:
+                    return PLACEHOLDER, "image/svg+xml"
+            return bytes(body), kind
+    except (httpx.HTTPError, ContentError):
         return PLACEHOLDER, "image/svg+xml"
-    kind = response.headers.get("content-type", "")
-    if response.status_code != 200 or not kind.startswith("image/"):
-        return PLACEHOLDER, "image/svg+xml"
-    if len(response.content) > LARGEST_IMAGE:
-        return PLACEHOLDER, "image/svg+xml"
-    return response.content, kind
 
 
-def preview_image(address: str) -> tuple[bytes, str]:
+def preview_image(address: str, allow_private: bool = False) -> tuple[bytes, str]:
     now = time.monotonic()
+    key = (allow_private, address)
     with _lock:
-        known = _answers.get(address)
+        known = _answers.get(key)
         if known and now - known[0] < REMEMBER_FOR_S:
             return known[1], known[2]
-    body, kind = _fetch(address)
+    body, kind = _fetch(address, allow_private)
     with _lock:
-        _answers[address] = (now, body, kind)
+        _answers[key] = (now, body, kind)
         while len(_answers) > REMEMBERED:
             _answers.popitem(last=False)
     return body, kind
@@ -77,9 +89,10 @@ def preview_image(address: str) -> tuple[bytes, str]:
 
 @router.get("/preview-image")
 def preview_image_route(request: Request, u: str = "") -> Response:
+    settings = request.app.state.settings
     try:
-        address = _signer(request.app.state.settings).loads(u)
+        address = _signer(settings).loads(u)
     except BadSignature:
         return Response(PLACEHOLDER, media_type="image/svg+xml", status_code=404)
-    body, kind = preview_image(str(address))
+    body, kind = preview_image(str(address), settings.feeds.allow_private)
     return Response(body, media_type=kind, headers={"Cache-Control": "private, max-age=300"})
