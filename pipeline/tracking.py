@@ -263,7 +263,7 @@ def parse_event(item: Any, index: int) -> Event:
     where = f"webhook event {index}"
     if not isinstance(item, dict):
         raise InputError(f"{where}: must be a JSON object, not {type(item).__name__}")
-    if _nesting(item) > MAX_EVENT_DEPTH:
+    if _too_deep(item):
         raise InputError(f"{where}: nested more than {MAX_EVENT_DEPTH} levels deep")
     name = item.get("event")
     if not isinstance(name, str) or not name:
@@ -332,21 +332,17 @@ def _send_id(item: Mapping[str, Any], where: str) -> int | None:
     return None
 
 
-def _nesting(value: Any) -> int:
-    """How deeply lists and objects nest in `value` (a flat object is 1), counted without
-    recursion and stopping once past MAX_EVENT_DEPTH."""
-    deepest = 0
-    pending = [(value, 1)]
-    while pending:
-        current, depth = pending.pop()
-        if not isinstance(current, dict | list):
-            continue
-        deepest = max(deepest, depth)
-        if deepest > MAX_EVENT_DEPTH:
-            break
-        children = current.values() if isinstance(current, dict) else current
-        pending.extend((child, depth + 1) for child in children)
-    return deepest
+def _too_deep(value: dict[str, Any] | list[Any], depth: int = 1) -> bool:
+    """Whether lists and objects nest in `value` (at `depth`; a flat object is 1) past
+    MAX_EVENT_DEPTH. Every item of every batch passes here, so a flat event costs one look at
+    each of its values; the recursion stops at MAX_EVENT_DEPTH, so it cannot run away."""
+    children = value.values() if isinstance(value, dict) else value
+    for child in children:
+        if isinstance(child, dict | list) and (
+            depth >= MAX_EVENT_DEPTH or _too_deep(child, depth + 1)
+        ):
+            return True
+    return False
 
 
 def _text(value: Any) -> str | None:
