@@ -4,6 +4,7 @@ value for its path)."""
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
@@ -71,6 +72,10 @@ def other_user_removal(page: Page, clinic: RunningClinic, email: str) -> str:
     return _first_link(page, f"{clinic.url}/users", r"/users/\d+/delete")
 
 
+# The browser tests share one running clinic: each call pastes an article of its own title.
+_pasted_articles = itertools.count(1)
+
+
 def _examples(page: Page, clinic: RunningClinic) -> dict[str, str]:
     """One real value per path parameter: a campaign (made here if there is none), an article,
     and a received message (a test send makes sure there is one)."""
@@ -83,9 +88,8 @@ def _examples(page: Page, clinic: RunningClinic) -> dict[str, str]:
     article = _first_link(page, f"{clinic.url}/content", r"/content/[^/]+")
     message = _first_link(page, f"{clinic.url}/messages", r"/messages/[^/]+")
     page.goto(f"{clinic.url}/content/add")
-    page.fill(
-        "textarea[name=text]", "Shoulders at the desk (narrow)\n\nA desk day tightens them.\n"
-    )
+    title = f"Shoulders at the desk (narrow {next(_pasted_articles)})"
+    page.fill("textarea[name=text]", f"{title}\n\nA desk day tightens them.\n")
     page.click("button:text('Preview')")
     page.click("button:text('Save article')")
     expect(page.locator(".flash.ok")).to_contain_text("Saved")

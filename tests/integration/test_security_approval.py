@@ -58,7 +58,8 @@ def test_api_web_and_cli_refuse_a_campaign_whose_checks_have_errors(sendgrid_app
     assert re.search(r"its checks found \d+ error\(s\)", refused.json()["detail"])
 
     page = web.post(f"/campaigns/{slug}/approve", data={"csrf_token": web.csrf})
-    assert "its checks found" in page.text
+    assert "It cannot be approved yet" in page.text
+    assert "must be fixed first" in page.text
 
     result = CliRunner().invoke(
         main, ["--workspace", str(workspace_db), "campaign", "approve", slug, "--by", "cli"]
