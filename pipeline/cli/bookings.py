@@ -8,11 +8,10 @@ import click
 
 from pipeline.bookings.columns import load_bookings_mapping
 from pipeline.bookings.figures import attribution_key
-from pipeline.bookings.importer import BookingsReport, import_bookings
+from pipeline.bookings.importer import import_bookings
 from pipeline.cli.base import AppContext, pass_app, print_json
+from pipeline.cli.contacts import print_import_report
 from pipeline.contacts.columns import ColumnMapping
-
-SHOWN_REJECTIONS = 50
 
 
 @click.group()
@@ -64,24 +63,9 @@ def import_command(
     if as_json:
         print_json(report.as_dict())
     else:
-        _print_report(report)
-
-
-def _print_report(report: BookingsReport) -> None:
-    click.echo(
-        f"read {report.read} rows: {report.created} created, {report.updated} updated, "
-        f"{report.unchanged} unchanged, {len(report.rejected)} rejected; "
-        f"{report.unknown_addresses} of addresses that are no contact"
-    )
-    if report.dry_run:
-        click.echo("dry run: nothing was written")
-    if report.ignored_columns:
-        click.echo(f"ignored columns: {', '.join(report.ignored_columns)}")
-    for rejection in report.rejected[:SHOWN_REJECTIONS]:
-        click.echo(f"  row {rejection.row}, {rejection.column}: {rejection.reason}")
-    hidden = len(report.rejected) - SHOWN_REJECTIONS
-    if hidden > 0:
-        click.echo(f"  ... and {hidden} more (--json lists them all)")
+        print_import_report(
+            report, also=f"; {report.unknown_addresses} for addresses that are not a contact"
+        )
 
 
 def register(main: click.Group) -> None:

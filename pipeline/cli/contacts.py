@@ -81,13 +81,15 @@ def import_command(
     if as_json:
         print_json(report.as_dict())
     else:
-        _print_report(report)
+        print_import_report(report)
 
 
-def _print_report(report: ImportReport) -> None:
+def print_import_report(report: ImportReport, *, also: str = "") -> None:
+    """An import's report as a person reads it (contacts and bookings imports alike): the
+    counts (then `also`), what was ignored, and the first rejected rows."""
     click.echo(
         f"read {report.read} rows: {report.created} created, {report.updated} updated, "
-        f"{report.unchanged} unchanged, {len(report.rejected)} rejected"
+        f"{report.unchanged} unchanged, {len(report.rejected)} rejected{also}"
     )
     if report.dry_run:
         click.echo("dry run: nothing was written")
