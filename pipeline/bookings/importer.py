@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import islice
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,7 +23,7 @@ from pipeline.bookings.columns import (
 )
 from pipeline.contacts.columns import ColumnMapping, ColumnPlan, plan_columns
 from pipeline.contacts.csvfile import CsvRow, open_csv
-from pipeline.contacts.importer import ImportReport, Rejection
+from pipeline.contacts.importer import ImportReport, Rejection, import_in_one_transaction
 from pipeline.contacts.normalise import InvalidValue, normalise_email
 from pipeline.identity import email_key
 from pipeline.store import utcnow
@@ -37,8 +36,6 @@ from pipeline.store.bookings import (
     refresh_derived,
     update_bookings,
 )
-
-CHUNK_ROWS = 2000
 
 
 @dataclass
@@ -128,23 +125,14 @@ def import_bookings(
         )
         parser = BookingRowParser(plan, mapping, zone)
         report = BookingsReport(ignored_columns=plan.ignored, dry_run=dry_run)
-        with engine.connect() as conn:
-            transaction = conn.begin()
-            try:
-                iterator = iter(csv_file.rows)
-                while chunk := list(islice(iterator, CHUNK_ROWS)):
-                    _import_chunk(conn, chunk, parser, report, moment)
-                    if progress:
-                        progress(csv_file.consumed(), csv_file.size)
-                refresh_derived(conn, attribution)
-            except BaseException:
-                transaction.rollback()
-                raise
-            report.rejected.sort(key=lambda rejection: rejection.row)
-            if dry_run:
-                transaction.rollback()
-            else:
-                transaction.commit()
+        import_in_one_transaction(
+            engine,
+            csv_file,
+            report,
+            lambda conn, chunk: _import_chunk(conn, chunk, parser, report, moment),
+            progress=progress,
+            before_commit=lambda conn: refresh_derived(conn, attribution),
+        )
     return report
 
 

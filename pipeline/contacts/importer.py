@@ -15,10 +15,10 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from pipeline.contacts.columns import ColumnMapping, ColumnPlan, is_date_attribute, plan_columns
-from pipeline.contacts.csvfile import CsvRow, open_csv
+from pipeline.contacts.csvfile import CsvRow, OpenCsv, open_csv
 from pipeline.contacts.normalise import (
     InvalidValue,
     consent_answer,
@@ -227,22 +227,47 @@ def import_contacts(
         consent_heading = plan.headings.get("consent")
         default_wording = f"'{consent_heading}' column of {path.name}" if consent_heading else None
         report = ImportReport(ignored_columns=plan.ignored, dry_run=dry_run)
-        with engine.connect() as conn:
-            transaction = conn.begin()
-            try:
-                for chunk in _chunks(csv_file.rows, CHUNK_ROWS):
-                    _import_chunk(conn, chunk, parser, report, source, default_wording, moment)
-                    if progress:
-                        progress(csv_file.consumed(), csv_file.size)
-            except BaseException:
-                transaction.rollback()
-                raise
-            report.rejected.sort(key=lambda rejection: rejection.row)
-            if dry_run:
-                transaction.rollback()
-            else:
-                transaction.commit()
+        import_in_one_transaction(
+            engine,
+            csv_file,
+            report,
+            lambda conn, chunk: _import_chunk(
+                conn, chunk, parser, report, source, default_wording, moment
+            ),
+            progress=progress,
+        )
     return report
+
+
+def import_in_one_transaction(
+    engine: Engine,
+    csv_file: OpenCsv,
+    report: ImportReport,
+    import_chunk: Callable[[Connection, list[CsvRow]], None],
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    before_commit: Callable[[Connection], None] | None = None,
+) -> None:
+    """The file's rows through `import_chunk`, CHUNK_ROWS at a time, in one transaction (with
+    `before_commit` last): all or nothing, and nothing at all on a dry run (`report.dry_run`).
+    The contacts and the bookings imports both go through here."""
+    with engine.connect() as conn:
+        transaction = conn.begin()
+        try:
+            for chunk in _chunks(csv_file.rows, CHUNK_ROWS):
+                import_chunk(conn, chunk)
+                if progress:
+                    progress(csv_file.consumed(), csv_file.size)
+            if before_commit:
+                before_commit(conn)
+        except BaseException:
+            transaction.rollback()
+            raise
+        report.rejected.sort(key=lambda rejection: rejection.row)
+        if report.dry_run:
+            transaction.rollback()
+        else:
+            transaction.commit()
 
 
 def _import_chunk(
