@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, case, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from pipeline.models import BookingSums
+from pipeline.store.row_batches import copy_rows, driver_time
 from pipeline.store.tables import (
     TOUCH_EVENTS_POSTGRESQL,
     TOUCH_EVENTS_SQLITE,
@@ -68,35 +69,16 @@ def insert_bookings(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None
     afterwards for the whole table at once (refresh_derived)."""
     if not rows:
         return
-    postgres = conn.dialect.name == "postgresql"
-
-    def stored(moment: datetime) -> datetime | str:
-        # SQLite keeps naive UTC text in SQLAlchemy's DATETIME format.
-        return moment if postgres else moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-
     values = [
         (
-            row["appointment_id"], row["email_key"], stored(row["starts_at"]),
-            stored(row["booked_at"]), row["service"], row["value_cents"], row["status"],
-            row["booking_key"], row["contact_id"], row["simulated"], False,
-            stored(row["imported_at"]),
+            row["appointment_id"], row["email_key"], driver_time(conn, row["starts_at"]),
+            driver_time(conn, row["booked_at"]), row["service"], row["value_cents"],
+            row["status"], row["booking_key"], row["contact_id"], row["simulated"], False,
+            driver_time(conn, row["imported_at"]),
         )
         for row in rows
     ]  # fmt: skip
-    if postgres:
-        driver = conn.connection.driver_connection
-        assert driver is not None, "a connection in use has its driver's connection"
-        with (
-            driver.cursor() as cursor,
-            cursor.copy(f"COPY bookings ({', '.join(_INSERTED)}) FROM STDIN") as copy,
-        ):
-            for value in values:
-                copy.write_row(value)
-        return
-    markers = ", ".join("?" * len(_INSERTED))
-    conn.exec_driver_sql(
-        f"INSERT INTO bookings ({', '.join(_INSERTED)}) VALUES ({markers})", values
-    )
+    copy_rows(conn, "bookings", _INSERTED, values)
 
 
 def update_bookings(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:

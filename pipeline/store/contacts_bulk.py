@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from pipeline.store.row_batches import copy_rows, driver_time
 from pipeline.store.tables import contacts, suppressions
 
 # The columns an import compares and writes; the rest (topics, pause) belong to the client.
@@ -52,17 +53,8 @@ def insert_contacts(conn: Connection, rows: Sequence[Mapping[str, Any]], now: da
     """
     if not rows:
         return
-    postgres = conn.dialect.name == "postgresql"
-    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-
-    def stored_time(value: datetime | None) -> datetime | str | None:
-        if value is None or postgres:
-            return value
-        # SQLite keeps naive UTC text in SQLAlchemy's DATETIME format.
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-
     names = (*_INSERTED_COLUMNS, "topics", "paused_until", "created_at", "updated_at")
-    stamp = stored_time(now)
+    stamp = driver_time(conn, now)
     values = [
         (
             row["email_key"],
@@ -74,7 +66,7 @@ def insert_contacts(conn: Connection, rows: Sequence[Mapping[str, Any]], now: da
             json.dumps(row["attributes"]),
             row["consent_status"],
             row["consent_source"],
-            stored_time(row["consent_at"]),
+            driver_time(conn, row["consent_at"]),
             row["consent_wording"],
             "[]",
             None,
@@ -83,23 +75,7 @@ def insert_contacts(conn: Connection, rows: Sequence[Mapping[str, Any]], now: da
         )
         for row in rows
     ]
-    if postgres:
-        # COPY streams the rows in one statement: PostgreSQL would otherwise parse and plan an
-        # INSERT per row. It runs on the connection's driver (psycopg) inside the same
-        # transaction as everything else the import writes.
-        driver = conn.connection.driver_connection
-        assert driver is not None, "a connection in use always holds its driver's connection"
-        with (
-            driver.cursor() as cursor,
-            cursor.copy(f"COPY {contacts.name} ({', '.join(names)}) FROM STDIN") as copy,
-        ):
-            for value in values:
-                copy.write_row(value)
-        return
-    markers = ", ".join([marker] * len(names))
-    conn.exec_driver_sql(
-        f"INSERT INTO {contacts.name} ({', '.join(names)}) VALUES ({markers})", values
-    )
+    copy_rows(conn, contacts.name, names, values)
 
 
 def update_contacts(conn: Connection, rows: Sequence[Mapping[str, Any]], now: datetime) -> None:

@@ -4,6 +4,7 @@ values bound once through each column's type and handed to the driver as they ar
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from itertools import chain
 from operator import itemgetter
 from typing import Any
@@ -139,3 +140,37 @@ def update_where_in(
         params = (*bound, *_in_values(conn, chunk), *_in_values(conn, guard_values))
         changed += conn.exec_driver_sql(sql, params).rowcount
     return changed
+
+
+def driver_time(conn: Connection, value: datetime | None) -> datetime | str | None:
+    """A UTC time as the column type would store it, for copy_rows: SQLite keeps naive UTC text
+    in SQLAlchemy's DATETIME format; PostgreSQL takes the datetime itself."""
+    if value is None or conn.dialect.name == "postgresql":
+        return value
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def copy_rows(
+    conn: Connection, table: str, names: Sequence[str], values: Sequence[Sequence[Any]]
+) -> None:
+    """Insert rows of plain values (already as the column types store them: see driver_time)
+    at the driver level: COPY on PostgreSQL, one executemany on SQLite.
+
+    Why not `conn.execute(insert(table), rows)`: SQLAlchemy's per-row bind processing was three
+    quarters of a large import's CPU time. COPY streams the rows in one statement, where
+    PostgreSQL would otherwise parse and plan an INSERT per row; it runs on the connection's
+    driver (psycopg) inside the same transaction as everything else the import writes."""
+    columns = ", ".join(names)
+    if conn.dialect.name == "postgresql":
+        driver = conn.connection.driver_connection
+        assert driver is not None, "a connection in use always holds its driver's connection"
+        with (
+            driver.cursor() as cursor,
+            cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+        ):
+            for value in values:
+                copy.write_row(value)
+        return
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    markers = ", ".join([marker] * len(names))
+    conn.exec_driver_sql(f"INSERT INTO {table} ({columns}) VALUES ({markers})", values)
