@@ -129,7 +129,7 @@ def import_bookings(
             engine,
             csv_file,
             report,
-            lambda conn, chunk: _import_chunk(conn, chunk, parser, report, moment),
+            lambda conn, chunk: _import_chunk(conn, chunk, parser, report, moment, attribution),
             progress=progress,
             before_commit=lambda conn: refresh_derived(conn, attribution),
         )
@@ -142,6 +142,7 @@ def _import_chunk(
     parser: BookingRowParser,
     report: BookingsReport,
     now: datetime,
+    attribution: AttributionKey,
 ) -> None:
     report.read += len(chunk)
     parsed = []
@@ -181,5 +182,6 @@ def _import_chunk(
             inserts.append({**values, "booking_key": key, "simulated": False})
         elif any(state[name] != stored[key][name] for name in COMPARED_COLUMNS):
             updates.append({**values, "id": stored[key]["id"]})
-    insert_bookings(conn, inserts)
+    # Changed bookings first, so the new ones' new-client flags see them as they now are.
     update_bookings(conn, updates)
+    insert_bookings(conn, inserts, attribution)

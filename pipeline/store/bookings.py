@@ -9,7 +9,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, case, func, select, text, update
+from sqlalchemy import (
+    Column,
+    Connection,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    case,
+    func,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from pipeline.models import BookingSums
@@ -22,6 +35,7 @@ from pipeline.store.tables import (
     sends,
     variants,
 )
+from pipeline.store.types import UtcDateTime
 
 # The columns an import compares: a row whose values all match the stored ones is unchanged.
 COMPARED_COLUMNS = (
@@ -58,26 +72,97 @@ def contact_ids_by_key(conn: Connection, keys: Sequence[str]) -> dict[str, int]:
 
 
 _INSERTED = (
-    *COMPARED_COLUMNS, "booking_key", "contact_id", "simulated", "new_client", "imported_at",
+    *COMPARED_COLUMNS, "booking_key", "contact_id", "simulated", "imported_at",
+    "new_client", "attributed_send_id", "attributed_campaign_id", "attributed_variant_id",
+    "attribution",
 )  # fmt: skip
 
+# The bookings of one chunk about to be inserted, for the lookups that credit them (a temporary
+# table, so the lookups are the same set-based SQL on both databases).
+_incoming = Table(
+    "incoming_bookings",
+    MetaData(),
+    Column("row_index", Integer, nullable=False),
+    Column("contact_id", Integer),
+    Column("email_key", String(320), nullable=False),
+    Column("starts_at", UtcDateTime(), nullable=False),
+    Column("booked_at", UtcDateTime(), nullable=False),
+    prefixes=["TEMPORARY"],
+)
 
-def insert_bookings(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    """New bookings, at the driver level as the contacts import writes contacts (COPY on
-    PostgreSQL, one executemany on SQLite): SQLAlchemy's per-row parameter processing cost
-    more than the database's work. Their new-client flag and attribution are worked out
-    afterwards for the whole table at once (refresh_derived)."""
+
+def _credits(
+    conn: Connection, rows: Sequence[Mapping[str, Any]], key: AttributionKey
+) -> list[tuple[int | None, int | None, int | None, bool]]:
+    """For each row about to be inserted: the send, campaign and variant it is credited to
+    under `key`, and whether it is a new client's as far as the bookings already stored say."""
+    _incoming.create(conn, checkfirst=True)
+    conn.execute(_incoming.delete())
+    copy_rows(
+        conn,
+        _incoming.name,
+        [column.name for column in _incoming.columns],
+        [
+            (index, row["contact_id"], row["email_key"], driver_time(conn, row["starts_at"]),
+             driver_time(conn, row["booked_at"]))
+            for index, row in enumerate(rows)
+        ],
+    )  # fmt: skip
+    found = conn.execute(
+        text(
+            "SELECT incoming.row_index, sends.id, sends.campaign_id, sends.variant_id, "
+            "incoming.is_new FROM ("
+            f"SELECT row_index, ({_latest_send_sql(conn, key, 'incoming_bookings')}) AS send_id, "
+            f"{_is_new_client_sql('incoming_bookings')} AS is_new FROM incoming_bookings"
+            ") AS incoming LEFT JOIN sends ON sends.id = incoming.send_id"
+        ),
+        {"days": key.window_days},
+    )
+    credits: list[tuple[int | None, int | None, int | None, bool]] = [
+        (None, None, None, True)
+    ] * len(rows)
+    for index, send_id, campaign_id, variant_id, is_new in found:
+        credits[index] = (send_id, campaign_id, variant_id, bool(is_new))
+    return credits
+
+
+def insert_bookings(
+    conn: Connection, rows: Sequence[Mapping[str, Any]], key: AttributionKey
+) -> None:
+    """New bookings, credited and flagged as they are written (updating rows just written
+    would write each twice, with all its index entries): at the driver level as the contacts
+    import writes contacts (COPY on PostgreSQL, one executemany on SQLite), since SQLAlchemy's
+    per-row parameter processing cost more than the database's work.
+
+    A booking is a new client's when no earlier kept or missed appointment of the address is
+    stored or among `rows`; one of a later chunk that is earlier still is set right by
+    refresh_derived at the end of the import."""
     if not rows:
         return
-    values = [
-        (
-            row["appointment_id"], row["email_key"], driver_time(conn, row["starts_at"]),
-            driver_time(conn, row["booked_at"]), row["service"], row["value_cents"],
-            row["status"], row["booking_key"], row["contact_id"], row["simulated"], False,
-            driver_time(conn, row["imported_at"]),
+    earliest: dict[str, datetime] = {}
+    for row in rows:
+        if row["status"] != "cancelled":
+            first = earliest.get(row["email_key"])
+            earliest[row["email_key"]] = (
+                row["starts_at"] if first is None else min(first, row["starts_at"])
+            )
+    values = []
+    for row, (send_id, campaign_id, variant_id, no_earlier_stored) in zip(
+        rows, _credits(conn, rows, key), strict=True
+    ):
+        first_in_rows = earliest.get(row["email_key"])
+        new_client = no_earlier_stored and (
+            first_in_rows is None or first_in_rows >= row["starts_at"]
         )
-        for row in rows
-    ]  # fmt: skip
+        values.append(
+            (
+                row["appointment_id"], row["email_key"], driver_time(conn, row["starts_at"]),
+                driver_time(conn, row["booked_at"]), row["service"], row["value_cents"],
+                row["status"], row["booking_key"], row["contact_id"], row["simulated"],
+                driver_time(conn, row["imported_at"]), new_client, send_id, campaign_id,
+                variant_id, str(key),
+            )
+        )  # fmt: skip
     copy_rows(conn, "bookings", _INSERTED, values)
 
 
@@ -99,21 +184,43 @@ def update_bookings(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None
     conn.execute(statement, [{f"b_{name}": value for name, value in row.items()} for row in rows])
 
 
-def _window_start(conn: Connection) -> str:
-    """SQL for the moment the attribution window opens before a booking (:days before it).
-    SQLite stores times as 'YYYY-MM-DD HH:MM:SS.ffffff' text, so the shifted time is written in
-    the same shape for the comparison to hold."""
+def _window_start(conn: Connection, outer: str) -> str:
+    """SQL for the moment the attribution window opens before a booking of the `outer` table
+    (:days before it). SQLite stores times as 'YYYY-MM-DD HH:MM:SS.ffffff' text, so the shifted
+    time is written in the same shape for the comparison to hold."""
     if conn.dialect.name == "sqlite":
-        return "strftime('%Y-%m-%d %H:%M:%f', bookings.booked_at, '-' || :days || ' days') || '000'"
-    return "bookings.booked_at - make_interval(days => :days)"
+        return f"strftime('%Y-%m-%d %H:%M:%f', {outer}.booked_at, '-' || :days || ' days') || '000'"
+    return f"{outer}.booked_at - make_interval(days => :days)"
 
 
-# Whether a booking is a new client's: no earlier appointment of the same address that took
-# place or was missed (a cancelled one never made them a client); ix_bookings_email_key_...
-_IS_NEW_CLIENT = """NOT EXISTS (
+def _latest_send_sql(conn: Connection, key: AttributionKey, outer: str) -> str:
+    """SQL for the send (id, campaign, variant) a booking of the `outer` table is credited to:
+    the latest qualifying event of the client's campaign emails within the window. The client's
+    sends come from uq_sends_contact_id_campaign_id, then each send's clicks or human opens
+    from ix_events_touches alone (its condition repeated so the database uses it)."""
+    touch = TOUCH_EVENTS_SQLITE if conn.dialect.name == "sqlite" else TOUCH_EVENTS_POSTGRESQL
+    wanted = "'click'" if key.model == "last_click" else "'open'"
+    return f"""
+        SELECT sends.id FROM sends JOIN events ON events.send_id = sends.id
+        WHERE sends.contact_id = {outer}.contact_id AND ({touch})
+          AND events.event = {wanted}
+          AND events.occurred_at <= {outer}.booked_at
+          AND events.occurred_at > {_window_start(conn, outer)}
+        ORDER BY events.occurred_at DESC, events.send_id DESC LIMIT 1
+    """
+
+
+def _is_new_client_sql(outer: str) -> str:
+    """SQL for whether a booking of the `outer` table is a new client's: no stored earlier
+    appointment of the same address that took place or was missed (a cancelled one never made
+    them a client); ix_bookings_email_key_starts_at."""
+    return f"""NOT EXISTS (
     SELECT 1 FROM bookings AS earlier
-    WHERE earlier.email_key = bookings.email_key AND earlier.starts_at < bookings.starts_at
+    WHERE earlier.email_key = {outer}.email_key AND earlier.starts_at < {outer}.starts_at
       AND earlier.status <> 'cancelled')"""
+
+
+_IS_NEW_CLIENT = _is_new_client_sql("bookings")
 _STALE = "(bookings.attribution IS NULL OR bookings.attribution <> :key)"
 
 
@@ -131,20 +238,7 @@ def refresh_derived(conn: Connection, key: AttributionKey) -> None:
     made under another key (or cleared by a change) are credited again, so a repeat import of
     the same file costs nearly nothing; each of them is written once (every write of a row
     also rewrites its index entries, which is most of the cost)."""
-    touch = TOUCH_EVENTS_SQLITE if conn.dialect.name == "sqlite" else TOUCH_EVENTS_POSTGRESQL
-    wanted = "'click'" if key.model == "last_click" else "'open'"
-    # The latest qualifying event of the client's campaign emails within the window: the
-    # client's sends (uq_sends_contact_id_campaign_id), then each send's clicks or human opens
-    # from ix_events_touches alone (its condition repeated so the database uses it).
-    latest_send = f"""
-        SELECT sends.id, sends.campaign_id, sends.variant_id
-        FROM sends JOIN events ON events.send_id = sends.id
-        WHERE sends.contact_id = bookings.contact_id AND ({touch})
-          AND events.event = {wanted}
-          AND events.occurred_at <= bookings.booked_at
-          AND events.occurred_at > {_window_start(conn)}
-        ORDER BY events.occurred_at DESC, events.send_id DESC LIMIT 1
-    """
+    latest_send = _latest_send_sql(conn, key, "bookings")
     parameters = {"key": str(key), "days": key.window_days}
     # Bookings already credited under this key: only a new-client flag can change (an import
     # of earlier history makes a later booking a returning client's).
@@ -158,8 +252,10 @@ def refresh_derived(conn: Connection, key: AttributionKey) -> None:
     conn.execute(
         text(
             "UPDATE bookings SET (attributed_send_id, attributed_campaign_id, "
-            f"attributed_variant_id) = ({latest_send}), new_client = {_IS_NEW_CLIENT}, "
-            f"attribution = :key WHERE {_STALE} AND bookings.contact_id IS NOT NULL"
+            "attributed_variant_id) = (SELECT credited.id, credited.campaign_id, "
+            f"credited.variant_id FROM sends AS credited WHERE credited.id = ({latest_send})), "
+            f"new_client = {_IS_NEW_CLIENT}, attribution = :key "
+            f"WHERE {_STALE} AND bookings.contact_id IS NOT NULL"
         ),
         parameters,
     )

@@ -133,7 +133,13 @@ def test_the_row_report_is_exact_and_a_second_import_changes_nothing(clinic, tmp
     assert (third["created"], third["updated"], third["unchanged"]) == (0, 1, 8)
 
 
-def test_last_click_credits_the_latest_click_within_the_window(clinic, tmp_path):
+@pytest.mark.parametrize("rows_per_chunk", [2000, 1])
+def test_last_click_credits_the_latest_click_within_the_window(
+    clinic, tmp_path, monkeypatch, rows_per_chunk
+):
+    # One row a chunk: bookings are credited as each chunk is written, and fay's May visit,
+    # in a later chunk than her June booking, still makes the June one a returning client's.
+    monkeypatch.setattr("pipeline.contacts.importer.CHUNK_ROWS", rows_per_chunk)
     _import(clinic, _file(tmp_path))
     first = _by_segment(clinic, "spring-back-care")
     # ana's first booking (made before her click on B) and fay's (returning: she came in May);
