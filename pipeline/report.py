@@ -280,8 +280,8 @@ def send_weekly_report(
     recipients = owner_addresses(engine)
     if not recipients:
         raise InputError(
-            "no owner to send the weekly report to: add one with "
-            "`clinicmail users add EMAIL --role owner`"
+            "no owner to send the weekly report to: add one",
+            command_hint="`clinicmail users add EMAIL --role owner`",
         )
     report = build_weekly_report(engine, settings, now)
     backend = open_backend(settings)

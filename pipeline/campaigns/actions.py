@@ -66,21 +66,26 @@ def get_lifecycle(engine: Engine, slug: str) -> CampaignLifecycle:
         found = store.find_campaign(conn, slug)
     if found is None:
         raise NotFoundError(
-            f"no campaign {slug!r}: add campaigns/{slug}.yaml and run `clinicmail sync`"
+            f"no campaign {slug!r}",
+            command_hint=f"add campaigns/{slug}.yaml and run `clinicmail sync`",
         )
     return found
 
 
 def _refuse(campaign: CampaignLifecycle, action: str, allowed: tuple[str, ...]) -> StateError:
-    hint = {
-        "draft": f"approve it first with `clinicmail campaign approve {campaign.slug}`",
-        "sending": f"it is sending; `clinicmail campaign pause {campaign.slug}` holds it",
-        "sent": "it has been sent",
-        "cancelled": "it was cancelled; copy its file to a new slug to send it again",
-        "missed": f"give it a new time with `clinicmail campaign schedule {campaign.slug} --at`",
-        "failed": campaign.state_reason or "it failed",
-    }.get(campaign.state, f"it can be {action}d only when {' or '.join(allowed)}")
-    return StateError(f"cannot {action} campaign {campaign.slug!r}: it is {campaign.state}; {hint}")
+    slug = campaign.slug
+    words, command = {
+        "draft": ("approve it first", f"`clinicmail campaign approve {slug}`"),
+        "sending": ("it is sending; pausing it holds it", f"`clinicmail campaign pause {slug}`"),
+        "sent": ("it has been sent", None),
+        "cancelled": ("it was cancelled; copy it to a new campaign to send it again", None),
+        "missed": ("give it a new time", f"`clinicmail campaign schedule {slug} --at`"),
+        "failed": (campaign.state_reason or "it failed", None),
+    }.get(campaign.state, (f"it can be {action}d only when {' or '.join(allowed)}", None))
+    return StateError(
+        f"cannot {action} campaign {slug!r}: it is {campaign.state}; {words}",
+        command_hint=command,
+    )
 
 
 def approve_checked_campaign(
@@ -139,13 +144,14 @@ def schedule_campaign(
     when = at or intended_time(campaign, zone, now)
     if when is None:
         raise StateError(
-            f"campaign {slug!r} has no send time in its file: give one with "
-            f'`clinicmail campaign schedule {slug} --at "YYYY-MM-DD HH:MM"`'
+            f"campaign {slug!r} has no send time in its file: give it one",
+            command_hint=f'`clinicmail campaign schedule {slug} --at "YYYY-MM-DD HH:MM"`',
         )
     if when <= now:
         raise StateError(
             f"cannot schedule campaign {slug!r} for {format_local(when, zone)}: that is in the "
-            "past; give a later time with --at"
+            "past; give a later time",
+            command_hint="`--at` takes the new time",
         )
     with engine.begin() as conn:
         moved = store.transition(
@@ -208,15 +214,15 @@ def resume_campaign(
             values["scheduled_for"] = next_occurrence(campaign.cron, zone, now)
         elif due is None:
             raise StateError(
-                f"campaign {slug!r} has no send time: use `clinicmail campaign schedule {slug} "
-                '--at "YYYY-MM-DD HH:MM"`'
+                f"campaign {slug!r} has no send time: give it one",
+                command_hint=f'`clinicmail campaign schedule {slug} --at "YYYY-MM-DD HH:MM"`',
             )
         elif beyond_grace(due, now, settings.sending.grace_minutes):
             raise StateError(
                 f"cannot resume campaign {slug!r}: its time {format_local(due, zone)} passed "
                 f"{describe_delay(now - due)} ago, beyond the "
-                f"{settings.sending.grace_minutes}-minute grace window; give it a new time with "
-                f'`clinicmail campaign schedule {slug} --at "YYYY-MM-DD HH:MM"`'
+                f"{settings.sending.grace_minutes}-minute grace window; give it a new time",
+                command_hint=f'`clinicmail campaign schedule {slug} --at "YYYY-MM-DD HH:MM"`',
             )
     with engine.begin() as conn:
         moved = store.transition(conn, slug, ("paused",), target, now, **values)
@@ -258,7 +264,7 @@ def mark_missed(
         f"missed: due {format_local(campaign.scheduled_for, zone)}, but no worker started it "
         f"until {describe_delay(now - campaign.scheduled_for)} later, beyond the "
         f"{settings.sending.grace_minutes}-minute grace window, so it was not sent late. Give it a"
-        f' new time with `clinicmail campaign schedule {campaign.slug} --at "YYYY-MM-DD HH:MM"`'
+        " new time to send it."
     )
     with engine.begin() as conn:
         return store.transition(

@@ -82,9 +82,10 @@ def load_articles(
     except NotFoundError:
         missing = spec.article or ", ".join(spec.articles)
         raise SpecError(
-            f"article: {missing!r} is not among the synced articles; add it to content/ and run "
-            "`clinicmail content sync`",
+            f"article: {missing!r} is not among the synced articles; add it to content/ and "
+            "sync the content",
             path=spec.source_path,
+            command_hint="`clinicmail content sync`",
         ) from None
     since: date | None = None
     already: set[str] = set()

@@ -33,7 +33,7 @@ def rendered_for_preview(
     if only is not None and all(variant.segment != only for variant in plan.variants):
         names = ", ".join(variant.segment for variant in plan.variants)
         raise InputError(
-            f"--segment {only!r}: campaign {plan.campaign.slug!r} has no such variant "
+            f"campaign {plan.campaign.slug!r} has no variant for segment {only!r} "
             f"(variants: {names})"
         )
     return list(review_campaign(settings, plan, segments, only=only).rendered.values())

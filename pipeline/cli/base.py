@@ -54,7 +54,7 @@ class ClinicmailGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ClinicmailError as error:
-            raise click.ClickException(str(error)) from None
+            raise click.ClickException(error.for_command_line()) from None
 
 
 @click.group(cls=ClinicmailGroup)

@@ -172,9 +172,10 @@ def plan_columns(
             shown_headings = summarise([h.strip() for h in headings if h.strip()]) or "none"
             raise CsvError(
                 f"no {target.replace('_', ' ')} column among the headings ({shown_headings}); "
-                f"name one {suggested!r} or map it with --mapping",
+                f"name one {suggested!r}",
                 path=shown,
                 line=1,
+                command_hint="a mapping file (--mapping) can name another heading for it",
             )
     return ColumnPlan(
         indexes={target: tuple(found) for target, found in indexes.items()},

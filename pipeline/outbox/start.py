@@ -53,8 +53,8 @@ def start_campaign(
         row = get_campaign_row(conn, slug)
         if row is None:
             raise NotFoundError(
-                f"no campaign {slug!r} in the database: run `clinicmail sync` to load "
-                "campaigns/*.yaml, then approve it"
+                f"no campaign {slug!r} in the database: load campaigns/*.yaml, then approve it",
+                command_hint="`clinicmail sync` loads them",
             )
         if row.state in ALREADY_STARTED:
             return _already_started(conn, row.id, slug, row.state)
@@ -129,13 +129,13 @@ def _already_started(conn: Connection, campaign_id: int, slug: str, state: str) 
 def _refuse_unless_startable(slug: str, state: str) -> None:
     if state in STARTABLE:
         return
-    hint = {
-        "draft": f"approve it first with `clinicmail campaign approve {slug}`",
-        "paused": f"resume it with `clinicmail campaign resume {slug}`",
-        "cancelled": "it was cancelled; copy its file to a new slug to send it again",
-        "missed": f"give it a new time with `clinicmail campaign schedule {slug} --at`",
-    }.get(state, "only approved or scheduled campaigns can be started")
-    raise StateError(f"cannot send campaign {slug!r}: it is {state}; {hint}")
+    words, command = {
+        "draft": ("approve it first", f"`clinicmail campaign approve {slug}`"),
+        "paused": ("resume it", f"`clinicmail campaign resume {slug}`"),
+        "cancelled": ("it was cancelled; copy it to a new campaign to send it again", None),
+        "missed": ("give it a new time", f"`clinicmail campaign schedule {slug} --at`"),
+    }.get(state, ("only approved or scheduled campaigns can be started", None))
+    raise StateError(f"cannot send campaign {slug!r}: it is {state}; {words}", command_hint=command)
 
 
 @dataclass(frozen=True)

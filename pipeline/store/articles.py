@@ -40,7 +40,8 @@ def get_article(conn: Connection, slug: str) -> Article:
     row = conn.execute(select(*_ARTICLE_COLUMNS).where(articles.c.slug == slug)).first()
     if row is None:
         raise NotFoundError(
-            f"no article with slug {slug!r}: 'clinicmail content list' shows the ones there are"
+            f"no article with slug {slug!r}",
+            command_hint="'clinicmail content list' shows the ones there are",
         )
     return _article(row)
 

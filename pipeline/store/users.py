@@ -54,8 +54,8 @@ def create_user(
             ).scalar_one()
     except IntegrityError:
         raise InputError(
-            f"a user with the address {email_key(email)} already exists; "
-            "use 'clinicmail users password' to set a new password"
+            f"a user with the address {email_key(email)} already exists",
+            command_hint="use 'clinicmail users password' to set a new password",
         ) from None
     return get_user(conn, user_id)
 
@@ -81,7 +81,8 @@ def get_user_by_email(conn: Connection, email: str) -> StaffUser:
     user = find_user(conn, email)
     if user is None:
         raise NotFoundError(
-            f"no user with the address {email_key(email)}; 'clinicmail users list' shows them"
+            f"no user with the address {email_key(email)}",
+            command_hint="'clinicmail users list' shows them",
         )
     return user
 

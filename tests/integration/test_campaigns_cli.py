@@ -150,7 +150,10 @@ def test_render_for_a_contact_escapes_their_name_and_says_which_variant_they_get
     ("args", "message"),
     [
         (("plan", "nope"), "no campaign 'nope'"),
-        (("render", "monthly-digest", "--out", "x", "--segment", "golfers"), "--segment 'golfers'"),
+        (
+            ("render", "monthly-digest", "--out", "x", "--segment", "golfers"),
+            "no variant for segment 'golfers'",
+        ),
         (
             ("render", "monthly-digest", "--out", "x", "--contact", "who@example.org"),
             "who@example.org",

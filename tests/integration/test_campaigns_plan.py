@@ -199,8 +199,9 @@ def test_a_digest_of_one_new_article_shows_it_as_a_card(clinic):
 
 def test_a_missing_article_says_to_sync(clinic):
     settings, engine, _ = clinic
-    with pytest.raises(SpecError, match="clinicmail content sync"):
+    with pytest.raises(SpecError, match="add it to content/ and sync the content") as refused:
         plan_for(settings, engine, article="not-written-yet")
+    assert refused.value.for_command_line().endswith("; `clinicmail content sync`")
 
 
 def test_a_digest_with_nothing_new_plans_no_variant_and_says_why(workspace_db):

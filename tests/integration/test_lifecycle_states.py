@@ -51,8 +51,9 @@ def test_approve_records_who_and_when_and_is_idempotent(engine):
 
 
 def test_an_unknown_campaign_says_how_to_add_it(engine):
-    with pytest.raises(NotFoundError, match=r"campaigns/nope.yaml"):
+    with pytest.raises(NotFoundError, match=r"^no campaign 'nope'$") as missing:
         approve_campaign(engine, "nope", "reception")
+    assert "campaigns/nope.yaml" in missing.value.for_command_line()
 
 
 def test_a_draft_cannot_be_scheduled_and_the_message_says_approve(engine, settings):

@@ -78,7 +78,7 @@ def test_a_draft_is_refused_in_one_line(prepared):
     result = _send(workspace, "--now")
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
-        f"Error: cannot send campaign {SLUG!r}: it is draft; approve it first with "
+        f"Error: cannot send campaign {SLUG!r}: it is draft; approve it first; "
         f"`clinicmail campaign approve {SLUG}`"
     ]
 

@@ -71,10 +71,14 @@ def test_a_draft_campaign_is_not_started(settings):
     engine = open_engine(settings.database_url)
     sync_content(engine, settings)
     sync_campaigns(engine, settings)
-    with pytest.raises(StateError, match="approve it first with `clinicmail campaign approve"):
+    with pytest.raises(StateError, match="approve it first") as refused:
         start_campaign(engine, settings, SLUG)
-    with pytest.raises(NotFoundError, match="clinicmail sync"):
+    # The command that helps is for the command line only, never in a web page's message.
+    assert "clinicmail" not in str(refused.value)
+    assert refused.value.command_hint == f"`clinicmail campaign approve {SLUG}`"
+    with pytest.raises(NotFoundError, match="load campaigns/") as missing:
         start_campaign(engine, settings, "no-such-campaign")
+    assert "clinicmail sync" in missing.value.for_command_line()
     engine.dispose()
 
 

@@ -75,5 +75,6 @@ def test_the_report_is_sent_to_each_owner_through_the_backend(engine, workspace_
 
 
 def test_without_an_owner_sending_says_how_to_add_one(engine, settings):
-    with pytest.raises(InputError, match="--role owner"):
+    with pytest.raises(InputError, match="no owner to send the weekly report to") as refused:
         send_weekly_report(engine, settings, now=MONDAY_MORNING)
+    assert "--role owner" in refused.value.for_command_line()

@@ -64,7 +64,7 @@ def test_scheduling_a_draft_exits_1_saying_approve_first(workspace_db):
         main, ["--workspace", str(workspace_db), "campaign", "schedule", SLUG]
     )
     assert result.exit_code == 1
-    assert "approve it first with `clinicmail campaign approve" in result.output
+    assert "approve it first; `clinicmail campaign approve" in result.output
 
 
 def test_pause_resume_cancel(workspace_db):

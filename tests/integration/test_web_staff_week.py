@@ -4,6 +4,7 @@ a staff unsubscribe, and the small things (favicon)."""
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -100,6 +101,18 @@ def test_nothing_given_is_a_clear_message(synced, signed_in):
     preview = _csrf_post(signed_in, "/content/preview", text="  ", kind="")
     assert preview.status_code == 422
     assert "paste the article" in preview.text
+
+
+def test_pages_never_tell_staff_to_run_a_command(synced, signed_in):
+    for path, words in (
+        ("/campaigns/no-such-campaign", "no campaign 'no-such-campaign'"),
+        ("/content/no-such-article", "no article with slug 'no-such-article'"),
+    ):
+        page = signed_in.get(path)
+        assert page.status_code == 404
+        main = html.unescape(page.text.split("<main")[1])
+        assert words in main
+        assert "clinicmail " not in main and "--" not in main
 
 
 def _make_campaign(client, article: str = "full-treatment-for-back-pain") -> str:
