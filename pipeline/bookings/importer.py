@@ -1,7 +1,8 @@
 """Importing the booking system's appointments export: the contacts import's reading (encodings,
 delimiters, heading synonyms, a mapping file) and row report, one transaction, idempotent by
 the appointment's id or else by (email, start, service). Addresses that are no contact are
-imported and counted, never made into contacts (a booking is no consent to marketing)."""
+imported and counted, never made into contacts (a booking is no consent to marketing);
+rows of an address erased at the person's request are refused."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from pipeline.contacts.columns import ColumnMapping, ColumnPlan, plan_columns
 from pipeline.contacts.csvfile import CsvRow, open_csv
 from pipeline.contacts.importer import ImportReport, Rejection, import_in_one_transaction
 from pipeline.contacts.normalise import InvalidValue, normalise_email
-from pipeline.identity import email_key
+from pipeline.identity import email_hash, email_key
 from pipeline.store import utcnow
 from pipeline.store.bookings import (
     COMPARED_COLUMNS,
@@ -36,6 +37,9 @@ from pipeline.store.bookings import (
     refresh_derived,
     update_bookings,
 )
+from pipeline.store.contacts import suppressed_hashes
+
+ERASED = "this person's data was erased on request; their bookings are not imported"
 
 
 @dataclass
@@ -152,6 +156,14 @@ def _import_chunk(
             report.rejected.append(result)
         else:
             parsed.append(result)
+    hashes = {key: email_hash(key) for key in dict.fromkeys(r["email_key"] for r in parsed)}
+    erased = suppressed_hashes(conn, hashes.values(), "erased")
+    if erased:
+        email_column = parser.plan.headings.get("email", "email")
+        for booking in parsed:
+            if hashes[booking["email_key"]] in erased:
+                report.rejected.append(Rejection(booking["row"], email_column, ERASED))
+        parsed = [booking for booking in parsed if hashes[booking["email_key"]] not in erased]
     stored = bookings_by_key(
         conn, list(dict.fromkeys(booking["booking_key"] for booking in parsed))
     )

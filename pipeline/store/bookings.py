@@ -31,6 +31,7 @@ from pipeline.store.tables import (
     TOUCH_EVENTS_POSTGRESQL,
     TOUCH_EVENTS_SQLITE,
     bookings,
+    campaigns,
     contacts,
     sends,
     variants,
@@ -118,12 +119,11 @@ def _credits(
         ),
         {"days": key.window_days},
     )
-    credits: list[tuple[int | None, int | None, int | None, bool]] = [
-        (None, None, None, True)
-    ] * len(rows)
-    for index, send_id, campaign_id, variant_id, is_new in found:
-        credits[index] = (send_id, campaign_id, variant_id, bool(is_new))
-    return credits
+    by_index = {
+        index: (send_id, campaign_id, variant_id, bool(is_new))
+        for index, send_id, campaign_id, variant_id, is_new in found
+    }
+    return [by_index[index] for index in range(len(rows))]
 
 
 def insert_bookings(
@@ -345,6 +345,40 @@ def attributed_bookings_between(
         .group_by(bookings.c.booked_at)
     )
     return [(booked_at, int(count)) for booked_at, count in rows]
+
+
+def bookings_of(conn: Connection, key: str) -> list[dict[str, Any]]:
+    """The bookings held for an address (its email key), latest appointment first, as
+    JSON-ready values, each with the campaign it is credited to (its slug) if any."""
+    rows = conn.execute(
+        select(
+            bookings.c.appointment_id, bookings.c.starts_at, bookings.c.booked_at,
+            bookings.c.service, bookings.c.value_cents, bookings.c.status,
+            bookings.c.new_client, bookings.c.simulated, campaigns.c.slug,
+        )
+        .outerjoin(campaigns, campaigns.c.id == bookings.c.attributed_campaign_id)
+        .where(bookings.c.email_key == key)
+        .order_by(bookings.c.starts_at.desc(), bookings.c.id.desc())
+    )  # fmt: skip
+    return [
+        {
+            "appointment_id": row.appointment_id,
+            "starts_at": row.starts_at.isoformat(),
+            "booked_at": row.booked_at.isoformat(),
+            "service": row.service,
+            "value": round(row.value_cents / 100, 2),
+            "status": row.status,
+            "new_client": row.new_client,
+            "simulated": row.simulated,
+            "credited_to": row.slug,
+        }
+        for row in rows
+    ]
+
+
+def delete_bookings_of(conn: Connection, key: str) -> int:
+    """Delete the bookings held for an address (erasure at the person's request); how many."""
+    return conn.execute(bookings.delete().where(bookings.c.email_key == key)).rowcount
 
 
 def booking_count(conn: Connection) -> int:

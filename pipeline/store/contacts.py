@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from pipeline.errors import NotFoundError
 from pipeline.identity import email_hash, email_key, is_email_hash, tags_from_column, tags_to_column
 from pipeline.models import Contact
+from pipeline.store.bookings import bookings_of, delete_bookings_of
 from pipeline.store.segments import mailable_condition, segment_condition
 from pipeline.store.tables import (
     campaigns,
@@ -305,7 +306,8 @@ def _iso(value: datetime | None) -> str | None:
 def contact_export(conn: Connection, email: str, now: datetime) -> dict[str, Any]:
     """Everything held about the person with this address, as JSON-ready values: the contact,
     their consent, preferences, suppressions of their address, and the emails sent to them with
-    what happened to each. NotFoundError when there is no contact and no suppression."""
+    what happened to each, and their bookings from the booking system's exports. NotFoundError
+    when there is no contact and no suppression."""
     hashed = email_hash(email)
     row = conn.execute(select(contacts).where(contacts.c.email_key == email_key(email))).first()
     suppression_rows = _suppressions_of(conn, hashed)
@@ -353,6 +355,7 @@ def contact_export(conn: Connection, email: str, now: datetime) -> dict[str, Any
     document["suppressions"] = held_suppressions
     document["consent_history"] = consent_history(conn, row.id)
     document["sends"] = _sends_of(conn, row.id)
+    document["bookings"] = bookings_of(conn, row.email_key)
     return document
 
 
@@ -418,13 +421,14 @@ def _sends_of(conn: Connection, contact_id: int) -> list[dict[str, Any]]:
 
 def erase_contact(conn: Connection, email: str, source: str, now: datetime) -> bool:
     """Delete the person's contact record (their sends stay, detached, for the campaign's
-    totals) and keep their address suppressed by hash, so that no later import or sign-up
-    path makes them mailable again. True when a contact was deleted; the suppression is made
-    either way, so erasing someone not (yet) held still protects them."""
-    row = conn.execute(
-        select(contacts.c.id).where(contacts.c.email_key == email_key(email))
-    ).first()
+    totals) and their bookings, and keep their address suppressed by hash, so that no later
+    import or sign-up path makes them mailable again (nor imports their bookings). True when
+    a contact was deleted; the suppression is made either way, so erasing someone not (yet)
+    held still protects them."""
+    key = email_key(email)
+    row = conn.execute(select(contacts.c.id).where(contacts.c.email_key == key)).first()
     suppress(conn, email, "erased", source, now=now)
+    delete_bookings_of(conn, key)
     if row is None:
         return False
     delete_contact(conn, row.id)

@@ -51,11 +51,13 @@ def sent(web_app):
     return web_app
 
 
-def _rows(page: str) -> dict[str, dict[str, str]]:
-    table = page.split('data-table="comparison"')[1].split("</table>")[0]
+def _rows(page: str, table: str = 'data-table="comparison"') -> dict[str, dict[str, str]]:
+    """{campaign slug: {figure: text}} of a table of campaigns (the dashboard's comparison, or
+    the campaigns list with table='id="campaign-list"')."""
+    body = page.split(table)[1].split("</table>")[0]
     rows = {}
-    for slug, body in re.findall(r'<tr data-campaign="([^"]+)">(.*?)</tr>', table, re.S):
-        cells = re.findall(r'data-figure="([^"]+)">(.*?)</td>', body, re.S)
+    for slug, row in re.findall(r'<tr data-campaign="([^"]+)">(.*?)</tr>', body, re.S):
+        cells = re.findall(r'data-figure="([^"]+)">(.*?)</td>', row, re.S)
         rows[slug] = {name: re.sub(r"<[^>]+>", "", value).strip() for name, value in cells}
     return rows
 
@@ -74,18 +76,15 @@ def test_the_dashboard_compares_campaigns_before_and_after_a_bookings_import(sen
     section = page.split('aria-labelledby="comparison-title"')[1].split("</section>")[0]
     assert not re.search(r"<script|\sstyle=|\son[a-z]+=", section)
 
-    appointments = "Email,Start,Service,Price,Booked At,Status\n" + "".join(
-        f"athlete{n}@example.com,{utcnow() + timedelta(days=3):%Y-%m-%dT%H:%M}Z,Massage,50,"
-        f"{utcnow():%Y-%m-%dT%H:%M:%S}Z,booked\n"
-        for n in range(4)
-    )
+    listed = _rows(signed_in.get("/campaigns").text, 'id="campaign-list"')
+    assert listed["spring-back-care"]["booking_clicks"] == "10"
+    assert listed["spring-back-care"]["bookings"] == "no bookings imported"
+    athlete = signed_in.get("/contacts", params={"email": "athlete1@example.com"}).text
+    assert "No bookings imported yet" in _section(athlete, "bookings")
+
     bookings_page = signed_in.get("/bookings").text
     assert not re.search(r"<script>|\sstyle=|\son[a-z]+=", bookings_page.split("<main")[1])
-    imported = signed_in.post(
-        "/bookings/import",
-        data={"csrf_token": signed_in.csrf},
-        files={"file": ("appointments.csv", appointments.encode(), "text/csv")},
-    )
+    imported = _import_appointments(signed_in, range(4))
     report = imported.text.split('id="import-report"')[1].split("</section>")[0]
     assert re.search(r'data-figure="created">4<', report)
     rows = _rows(signed_in.get("/").text)
@@ -93,6 +92,54 @@ def test_the_dashboard_compares_campaigns_before_and_after_a_bookings_import(sen
         "4", "200.00",
     )  # fmt: skip
     assert rows["summer-legs"]["bookings"] == "0"
+    # The campaigns list and a client's page read the same bookings.
+    listed = _rows(signed_in.get("/campaigns").text, 'id="campaign-list"')
+    assert (listed["spring-back-care"]["bookings"], listed["summer-legs"]["bookings"]) == ("4", "0")
+    athlete_page = signed_in.get("/contacts", params={"email": "athlete1@example.com"}).text
+    athlete = _section(athlete_page, "bookings")
+    assert "Massage" in athlete and "50.00" in athlete and "booked" in athlete
+    assert 'href="/campaigns/spring-back-care"' in athlete
+    nobody = signed_in.get("/contacts", params={"email": "desk1@example.com"}).text
+    assert "No bookings for this address" in _section(nobody, "bookings")
+
+
+def test_erasing_a_client_deletes_their_bookings_and_keeps_them_out_of_later_imports(
+    sent, signed_in
+):
+    _import_appointments(signed_in, range(4))
+    held = signed_in.get("/contacts/export", params={"email": "athlete1@example.com"}).json()
+    assert [booking["service"] for booking in held["bookings"]] == ["Massage"]
+    assert held["bookings"][0]["credited_to"] == "spring-back-care"
+    signed_in.post(
+        "/contacts/erase",
+        data={"csrf_token": signed_in.csrf, "email": "athlete1@example.com",
+              "confirm": "athlete1@example.com"},
+    )  # fmt: skip
+    assert _rows(signed_in.get("/").text)["spring-back-care"]["bookings"] == "3"
+    again = _import_appointments(signed_in, range(4))
+    report = again.text.split('id="import-report"')[1].split("</section>")[0]
+    assert "erased on request" in report
+    assert re.search(r'data-figure="unchanged">3<', report)
+    assert _rows(signed_in.get("/").text)["spring-back-care"]["bookings"] == "3"
+
+
+def _import_appointments(client, numbers):
+    """Import one kept appointment, booked now, for each athlete number given."""
+    soon, now = utcnow() + timedelta(days=3), utcnow()
+    appointments = "Email,Start,Service,Price,Booked At,Status\n" + "".join(
+        f"athlete{n}@example.com,{soon:%Y-%m-%dT%H:%M}Z,Massage,50,{now:%Y-%m-%dT%H:%M:%S}Z,"
+        "booked\n"
+        for n in numbers
+    )
+    return client.post(
+        "/bookings/import",
+        data={"csrf_token": client.csrf},
+        files={"file": ("appointments.csv", appointments.encode(), "text/csv")},
+    )
+
+
+def _section(page: str, section_id: str) -> str:
+    return page.split(f'id="{section_id}"')[1].split("</section>")[0]
 
 
 def test_sorting_filtering_and_the_csv_agree(sent, signed_in):
@@ -128,3 +175,14 @@ def test_the_api_carries_the_same_figures(sent):
     assert spring["health"] == ["complaints above 0.3% (Gmail and Yahoo's limit)"]
     assert overview["totals"]["booking_clicks"] == 13
     assert overview["figures"]["bookings_imported"] is False
+
+
+def test_the_campaign_pages_live_answer_draws_the_per_segment_table(sent, signed_in):
+    answer = signed_in.get("/campaigns/spring-back-care/progress").json()
+    assert answer["totals"]["delivered"] == 40
+    row = re.search(r'<tr data-segment="athletes">(.*?)</tr>', answer["figures_html"], re.S)
+    assert row is not None, answer["figures_html"]
+    cells = dict(re.findall(r'data-segment-figure="([^"]+)">([^<]*)</td>', row[1]))
+    assert (cells["delivered"], cells["booking_clicks"]) == ("40", "10")
+    assert "Athletes" in row[1]
+    assert 'data-figure="delivered">40<' in answer["figures_html"]

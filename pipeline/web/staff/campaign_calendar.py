@@ -35,16 +35,19 @@ def past_time_warning(campaign: CampaignLifecycle, now: datetime, zone) -> str |
 
 
 def list_figures(conn, campaign: CampaignLifecycle) -> dict | None:
-    """Delivered, open rate, click rate and booking clicks of a campaign that has started."""
+    """Delivered, open rate, click rate, booking clicks and credited bookings (None when no
+    bookings file was ever imported) of a campaign that has started."""
     if campaign.started_at is None:
         return None
-    totals = campaign_metrics(conn, campaign.slug).totals
+    metrics = campaign_metrics(conn, campaign.slug)
+    totals = metrics.totals
     delivered = totals.delivered
     return {
         "delivered": delivered,
         "open_rate": totals.opens / delivered if delivered else None,
         "click_rate": totals.click_rate,
-        "bookings": totals.booking_clicks,
+        "booking_clicks": totals.booking_clicks,
+        "bookings": None if metrics.bookings is None else metrics.bookings.bookings,
     }
 
 

@@ -1,10 +1,11 @@
 """One contact's page: attributes, consent and its history, suppressions, the emails sent to
-them with what happened to each, and the staff actions on them (unsubscribe at their request,
-subscribe again, export, erase)."""
+them with what happened to each, their bookings, and the staff actions on them (unsubscribe at
+their request, subscribe again, export, erase)."""
 
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -15,6 +16,7 @@ from pipeline.errors import NotFoundError
 from pipeline.metrics import local_today
 from pipeline.models import StaffUser
 from pipeline.store import utcnow
+from pipeline.store.bookings import any_bookings
 from pipeline.store.contact_search import segments_of_contacts
 from pipeline.store.contacts import contact_export, get_contact, unsubscribe_contact
 from pipeline.web.auth import staff_user
@@ -51,6 +53,7 @@ def contact_page(request: Request, address: str) -> Response:
             return redirect("/contacts")
         held = contact_export(conn, found.email, now)
         assert found.id is not None
+        bookings_imported = any_bookings(conn)
         names = segments_of_contacts(
             conn, [found.id], segments, local_today(settings.clinic.zone, now)
         ).get(found.id, [])
@@ -64,6 +67,15 @@ def contact_page(request: Request, address: str) -> Response:
         "not_mailable": held.get("why_not_mailable"),
         "segment_labels": [labels.get(name, name) for name in names],
         "history": history,
+        "bookings": [
+            {
+                **booking,
+                "starts_at": datetime.fromisoformat(booking["starts_at"]),
+                "booked_at": datetime.fromisoformat(booking["booked_at"]),
+            }
+            for booking in held.get("bookings", [])
+        ],
+        "bookings_imported": bookings_imported,
         "engagement": ENGAGEMENT,
         "asked_by": ASKED_BY,
     }
