@@ -144,6 +144,8 @@ class SendingSection(_Section):
     closure_dates: tuple[date, ...] = ()
     weekly_cap: int = Field(default=2, ge=0)
     grace_minutes: int = Field(default=60, ge=0)
+    # How far ahead the schedule form proposes a time: long enough to read the page.
+    proposal_lead_minutes: int = Field(default=10, ge=1, le=1440)
 
     @field_validator("quiet_hours")
     @classmethod

@@ -11,8 +11,6 @@ from zoneinfo import ZoneInfo
 from pipeline.config import Settings
 from pipeline.timerules import sending_allowed
 
-# A proposed time leaves staff a few minutes to read the page and press the button.
-LEAD_TIME = timedelta(minutes=10)
 # "Send now" starts this soon: the worker looks for due campaigns every few seconds.
 SEND_NOW_DELAY = timedelta(seconds=5)
 
@@ -30,15 +28,21 @@ def readable_moment(moment: datetime, now: datetime, zone: ZoneInfo) -> str:
     return f"{clock} on {local:%A} {local.day} {local:%B %Y}"
 
 
-def _soonest(now: datetime) -> datetime:
-    start = (now + LEAD_TIME).astimezone(UTC).replace(second=0, microsecond=0)
-    return start + timedelta(minutes=-start.minute % 5)
+def _soonest(settings: Settings, now: datetime) -> datetime:
+    """`[sending] proposal_lead_minutes` after `now` (time for staff to read the page and press
+    the button), rounded up to a five-minute mark, or to the minute for a lead under five."""
+    lead = settings.sending.proposal_lead_minutes
+    start = now.astimezone(UTC) + timedelta(minutes=lead)
+    if start.second or start.microsecond:
+        start = start.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    step = 5 if lead >= 5 else 1
+    return start + timedelta(minutes=-start.minute % step)
 
 
 def next_allowed_slot(settings: Settings, now: datetime) -> datetime:
-    """The earliest moment, a little after `now` and on a five-minute mark, that the sending
-    rules allow (UTC)."""
-    start = _soonest(now)
+    """The earliest moment, a little after `now` (see _soonest), that the sending rules allow
+    (UTC)."""
+    start = _soonest(settings, now)
     allowed = sending_allowed(start, settings)
     return start if allowed is True else allowed
 
@@ -47,9 +51,10 @@ def explain_proposal(settings: Settings, now: datetime, at_weekly_cap: int = 0) 
     """The proposed slot, explained; when the rules moved it later, the sentence says why."""
     slot = next_allowed_slot(settings, now)
     explanation = explain_slot(settings, slot, now, at_weekly_cap)
-    if slot == _soonest(now):
+    soonest = _soonest(settings, now)
+    if slot == soonest:
         return explanation
-    closed = _soonest(now).astimezone(settings.clinic.zone).date() in settings.sending.closure_dates
+    closed = soonest.astimezone(settings.clinic.zone).date() in settings.sending.closure_dates
     why = "the clinic is closed until then" if closed else "the first time after quiet hours"
     if not closed and settings.sending.quiet_hours:
         why += f" ({settings.sending.quiet_hours.replace('-', '–')})"

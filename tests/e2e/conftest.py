@@ -94,7 +94,8 @@ def clinic(
     tmp_path_factory: pytest.TempPathFactory, chromium_path: Path
 ) -> Iterator[RunningClinic]:
     """`clinicmail run` on its own ports, over a copy of the sample workspace without quiet
-    hours (so a campaign sends whatever the hour) and with 2,000 demo clients, until the
+    hours (so a campaign sends whatever the hour), a one-minute schedule proposal, and with 2,000
+    demo clients, until the
     session ends. No public_url is set: the links follow the port, as `run --port` makes them."""
     root = tmp_path_factory.mktemp("e2e") / "clinic"
     root.mkdir()
@@ -106,6 +107,9 @@ def clinic(
     # Several tests send campaigns to the same clients in one session; the weekly limit would
     # skip most of them by the third.
     config = re.sub(r"(?m)^weekly_cap = .*$", "weekly_cap = 50", config)
+    # The schedule form proposes a time a minute ahead, so a test can schedule a campaign for
+    # the proposed slot and watch it go out.
+    config = re.sub(r"(?m)^proposal_lead_minutes = .*$", "proposal_lead_minutes = 1", config)
     (root / "clinic.toml").write_text(config, encoding="utf-8")
     environment = {
         key: value
@@ -206,3 +210,29 @@ def staff_page(browser, clinic: RunningClinic, request: pytest.FixtureRequest):
 def artifacts() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+# Each word (a heading like "Sent", a number like "2,269") of the matching cells that is drawn
+# on more than one line: broken inside itself.
+_BROKEN_WORDS = """(selector) => {
+    const broken = [];
+    for (const cell of document.querySelectorAll(selector)) {
+        const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+        while (walker.nextNode()) {
+            const node = walker.currentNode;
+            for (const match of node.data.matchAll(/\\S+/g)) {
+                const range = document.createRange();
+                range.setStart(node, match.index);
+                range.setEnd(node, match.index + match[0].length);
+                const tops = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+                if (tops.size > 1) broken.push(match[0]);
+            }
+        }
+    }
+    return broken;
+}"""
+
+
+def words_broken_across_lines(page, selector: str) -> list[str]:
+    """The words of the cells `selector` matches that the page breaks inside themselves."""
+    return page.evaluate(_BROKEN_WORDS, selector)

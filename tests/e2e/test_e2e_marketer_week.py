@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import STARTUP_LIMIT_S, RunningClinic
+from tests.e2e.conftest import STARTUP_LIMIT_S, RunningClinic, words_broken_across_lines
 from tests.e2e.test_e2e_narrow import NOT_PAGES, _first_link, other_user_removal, staff_pages
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -161,23 +161,38 @@ def test_a_marketers_week_without_the_command_line(
     expect(page.locator(".flash.ok")).to_contain_text("Approved. Now choose when it goes out.")
     week.check_phone()
 
-    # 8. The schedule form proposes the next allowed slot and explains it before submitting;
-    # with no quiet hours in this clinic the next allowed slot is now, which "Send now" takes.
+    # 8. The schedule form proposes the next allowed slot (this clinic has no quiet hours and
+    # proposes a minute ahead) and explains it, and a past time, before anything is submitted.
     explanation = page.locator("#schedule-explanation")
     expect(explanation).to_contain_text(re.compile(r"^Goes out \d\d:\d\d (today|tomorrow)\."))
+    proposed_day = page.locator("input[name=day]").input_value()
+    proposed_clock = page.locator("input[name=clock]").input_value()
     page.fill("input[name=day]", "2020-01-01")
     page.locator("input[name=day]").dispatch_event("change")
     expect(explanation).to_contain_text("That time has passed: choose a later one.")
     assert "--at" not in page.content()
-    page.click("button:text('Send now')")
-    expect(page.locator(".flash.ok")).to_contain_text("Sending starts in a few seconds")
+    page.fill("input[name=day]", proposed_day)
+    page.locator("input[name=day]").dispatch_event("change")
+    expect(explanation).to_contain_text(f"Goes out {proposed_clock}")
+    page.click("button:text('Schedule')")
+    expect(page.locator(".flash.ok")).to_contain_text(f"Scheduled. Goes out {proposed_clock}")
+    expect(page.locator("[data-state]").first).to_have_text("scheduled")
+    week.check_phone()
 
-    # 9. Watch it send: state and figures follow without a reload, up to the deliveries.
+    # 9. Watch it send: state, totals and the per-segment table follow without a reload, from
+    # scheduled through sending to the deliveries.
     page.evaluate("window.loadedOnce = true")
-    expect(page.locator("[data-state]").first).to_have_text("sent", timeout=SENT_LIMIT_MS)
+    athletes_row = page.locator('#progress tr[data-segment="athletes"]')
+    expect(page.locator("[data-state]").first).to_have_text("sent", timeout=SENT_LIMIT_MS * 2)
     expect(page.locator('[data-figure="delivered"]')).not_to_have_text("0", timeout=60_000)
+    expect(athletes_row.locator("[data-segment-figure=delivered]")).not_to_have_text("0")
     assert page.evaluate("window.loadedOnce === true"), "the page reloaded"
     assert _figure(page, "sent") > 100
+    week.check_phone()
+    if width != PHONE:
+        # The per-segment table's headings, labels and numbers are never broken inside a word.
+        assert words_broken_across_lines(page, "#progress th, #progress td") == []
+    page.locator("#progress").screenshot(path=str(artifacts / f"week-{width}-3-live-figures.png"))
     week.shot("3-sent-live")
 
     # 10. Contacts in the post-op segment (mailable ones).

@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import STARTUP_LIMIT_S, RunningClinic
+from tests.e2e.conftest import STARTUP_LIMIT_S, RunningClinic, words_broken_across_lines
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ZONE = ZoneInfo("Europe/London")  # the sample clinic's timezone
@@ -147,26 +147,5 @@ def test_the_weekly_report_reads_at_phone_and_email_widths(
     page.screenshot(path=str(artifacts / f"weekly-report-{width}.png"), full_page=True)
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0
-    # A word (a heading like "Sent", a number like "2,269") drawn on two lines is broken.
-    broken = page.evaluate(
-        """() => {
-            const broken = [];
-            for (const cell of document.querySelectorAll('th, td')) {
-                const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
-                while (walker.nextNode()) {
-                    const node = walker.currentNode;
-                    for (const match of node.data.matchAll(/\\S+/g)) {
-                        const range = document.createRange();
-                        range.setStart(node, match.index);
-                        range.setEnd(node, match.index + match[0].length);
-                        const rects = [...range.getClientRects()];
-                        const tops = new Set(rects.map(r => Math.round(r.top)));
-                        if (tops.size > 1) broken.push(match[0]);
-                    }
-                }
-            }
-            return broken;
-        }"""
-    )
-    assert broken == []
+    assert words_broken_across_lines(page, "th, td") == []
     context.close()

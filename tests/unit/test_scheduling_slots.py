@@ -43,6 +43,13 @@ def test_the_proposal_is_a_few_minutes_ahead_on_a_five_minute_mark():
     assert next_allowed_slot(_settings(), _at(3, 14, 2)) == _at(3, 14, 15)
 
 
+def test_a_lead_under_five_minutes_is_rounded_up_to_the_minute_only():
+    settings = _settings(proposal_lead_minutes=1)
+    assert next_allowed_slot(settings, _at(3, 14, 2)) == _at(3, 14, 3)
+    half_past = _at(3, 14, 2).replace(second=30)
+    assert next_allowed_slot(settings, half_past) == _at(3, 14, 4)
+
+
 def test_in_quiet_hours_the_proposal_is_when_they_end():
     assert next_allowed_slot(_settings(), _at(3, 22, 30)) == _at(4, 8)
 

@@ -35,7 +35,7 @@ from pipeline.web.staff.campaign_preview import (
 )
 from pipeline.web.staff.campaign_schedule import proposal, resume_refusal, state_words
 from pipeline.web.staff.live import poll_interval_seconds
-from pipeline.web.staff.rendering import flash, redirect, render
+from pipeline.web.staff.rendering import flash, redirect, render, templates
 from pipeline.web.staff.undo import offer_undo, take_undo, undo_offer
 from pipeline.web.staff.who_gets_it import who_gets_it
 
@@ -165,17 +165,28 @@ def campaign_preview(request: Request, slug: str, segment: str) -> Response:
 
 @router.get("/campaigns/{slug}/progress")
 def campaign_progress(request: Request, slug: str) -> Response:
-    """What the sending page polls: the state and the running totals."""
+    """What the campaign's page polls: the state, the running totals, and its figures panel
+    (totals, bookings, the per-segment table and top links) drawn afresh."""
     engine = request.app.state.engine
+    settings = request.app.state.settings
     campaign = get_lifecycle(engine, slug)
     with engine.connect() as conn:
-        totals = campaign_metrics(conn, slug).totals
+        metrics = campaign_metrics(conn, slug)
+        links = top_links(conn, slug)
+    segments = {segment.name: segment for segment in settings.segments}
+    figures = templates.get_template("campaign_figures.html").render(
+        metrics=metrics,
+        top_links=links,
+        clinic=settings.clinic,
+        label=lambda name: segment_label(segments, name),
+    )
     return JSONResponse(
         {
             "state": campaign.state,
             "reason": campaign.state_reason or "",
-            "totals": totals.as_dict(),
-            "click_rate": totals.click_rate,
+            "totals": metrics.totals.as_dict(),
+            "click_rate": metrics.totals.click_rate,
+            "figures_html": figures,
             "next_poll_seconds": poll_interval_seconds(campaign, utcnow()),
         }
     )

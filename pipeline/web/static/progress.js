@@ -1,13 +1,13 @@
 // Live figures on a campaign's page: from scheduled, through sending, to the opens and clicks
 // that arrive for two days after it was sent, the page asks the app for its state and totals
-// and updates them in place. The server says how soon to ask again, and when to stop.
+// and its figures (totals, bookings, the per-segment table, top links) drawn afresh, and puts
+// them in place. The server says how soon to ask again, and when to stop.
 (function () {
   "use strict";
   var panel = document.querySelector("[data-progress-url]");
   if (!panel) { return; }
   var url = panel.getAttribute("data-progress-url");
   var state = panel.getAttribute("data-progress-state");
-  var numbers = new Intl.NumberFormat("en-GB");
   var live = panel.querySelector("[data-live]");
 
   function showState(answer) {
@@ -31,16 +31,20 @@
     }
   }
 
+  function showFigures(html) {
+    var figures = panel.querySelector("[data-live-figures]");
+    // The server drew the figures with its templates, escaped as on any page.
+    var drawn = new DOMParser().parseFromString(html, "text/html").body;
+    figures.replaceChildren.apply(figures, Array.prototype.slice.call(drawn.childNodes));
+    if (window.labelTables) { window.labelTables(figures); }
+  }
+
   function update() {
     fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (response) { return response.ok ? response.json() : null; })
       .then(function (answer) {
         if (!answer) { window.setTimeout(update, 10000); return; }
-        Object.keys(answer.totals).forEach(function (name) {
-          panel.querySelectorAll('[data-figure="' + name + '"]').forEach(function (cell) {
-            cell.textContent = numbers.format(answer.totals[name]);
-          });
-        });
+        showFigures(answer.figures_html);
         showState(answer);
         if (answer.next_poll_seconds) {
           window.setTimeout(update, answer.next_poll_seconds * 1000);

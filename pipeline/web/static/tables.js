@@ -1,9 +1,14 @@
 // On a phone every staff table reads as cards (see clinic.css): each cell is labelled with its
 // column's heading, copied here from the table's head so templates need not repeat it, and its
 // content is gathered into one element so the label and the value sit side by side.
+// Tables drawn again later (a campaign's live figures) are labelled through
+// window.labelTables(element).
 (function () {
   "use strict";
-  document.querySelectorAll("table").forEach(function (table) {
+  function labelTables(root) {
+    root.querySelectorAll("table").forEach(labelTable);
+  }
+  function labelTable(table) {
     var headings = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) {
       return th.textContent.trim();
     });
@@ -20,5 +25,7 @@
         }
       });
     });
-  });
+  }
+  window.labelTables = labelTables;
+  labelTables(document);
 })();
