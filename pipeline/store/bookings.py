@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from pipeline.models import BookingSums
-from pipeline.store.row_batches import copy_rows, driver_time
+from pipeline.store.row_batches import column_in, copy_rows, driver_time, select_where_in
 from pipeline.store.tables import (
     TOUCH_EVENTS_POSTGRESQL,
     TOUCH_EVENTS_SQLITE,
@@ -59,7 +59,7 @@ def bookings_by_key(conn: Connection, keys: Sequence[str]) -> dict[str, dict[str
     if not keys:
         return {}
     columns = [bookings.c.id, bookings.c.booking_key] + [bookings.c[n] for n in COMPARED_COLUMNS]
-    rows = conn.execute(select(*columns).where(bookings.c.booking_key.in_(list(keys))))
+    rows = conn.execute(select(*columns).where(column_in(conn, bookings.c.booking_key, keys)))
     return {row.booking_key: dict(row._mapping) for row in rows}
 
 
@@ -67,7 +67,9 @@ def contact_ids_by_key(conn: Connection, keys: Sequence[str]) -> dict[str, int]:
     if not keys:
         return {}
     rows = conn.execute(
-        select(contacts.c.email_key, contacts.c.id).where(contacts.c.email_key.in_(list(keys)))
+        select(contacts.c.email_key, contacts.c.id).where(
+            column_in(conn, contacts.c.email_key, keys)
+        )
     )
     return {key: contact_id for key, contact_id in rows}
 
@@ -109,20 +111,24 @@ def _credits(
             for index, row in enumerate(rows)
         ],
     )  # fmt: skip
+    # Each row's credited send, then those sends' campaigns and variants by id: joining sends
+    # in the same statement lets PostgreSQL plan a scan of every send for each chunk.
     found = conn.execute(
         text(
-            "SELECT incoming.row_index, sends.id, sends.campaign_id, sends.variant_id, "
-            "incoming.is_new FROM ("
-            f"SELECT row_index, ({_latest_send_sql(conn, key, 'incoming_bookings')}) AS send_id, "
-            f"{_is_new_client_sql('incoming_bookings')} AS is_new FROM incoming_bookings"
-            ") AS incoming LEFT JOIN sends ON sends.id = incoming.send_id"
+            f"SELECT row_index, ({_latest_send_sql(conn, key, 'incoming_bookings')}), "
+            f"{_is_new_client_sql('incoming_bookings')} FROM incoming_bookings"
         ),
         {"days": key.window_days},
-    )
-    by_index = {
-        index: (send_id, campaign_id, variant_id, bool(is_new))
-        for index, send_id, campaign_id, variant_id, is_new in found
+    ).all()
+    credited = sorted({send_id for _, send_id, _ in found if send_id is not None})
+    send_rows = select_where_in(conn, sends, ("id", "campaign_id", "variant_id"), "id", credited)
+    campaign_and_variant = {
+        send_id: (campaign, variant) for send_id, campaign, variant in send_rows
     }
+    by_index = {}
+    for index, send_id, is_new in found:
+        campaign_id, variant_id = campaign_and_variant.get(send_id, (None, None))
+        by_index[index] = (send_id, campaign_id, variant_id, bool(is_new))
     return [by_index[index] for index in range(len(rows))]
 
 

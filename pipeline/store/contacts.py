@@ -23,6 +23,7 @@ from pipeline.errors import NotFoundError
 from pipeline.identity import email_hash, email_key, is_email_hash, tags_from_column, tags_to_column
 from pipeline.models import Contact
 from pipeline.store.bookings import bookings_of, delete_bookings_of
+from pipeline.store.row_batches import column_in
 from pipeline.store.segments import mailable_condition, segment_condition
 from pipeline.store.tables import (
     campaigns,
@@ -224,7 +225,8 @@ def suppressed_hashes(conn: Connection, hashes: Iterable[str], reason: str) -> s
     return set(
         conn.execute(
             select(suppressions.c.email_hash).where(
-                suppressions.c.reason == reason, suppressions.c.email_hash.in_(wanted)
+                suppressions.c.reason == reason,
+                column_in(conn, suppressions.c.email_hash, wanted),
             )
         ).scalars()
     )

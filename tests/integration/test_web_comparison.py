@@ -106,7 +106,8 @@ def test_the_dashboard_compares_campaigns_before_and_after_a_bookings_import(sen
 def test_erasing_a_client_deletes_their_bookings_and_keeps_them_out_of_later_imports(
     sent, signed_in
 ):
-    _import_appointments(signed_in, range(4))
+    now = utcnow()
+    _import_appointments(signed_in, range(4), now)
     held = signed_in.get("/contacts/export", params={"email": "athlete1@example.com"}).json()
     assert [booking["service"] for booking in held["bookings"]] == ["Massage"]
     assert held["bookings"][0]["credited_to"] == "spring-back-care"
@@ -116,16 +117,18 @@ def test_erasing_a_client_deletes_their_bookings_and_keeps_them_out_of_later_imp
               "confirm": "athlete1@example.com"},
     )  # fmt: skip
     assert _rows(signed_in.get("/").text)["spring-back-care"]["bookings"] == "3"
-    again = _import_appointments(signed_in, range(4))
+    again = _import_appointments(signed_in, range(4), now)
     report = again.text.split('id="import-report"')[1].split("</section>")[0]
     assert "erased on request" in report
     assert re.search(r'data-figure="unchanged">3<', report)
     assert _rows(signed_in.get("/").text)["spring-back-care"]["bookings"] == "3"
 
 
-def _import_appointments(client, numbers):
-    """Import one kept appointment, booked now, for each athlete number given."""
-    soon, now = utcnow() + timedelta(days=3), utcnow()
+def _import_appointments(client, numbers, now=None):
+    """Import one kept appointment, booked `now` (the same moment gives the same file), for
+    each athlete number given."""
+    now = now or utcnow()
+    soon = now + timedelta(days=3)
     appointments = "Email,Start,Service,Price,Booked At,Status\n" + "".join(
         f"athlete{n}@example.com,{soon:%Y-%m-%dT%H:%M}Z,Massage,50,{now:%Y-%m-%dT%H:%M:%S}Z,"
         "booked\n"
