@@ -200,7 +200,7 @@ def _window_start(conn: Connection, outer: str) -> str:
 
 
 def _latest_send_sql(conn: Connection, key: AttributionKey, outer: str) -> str:
-    """SQL for the send (id, campaign, variant) a booking of the `outer` table is credited to:
+    """SQL for the id of the send a booking of the `outer` table is credited to:
     the latest qualifying event of the client's campaign emails within the window. The client's
     sends come from uq_sends_contact_id_campaign_id, then each send's clicks or human opens
     from ix_events_touches alone (its condition repeated so the database uses it)."""
