@@ -8,7 +8,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "tests" / "artifacts"
@@ -43,12 +44,6 @@ DEMO_CONTACTS = 2000
 
 # The seed of the running clinic's demo simulation (the tests' expectations follow from it).
 DEMO_SEED = 7
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass
@@ -101,7 +96,7 @@ def clinic(
     root.mkdir()
     for folder in ("content", "campaigns", "templates"):
         shutil.copytree(REPO / folder, root / folder)
-    port, sendgrid_port = _free_port(), _free_port()
+    port, sendgrid_port = free_port(), free_port()
     config = (REPO / "clinic.toml").read_text(encoding="utf-8")
     config = re.sub(r"(?m)^quiet_hours = .*$", 'quiet_hours = ""', config)
     # Several tests send campaigns to the same clients in one session; the weekly limit would

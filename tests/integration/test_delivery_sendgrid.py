@@ -4,7 +4,6 @@ official `sendgrid` library: delivery, injected failures, request validity and e
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator, Sequence
 from importlib import resources
 from pathlib import Path
@@ -28,6 +27,7 @@ from pipeline.errors import DeliveryError
 from pipeline.models import Recipient, RenderedVariant, group_results
 from pipeline.render.message import list_unsubscribe_headers
 from tests.delivery_support import delivery_settings, recipients, rendered_variant
+from tests.ports import free_port
 
 API_KEY = "SG.test-key"
 
@@ -271,10 +271,7 @@ def test_a_refused_api_key_stops_sending(server: LocalSendGridServer, settings: 
 
 
 def test_an_unreachable_host_is_a_retry(settings: Settings) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    backend = SendGridBackend(settings, api_host=f"http://127.0.0.1:{port}", api_key=API_KEY)
+    backend = SendGridBackend(settings, api_host=f"http://127.0.0.1:{free_port()}", api_key=API_KEY)
     [result] = backend.send_batch(rendered_variant(), recipients(settings, 1))
     assert result.outcome == "retry"
     assert "could not reach" in (result.reason or "")

@@ -35,6 +35,7 @@ from tests.delivery_support import (
     rendered_variant,
     report_email,
 )
+from tests.ports import free_port
 
 USER, PASSWORD = "clinic", "s3cret:with@odd/chars"
 
@@ -73,12 +74,6 @@ class RecordingHandler:
             Received(envelope.mail_from, list(envelope.rcpt_tos), message, session.peer)
         )
         return "250 2.0.0 queued"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _authenticate(
@@ -125,7 +120,7 @@ def _self_signed(directory: Path) -> tuple[Path, Path]:
 @pytest.fixture
 def plain_server() -> Iterator[tuple[int, RecordingHandler]]:
     handler = RecordingHandler()
-    controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
     controller.start()
     yield controller.port, handler
     controller.stop()
@@ -140,7 +135,7 @@ def tls_server(tmp_path: Path) -> Iterator[tuple[int, RecordingHandler, Path]]:
     controller = Controller(
         handler,
         hostname="127.0.0.1",
-        port=_free_port(),
+        port=free_port(),
         tls_context=context,
         require_starttls=True,
         authenticator=_authenticate,
@@ -240,7 +235,7 @@ def test_refused_and_deferred_recipients(
 
 
 def test_an_unreachable_server_means_retry(workspace: Path) -> None:
-    settings = _settings(workspace, f"smtp://127.0.0.1:{_free_port()}")
+    settings = _settings(workspace, f"smtp://127.0.0.1:{free_port()}")
     backend = SmtpBackend(settings)
     results = backend.send_batch(rendered_variant(), recipients(settings, 2))
     assert [r.outcome for r in results] == ["retry", "retry"]

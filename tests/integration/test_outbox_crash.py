@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -30,17 +29,12 @@ from pipeline.outbox import drain_outbox, start_campaign
 from pipeline.store import open_engine
 from pipeline.store.tables import campaigns, contacts, sends
 from pipeline.web.app import create_app
+from tests.ports import free_port
 from tests.waiting import wait_for
 
 SLUG = "full-treatment-for-back-pain"
 API_KEY = "SG.outbox-test"
 CLINICMAIL = Path(sys.executable).with_name("clinicmail")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -57,7 +51,7 @@ def stack(workspace_db, monkeypatch):
     text = text.replace("timeout_seconds = 30", "timeout_seconds = 1\nbatch_size = 50")
     text = text.replace("concurrency = 4", "concurrency = 2")
     config.write_text(text, encoding="utf-8")
-    app_port = _free_port()
+    app_port = free_port()
     server = LocalSendGridServer(
         webhook_url=f"http://127.0.0.1:{app_port}{WEBHOOK_PATH}", api_key=API_KEY
     )

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,18 +24,13 @@ from sqlalchemy import func, select
 from pipeline.cli import main
 from pipeline.store import open_engine
 from pipeline.store.tables import campaigns, events, sends
+from tests.ports import free_port
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 SLUG = "full-treatment-for-back-pain"
 CONTACTS = 400
 KILLS = 10
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -138,7 +132,7 @@ def _settled(engine) -> bool:
 
 @pytest.mark.timeout(900)
 def test_a_run_killed_ten_times_mails_everyone_once_and_loses_no_event(clinic):
-    port, sendgrid_port = _free_port(), _free_port()
+    port, sendgrid_port = free_port(), free_port()
     held_total = 0
     for _ in range(KILLS):
         run = Run(clinic, port, sendgrid_port)

@@ -3,7 +3,6 @@ Content-Length is cut off at its route's limit with 413 and nothing of it is act
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 
@@ -17,6 +16,7 @@ from pipeline.render.message import recipient_values
 from pipeline.store.tables import contacts
 from pipeline.web.app import create_app
 from pipeline.web.limits import DEFAULT_BODY_LIMIT, body_limit
+from tests.ports import free_port
 from tests.tracking_support import add_campaign, add_contact, add_send
 
 MAILBOX = "unsubscribe@mail.harbourside-clinic.example"
@@ -117,18 +117,12 @@ def test_every_other_route_has_the_default_limit(app, ana):
     assert _consent(app, contact) == "subscribed"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.timeout(120)
 def test_sixty_megabytes_chunked_over_real_http_get_413(app, ana):
     import uvicorn
 
     contact, token = ana
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     )

@@ -5,7 +5,6 @@ the socket's unless `[web] trusted_proxies` names the proxy. SQLite and PostgreS
 from __future__ import annotations
 
 import re
-import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +17,7 @@ from pipeline.config import load_settings
 from pipeline.store import open_engine
 from pipeline.web import auth
 from pipeline.web.auth import ACCOUNT_LIMIT, ADDRESS_LIMIT, SignInRefused, add_user, sign_in
+from tests.ports import free_port
 
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 PASSWORD = "correct horse battery"
@@ -37,15 +37,9 @@ def password_checks(monkeypatch) -> list[str]:
     return checks
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _serve(settings):
     """The app under uvicorn exactly as `clinicmail serve` starts it, on a free port."""
-    port = _free_port()
+    port = free_port()
     server = web_server(settings, None, "127.0.0.1", port)
     server.config.lifespan = "off"
     thread = threading.Thread(target=server.run, daemon=True)

@@ -3,7 +3,6 @@ with httpx: a signed event batch, SendGrid's retry of it, and a one-click unsubs
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -18,13 +17,8 @@ from pipeline.metrics import campaign_metrics
 from pipeline.render.message import recipient_values
 from pipeline.store.tables import contacts, events
 from pipeline.web.app import create_app
+from tests.ports import free_port
 from tests.tracking_support import add_campaign, add_contact, add_send, body_of, sg_event
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -32,7 +26,7 @@ def served(workspace_db, webhook_signer, monkeypatch):
     """The app on a real port; yields (base URL, app)."""
     monkeypatch.setenv("SENDGRID_WEBHOOK_PUBLIC_KEY", webhook_signer.public_key_b64)
     app = create_app(load_settings(workspace_db))
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     )
