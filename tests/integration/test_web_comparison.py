@@ -76,8 +76,11 @@ def test_the_dashboard_compares_campaigns_before_and_after_a_bookings_import(sen
     section = page.split('aria-labelledby="comparison-title"')[1].split("</section>")[0]
     assert not re.search(r"<script|\sstyle=|\son[a-z]+=", section)
 
+    # The campaigns list reads the same figures as the dashboard's comparison.
     listed = _rows(signed_in.get("/campaigns").text, 'id="campaign-list"')
-    assert listed["spring-back-care"]["booking_clicks"] == "10"
+    for name in ("delivered", "click_rate", "booking_clicks", "bookings"):
+        assert listed["spring-back-care"][name] == rows["spring-back-care"][name], name
+    assert listed["summer-legs"]["delivered"] == "30"
     assert listed["spring-back-care"]["bookings"] == "no bookings imported"
     athlete = signed_in.get("/contacts", params={"email": "athlete1@example.com"}).text
     assert "No bookings imported yet" in _section(athlete, "bookings")

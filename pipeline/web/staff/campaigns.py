@@ -51,10 +51,11 @@ def campaigns_page(request: Request) -> Response:
         campaigns = lifecycle_store.all_campaigns(conn)
         order = {"sending": 0, "scheduled": 1, "paused": 2, "approved": 3, "draft": 4, "missed": 5}
         campaigns.sort(key=lambda c: (order.get(c.state, 9), c.scheduled_for is None, c.slug))
+        figures = list_figures(conn, campaigns)
         rows = [
             {
                 "campaign": c,
-                "figures": list_figures(conn, c),
+                "figures": figures.get(c.slug),
                 "warning": past_time_warning(c, now, zone),
             }
             for c in campaigns
