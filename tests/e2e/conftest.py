@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.clinic_config import set_settings
 from tests.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -97,15 +98,17 @@ def clinic(
     for folder in ("content", "campaigns", "templates"):
         shutil.copytree(REPO / folder, root / folder)
     port, sendgrid_port = free_port(), free_port()
-    config = (REPO / "clinic.toml").read_text(encoding="utf-8")
-    config = re.sub(r"(?m)^quiet_hours = .*$", 'quiet_hours = ""', config)
+    shutil.copy(REPO / "clinic.toml", root / "clinic.toml")
     # Several tests send campaigns to the same clients in one session; the weekly limit would
-    # skip most of them by the third.
-    config = re.sub(r"(?m)^weekly_cap = .*$", "weekly_cap = 50", config)
-    # The schedule form proposes a time a minute ahead, so a test can schedule a campaign for
-    # the proposed slot and watch it go out.
-    config = re.sub(r"(?m)^proposal_lead_minutes = .*$", "proposal_lead_minutes = 1", config)
-    (root / "clinic.toml").write_text(config, encoding="utf-8")
+    # skip most of them by the third. The schedule form proposes a time a minute ahead, so a
+    # test can schedule a campaign for the proposed slot and watch it go out.
+    set_settings(
+        root / "clinic.toml",
+        "sending",
+        quiet_hours='""',
+        weekly_cap="50",
+        proposal_lead_minutes="1",
+    )
     environment = {
         key: value
         for key, value in os.environ.items()

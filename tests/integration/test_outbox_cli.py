@@ -13,6 +13,7 @@ from pipeline.cli import main
 from pipeline.content import sync_content
 from pipeline.demo import seed_demo_contacts
 from pipeline.store import open_engine
+from tests.clinic_config import send_any_time, set_settings
 from tests.outbox_fakes import outbox_settings
 
 SLUG = "full-treatment-for-back-pain"
@@ -21,14 +22,7 @@ SLUG = "full-treatment-for-back-pain"
 @pytest.fixture
 def prepared(workspace_db, monkeypatch):
     """The sample workspace with 120 demo clients and the campaign synced (a draft)."""
-    config = workspace_db / "clinic.toml"
-    text = config.read_text(encoding="utf-8")
-    config.write_text(
-        text.replace('quiet_hours = "21:00-08:00"', 'quiet_hours = ""').replace(
-            'closure_dates = ["2026-12-25", "2026-12-26", "2027-01-01"]', "closure_dates = []"
-        ),
-        encoding="utf-8",
-    )
+    send_any_time(workspace_db / "clinic.toml")
     monkeypatch.setenv("CLINICMAIL_DELIVERY_BACKEND", "file")
     settings = outbox_settings(workspace_db)
     engine = open_engine(settings.database_url)
@@ -106,13 +100,8 @@ def test_on_a_closure_date_the_summary_says_until_when_in_local_time(prepared):
     workspace, engine = prepared
     zone = outbox_settings(workspace).clinic.zone
     today = datetime.now(zone).date()
-    config = workspace / "clinic.toml"
-    config.write_text(
-        config.read_text(encoding="utf-8").replace(
-            "closure_dates = []", f'closure_dates = ["{today}", "{today + timedelta(days=1)}"]'
-        ),
-        encoding="utf-8",
-    )
+    closed = f'["{today}", "{today + timedelta(days=1)}"]'
+    set_settings(workspace / "clinic.toml", "sending", closure_dates=closed)
     approve_campaign(engine, SLUG, "owner@example.com")
     result = _send(workspace, "--now")
     assert result.exit_code == 0, result.output

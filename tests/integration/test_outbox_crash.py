@@ -29,6 +29,7 @@ from pipeline.outbox import drain_outbox, start_campaign
 from pipeline.store import open_engine
 from pipeline.store.tables import campaigns, contacts, sends
 from pipeline.web.app import create_app
+from tests.clinic_config import send_any_time, set_settings
 from tests.ports import free_port
 from tests.waiting import wait_for
 
@@ -43,14 +44,8 @@ def stack(workspace_db, monkeypatch):
     webhook posts reach the app served by uvicorn; the sample campaign approved, 1,500 clients.
     Yields (workspace, server, engine, environment for a worker process)."""
     config = workspace_db / "clinic.toml"
-    text = config.read_text(encoding="utf-8")
-    text = text.replace('quiet_hours = "21:00-08:00"', 'quiet_hours = ""')
-    text = text.replace(
-        'closure_dates = ["2026-12-25", "2026-12-26", "2027-01-01"]', "closure_dates = []"
-    )
-    text = text.replace("timeout_seconds = 30", "timeout_seconds = 1\nbatch_size = 50")
-    text = text.replace("concurrency = 4", "concurrency = 2")
-    config.write_text(text, encoding="utf-8")
+    send_any_time(config)
+    set_settings(config, "delivery", timeout_seconds="1", batch_size="50", concurrency="2")
     app_port = free_port()
     server = LocalSendGridServer(
         webhook_url=f"http://127.0.0.1:{app_port}{WEBHOOK_PATH}", api_key=API_KEY

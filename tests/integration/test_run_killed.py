@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 from pipeline.cli import main
 from pipeline.store import open_engine
 from pipeline.store.tables import campaigns, events, sends
+from tests.clinic_config import send_any_time, set_settings
 from tests.ports import free_port
 from tests.waiting import wait_for
 
@@ -38,14 +39,8 @@ def clinic(workspace: Path, monkeypatch) -> Path:
     """The sample workspace sending in batches of 20, one at a time, with short timeouts, its
     campaign approved and due now, and 400 fictional clients."""
     config = workspace / "clinic.toml"
-    text = config.read_text(encoding="utf-8")
-    text = text.replace('quiet_hours = "21:00-08:00"', 'quiet_hours = ""')
-    text = text.replace(
-        'closure_dates = ["2026-12-25", "2026-12-26", "2027-01-01"]', "closure_dates = []"
-    )
-    text = text.replace("timeout_seconds = 30", "timeout_seconds = 2\nbatch_size = 20")
-    text = text.replace("concurrency = 4", "concurrency = 1")
-    config.write_text(text, encoding="utf-8")
+    send_any_time(config)
+    set_settings(config, "delivery", timeout_seconds="2", batch_size="20", concurrency="1")
     (workspace / "campaigns" / "monthly-digest.yaml").unlink()
     # Long enough for a restarted server's events to arrive first; short enough for the test.
     monkeypatch.setenv("CLINICMAIL_RECONCILE_AFTER", "20")
